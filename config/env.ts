@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const envSchema = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  TEMPORAL_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'host:port').optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_CLI_PATH: z.string().optional(),
+  PORTRAIT_TASK_QUEUE: z.string().min(1).default('portrait'),
+  PORTRAIT_HOME: z.string().default('.portrait'),
+  PORTRAIT_SNAPSHOT_DIR: z.string().default('snapshots'),
+  PORTRAIT_PII_KEY: z.string().min(16, 'at least 16 characters').default('portrait-dev-pii-key-change-me'),
+  PORTRAIT_PG_PORT: z.coerce.number().int().positive().default(54329),
+  PORTRAIT_TEMPORAL_PORT: z.coerce.number().int().positive().default(7233),
+  PORTRAIT_TEMPORAL_UI_PORT: z.coerce.number().int().positive().default(8233),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type PortraitEnv = Readonly<{
+  databaseUrl?: string;
+  temporalAddress?: string;
+  temporalNamespace: string;
+  temporalCliPath?: string;
+  taskQueue: string;
+  home: string;
+  snapshotDir: string;
+  piiKey: string;
+  pgPort: number;
+  temporalPort: number;
+  temporalUiPort: number;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}>;
+
+/** Parses the environment once; a bad variable fails fast with its name. */
+export function readEnv(source: NodeJS.ProcessEnv = process.env): PortraitEnv {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid environment: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    databaseUrl: e.DATABASE_URL,
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    temporalNamespace: e.TEMPORAL_NAMESPACE,
+    temporalCliPath: e.TEMPORAL_CLI_PATH,
+    taskQueue: e.PORTRAIT_TASK_QUEUE,
+    home: path.resolve(e.PORTRAIT_HOME),
+    snapshotDir: path.resolve(e.PORTRAIT_SNAPSHOT_DIR),
+    piiKey: e.PORTRAIT_PII_KEY,
+    pgPort: e.PORTRAIT_PG_PORT,
+    temporalPort: e.PORTRAIT_TEMPORAL_PORT,
+    temporalUiPort: e.PORTRAIT_TEMPORAL_UI_PORT,
+    logLevel: e.LOG_LEVEL,
+  });
+}

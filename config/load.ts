@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { configSchema, type PortraitConfig } from './schema';
+import { canonicalJson } from '../transforms/canonicalJson';
+
+export const DEFAULT_CONFIG_PATH = path.resolve(__dirname, '..', '..', 'config', 'portrait.yaml');
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Validates a parsed config object; throws ConfigError naming every bad field (path: message). */
+export function parseConfig(raw: unknown, source = 'config'): PortraitConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid ${source}: ${problems.join('; ')}`);
+  }
+  return deepFreeze(result.data);
+}
+
+export function loadConfig(file = resolveConfigPath()): PortraitConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, `config file ${file}`);
+}
+
+/** The shipped config lives next to the sources; dist/ builds look one level further up. */
+export function resolveConfigPath(): string {
+  if (process.env.PORTRAIT_CONFIG) return path.resolve(process.env.PORTRAIT_CONFIG);
+  const fromSource = path.resolve(__dirname, 'portrait.yaml');
+  try {
+    readFileSync(fromSource);
+    return fromSource;
+  } catch {
+    return DEFAULT_CONFIG_PATH;
+  }
+}
+
+export function configSha256(config: PortraitConfig): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    Object.values(value as Record<string, unknown>).forEach(deepFreeze);
+    Object.freeze(value);
+  }
+  return value;
+}

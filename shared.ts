@@ -1,0 +1,80 @@
+/** Names and payload types shared by workflows, activities and clients. Types only: safe in the workflow bundle. */
+import type { PortraitConfig } from './config/schema';
+
+export const WORKFLOW_DAILY_RUN = 'dailyRun';
+export const WORKFLOW_COLLECT_OUTCOMES = 'collectOutcomes';
+
+/** Error types that must never be retried; set explicitly because bundlers mangle class names. */
+export const ErrorType = {
+  InvalidInput: 'InvalidInput',
+  InvalidConfig: 'InvalidConfig',
+  QualityGateFailed: 'QualityGateFailed',
+} as const;
+
+export const STAGES = ['ingest', 'clean', 'tags', 'segment', 'score', 'dispatch', 'outcomes'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface DailyRunInput {
+  runId: string;
+  /** Partition key, YYYY-MM-DD in the configured time zone. */
+  asOf: string;
+  /** Folder holding the source extracts for asOf. */
+  inputDir: string;
+  config: PortraitConfig;
+  configSha256: string;
+  /** Overrides config.seed when set (e.g. a replay with another seed). */
+  seed?: number;
+  /** When false the outcome workflows are started but not awaited. */
+  awaitOutcomes?: boolean;
+}
+
+/** A file written into the run's snapshot folder, relative to that folder. */
+export interface SnapshotFile {
+  path: string;
+  rows: number;
+  sha256: string;
+}
+
+export interface StageResult {
+  stage: Stage;
+  rows: number;
+  files: SnapshotFile[];
+  /** Small per-stage facts for the summary (counts by key); never row data. */
+  details?: Record<string, unknown>;
+}
+
+export interface ShardRef {
+  runId: string;
+  shard: number;
+  shards: number;
+}
+
+export interface DispatchRef {
+  runId: string;
+  asOf: string;
+  campaignId: string;
+  treatment: number;
+  control: number;
+}
+
+export interface CollectOutcomesInput {
+  runId: string;
+  asOf: string;
+  campaignId: string;
+  attributionWindow: string;
+}
+
+export interface DailyRunResult {
+  runId: string;
+  asOf: string;
+  snapshotDir: string;
+  manifestSha256: string;
+  stages: StageResult[];
+  outcomeWorkflowIds: string[];
+}
+
+export interface RunProgress {
+  runId: string;
+  currentStage: Stage | 'done' | 'failed' | 'starting';
+  completed: Stage[];
+}
