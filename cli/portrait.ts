@@ -1,0 +1,244 @@
+#!/usr/bin/env node
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { readEnv, type PortraitEnv } from '../config/env';
+import { ConfigError, configSha256, loadConfig } from '../config/load';
+import { checkSegmentRules } from '../transforms/segmentRules';
+import type { PortraitConfig } from '../config/schema';
+import { createDb } from '../db/knex';
+import { generateSourceExtracts } from '../generator/generate';
+import { createLogger } from '../services/logger';
+import { startStack } from '../services/stack';
+import { createPortraitWorker } from '../services/worker';
+import { WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../shared';
+import { parseFlags, requireDate, requireInt, UsageError } from './args';
+import { printSummary, runSummary } from './summary';
+
+const HELP: Record<string, string> = {
+  main: `portrait — daily batch pipeline for retail-bank precision marketing
+
+Usage: portrait <command> [options]
+
+Commands:
+  demo       start what is missing, generate 20,000 customers, run one daily run, print a summary
+  worker     run a worker on the task queue (PostgreSQL and Temporal found or started)
+  run        start the daily run for an as-of date
+  status     show a run: status, stages, row counts, snapshot folder
+  generate   write synthetic source extracts (CSV) for an as-of date
+
+Every command takes --help and --json. Environment: see README.md.`,
+  demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
+
+Starts embedded PostgreSQL and a Temporal dev server unless DATABASE_URL / TEMPORAL_ADDRESS are set, runs an
+in-process worker, generates the extracts, runs one daily run (attribution window shortened to 10s) and prints
+a summary. Defaults: 20000 customers, seed 7, as-of 2026-11-20.`,
+  worker: `Usage: portrait worker [--json]
+
+Polls the task queue (PORTRAIT_TASK_QUEUE, default "portrait") until SIGINT/SIGTERM.`,
+  run: `Usage: portrait run --as-of YYYY-MM-DD [--input DIR] [--config FILE] [--seed S] [--wait] [--json]
+
+Starts dailyRun for the date. --input defaults to $PORTRAIT_HOME/data/<as-of>. Needs a worker (portrait worker).
+--wait blocks until the run ends and exits non-zero if it failed.`,
+  status: `Usage: portrait status RUN_ID [--json]`,
+  generate: `Usage: portrait generate --customers N --seed S --out DIR [--as-of YYYY-MM-DD] [--json]
+
+Writes customers, accounts, balances, loans, transactions, app_events, consent and campaign_contacts CSV files
+(plus ground_truth.csv for entity-resolution checks). Same arguments → byte-identical files.`,
+};
+
+const DEMO_AS_OF = '2026-11-20';
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP.main + '\n');
+    return command ? 0 : 2;
+  }
+  const handler = COMMANDS[command];
+  if (!handler) throw new UsageError(`unknown command "${command}"; try portrait --help`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(HELP[command] + '\n');
+    return 0;
+  }
+  return handler(rest);
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  async generate(argv) {
+    const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' } });
+    const customers = requireInt(values.customers, '--customers', 1);
+    const seed = requireInt(values.seed, '--seed', 0);
+    if (!values.out) throw new UsageError('--out is required');
+    const asOf = values['as-of'] ? requireDate(values['as-of'], '--as-of') : DEMO_AS_OF;
+    const started = process.hrtime.bigint();
+    const summary = await generateSourceExtracts({ customers, seed, outDir: path.resolve(values.out), asOf });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (values.json) out({ ...summary, out: path.resolve(values.out), seconds });
+    else {
+      process.stdout.write(`generated ${customers} customers (seed ${seed}, as of ${asOf}) into ${path.resolve(values.out)} in ${seconds.toFixed(1)} s\n`);
+      for (const [file, f] of Object.entries(summary.files)) process.stdout.write(`  ${file.padEnd(24)} ${String(f.rows).padStart(10)} rows\n`);
+    }
+    return 0;
+  },
+
+  async worker(argv) {
+    parseFlags(argv, {});
+    const env = readEnv();
+    const log = createLogger(env.logLevel);
+    const stack = await startStack(env, log);
+    const w = await createPortraitWorker({ env, databaseUrl: stack.databaseUrl, temporalAddress: stack.temporalAddress, log });
+    const stop = () => w.shutdown();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    log.info({ task_queue: env.taskQueue, temporal: stack.temporalAddress, ui: stack.temporalUi }, 'worker running; Ctrl-C to stop');
+    await w.run();
+    await stack.stop();
+    return 0;
+  },
+
+  async run(argv) {
+    const { values } = parseFlags(argv, { 'as-of': { type: 'string' }, input: { type: 'string' }, config: { type: 'string' }, seed: { type: 'string' }, wait: { type: 'boolean' } });
+    const asOf = requireDate(values['as-of'], '--as-of');
+    const env = readEnv();
+    const config = loadCheckedConfig(values.config);
+    const inputDir = path.resolve(values.input ?? path.join(env.home, 'data', asOf));
+    if (!existsSync(inputDir)) throw new UsageError(`input folder ${inputDir} does not exist (use --input DIR or portrait generate --out ${inputDir})`);
+    const seed = values.seed === undefined ? undefined : requireInt(values.seed, '--seed', 0);
+    const log = createLogger(env.logLevel);
+    const stack = await startStack(env, log);
+    try {
+      const client = await temporalClient(env, stack.temporalAddress);
+      const input = newRunInput(asOf, inputDir, config, seed);
+      const handle = await client.workflow.start(WORKFLOW_DAILY_RUN, { taskQueue: env.taskQueue, workflowId: `dailyRun-${input.runId}`, args: [input] });
+      if (!values.wait) {
+        report(values.json, { run_id: input.runId, workflow_id: handle.workflowId, status: 'started' }, `started run ${input.runId} (workflow ${handle.workflowId}); portrait status ${input.runId}`);
+        return 0;
+      }
+      const result = await handle.result();
+      report(values.json, result, `run ${result.runId} succeeded; snapshots in ${result.snapshotDir}`);
+      return 0;
+    } finally {
+      await stack.stop();
+    }
+  },
+
+  async status(argv) {
+    const { values, positionals } = parseFlags(argv, {}, 1);
+    const runId = positionals[0];
+    if (!runId) throw new UsageError('RUN_ID is required');
+    const env = readEnv();
+    const log = createLogger(env.logLevel);
+    const stack = await startStack(env, log, { temporal: false });
+    const db = createDb(stack.databaseUrl, 2);
+    try {
+      const summary = await runSummary(db, runId);
+      if (!summary) throw new UsageError(`no run with id ${runId}`);
+      if (values.json) out(summary);
+      else printSummary(summary);
+      return summary.status === 'failed' ? 1 : 0;
+    } finally {
+      await db.destroy();
+      await stack.stop();
+    }
+  },
+
+  async demo(argv) {
+    const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, 'as-of': { type: 'string' } });
+    const customers = requireInt(values.customers, '--customers', 100, 20_000);
+    const seed = requireInt(values.seed, '--seed', 0, 7);
+    const asOf = values['as-of'] ? requireDate(values['as-of'], '--as-of') : DEMO_AS_OF;
+    const env = readEnv();
+    const base = loadCheckedConfig(undefined);
+    // The demo cannot wait 30 days: its outcome workflows sleep 10 s on the same durable timer.
+    const config = { ...base, outcomes: { ...base.outcomes, attributionWindow: '10s' } } as PortraitConfig;
+    const log = createLogger(env.logLevel);
+    const t0 = process.hrtime.bigint();
+    const stack = await startStack(env, log);
+    let worker: Awaited<ReturnType<typeof createPortraitWorker>> | undefined;
+    let workerDone: Promise<void> | undefined;
+    try {
+      const inputDir = path.join(env.home, 'data', `${asOf}-n${customers}-s${seed}`);
+      if (!existsSync(path.join(inputDir, 'generate-summary.json'))) {
+        log.info({ customers, seed, as_of: asOf, out: inputDir }, 'generating synthetic extracts');
+        await generateSourceExtracts({ customers, seed, outDir: inputDir, asOf });
+      } else {
+        log.info({ out: inputDir }, 'reusing generated extracts (same customers, seed and date)');
+      }
+      // A private task queue so a stray worker with other code never picks up the demo's tasks.
+      const taskQueue = `${env.taskQueue}-demo-${process.pid}`;
+      worker = await createPortraitWorker({ env, databaseUrl: stack.databaseUrl, temporalAddress: stack.temporalAddress, log, taskQueue });
+      workerDone = worker.run();
+      const client = await temporalClient(env, stack.temporalAddress);
+      const input = { ...newRunInput(asOf, inputDir, config, undefined), awaitOutcomes: true };
+      const handle = await client.workflow.start(WORKFLOW_DAILY_RUN, { taskQueue, workflowId: `dailyRun-${input.runId}`, args: [input] });
+      log.info({ run_id: input.runId, workflow_id: handle.workflowId }, 'daily run started');
+      const result: DailyRunResult = await handle.result();
+      const db = createDb(stack.databaseUrl, 2);
+      try {
+        const summary = await runSummary(db, result.runId);
+        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        const extra = { wall_seconds: Number(seconds.toFixed(1)), temporal_ui: stack.temporalUi ?? `(TEMPORAL_ADDRESS ${stack.temporalAddress})`, workflow_id: handle.workflowId };
+        if (values.json) out({ ...summary, ...extra });
+        else {
+          printSummary(summary!);
+          process.stdout.write(`\nTemporal UI: ${extra.temporal_ui}   workflow ${handle.workflowId}\nDemo wall time: ${extra.wall_seconds} s\n`);
+        }
+      } finally {
+        await db.destroy();
+      }
+      return 0;
+    } finally {
+      worker?.shutdown();
+      await workerDone?.catch(() => undefined);
+      await stack.stop();
+    }
+  },
+};
+
+function loadCheckedConfig(file: string | undefined): PortraitConfig {
+  const config = loadConfig(file ? path.resolve(file) : undefined);
+  const problems = checkSegmentRules(config.segments);
+  if (problems.length) throw new ConfigError(`invalid config: ${problems.join('; ')}`);
+  return config;
+}
+
+function newRunInput(asOf: string, inputDir: string, config: PortraitConfig, seed: number | undefined): DailyRunInput {
+  const runId = `${asOf.replace(/-/g, '')}-${randomUUID().slice(0, 8)}`;
+  return { runId, asOf, inputDir, config, configSha256: configSha256(config), seed };
+}
+
+async function temporalClient(env: PortraitEnv, address: string): Promise<Client> {
+  const connection = await Connection.connect({ address });
+  return new Client({ connection, namespace: env.temporalNamespace });
+}
+
+function out(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+function report(json: boolean | undefined, value: unknown, line: string): void {
+  if (json) out(value);
+  else process.stdout.write(line + '\n');
+}
+
+/** The innermost cause of a workflow failure is the sentence a person can act on. */
+function errorLine(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown };
+  if (err instanceof WorkflowFailedError) while (e.cause) e = e.cause as typeof e;
+  return (e?.message ?? String(err)).split('\n')[0]!;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      const usage = err instanceof UsageError || err instanceof ConfigError;
+      process.stderr.write(`portrait: ${usage && err instanceof UsageError ? 'usage: ' : 'error: '}${errorLine(err)}\n`);
+      process.exit(err instanceof UsageError ? 2 : 1);
+    },
+  );
+}
+
+export { main };

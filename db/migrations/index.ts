@@ -1,0 +1,13 @@
+import type { Knex } from 'knex';
+import * as schemas from './20261123000000_schemas';
+
+/** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
+const migrations: Record<string, Knex.Migration> = {
+  '20261123000000_schemas': schemas,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

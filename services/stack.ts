@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import type { PortraitEnv } from '../config/env';
+import { createDb, migrate } from '../db/knex';
+import { ensurePostgres, redactUrl, type PostgresHandle } from './postgres';
+import { ensureTemporal, type TemporalHandle } from './temporal';
+
+export interface Stack {
+  databaseUrl: string;
+  temporalAddress: string;
+  temporalUi?: string;
+  stop(): Promise<void>;
+}
+
+/** PostgreSQL (migrated) and Temporal, found or started as DESIGN.md "Services and how they start" says. */
+export async function startStack(env: PortraitEnv, log: Logger, opts: { temporal?: boolean } = {}): Promise<Stack> {
+  const pg: PostgresHandle = await ensurePostgres(env, log);
+  let temporal: TemporalHandle | undefined;
+  try {
+    const db = createDb(pg.url, 2);
+    try {
+      const applied = await migrate(db);
+      if (applied.length) log.info({ migrations: applied }, 'migrations applied');
+    } finally {
+      await db.destroy();
+    }
+    if (opts.temporal !== false) temporal = await ensureTemporal(env, log);
+  } catch (err) {
+    await pg.stop().catch(() => undefined);
+    throw err;
+  }
+  log.debug({ database: redactUrl(pg.url), temporal: temporal?.address }, 'services ready');
+  return {
+    databaseUrl: pg.url,
+    temporalAddress: temporal?.address ?? '',
+    temporalUi: temporal?.uiAddress,
+    async stop() {
+      await temporal?.stop().catch(() => undefined);
+      await pg.stop().catch(() => undefined);
+    },
+  };
+}

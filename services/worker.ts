@@ -1,0 +1,59 @@
+import { NativeConnection, Runtime, Worker, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import type { PortraitEnv } from '../config/env';
+import { createActivities } from '../activities';
+import { createDb } from '../db/knex';
+import { codeVersion } from './codeVersion';
+
+let runtimeInstalled = false;
+
+/** Routes the SDK's own logs through pino (once per process). */
+function installRuntime(log: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const sdkLog = log.child({ component: 'temporal-sdk' });
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => {
+      const level = entry.level.toLowerCase() as 'warn' | 'error' | 'info' | 'debug' | 'trace';
+      const fn = (sdkLog[level as keyof Logger] as ((obj: object, msg: string) => void) | undefined) ?? sdkLog.warn;
+      fn.call(sdkLog, { sdk: entry.meta ?? {} }, entry.message);
+    }),
+  });
+}
+
+export interface PortraitWorker {
+  worker: Worker;
+  /** Runs until shutdown() (or a signal) and then closes the DB pool and connection. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+/** A worker polling the Portrait task queue with every workflow and activity, bound to one database. */
+export async function createPortraitWorker(opts: { env: PortraitEnv; databaseUrl: string; temporalAddress: string; log: Logger; taskQueue?: string; maxConcurrentActivities?: number }): Promise<PortraitWorker> {
+  installRuntime(opts.log);
+  const db = createDb(opts.databaseUrl);
+  const connection = await NativeConnection.connect({ address: opts.temporalAddress });
+  const activities = createActivities({ db, databaseUrl: opts.databaseUrl, log: opts.log, env: opts.env, codeVersion: codeVersion() });
+  const worker = await Worker.create({
+    connection,
+    namespace: opts.env.temporalNamespace,
+    taskQueue: opts.taskQueue ?? opts.env.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities,
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 8,
+  });
+  return {
+    worker,
+    async run() {
+      try {
+        await worker.run();
+      } finally {
+        await connection.close().catch(() => undefined);
+        await db.destroy();
+      }
+    },
+    shutdown: () => worker.shutdown(),
+  };
+}
+
+export type { LogLevel };

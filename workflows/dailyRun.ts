@@ -1,0 +1,90 @@
+import { ApplicationFailure, ParentClosePolicy, defineQuery, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
+import { SOURCE_NAMES } from '../config/sources';
+import { ErrorType, type DailyRunInput, type DailyRunResult, type RunProgress, type Stage, type StageResult } from '../shared';
+import { long, quick } from './policies';
+import { collectOutcomes } from './collectOutcomes';
+
+export const progressQuery = defineQuery<RunProgress>('progress');
+
+/**
+ * One daily run for one as-of date: ingest → clean → tags → segment → score → dispatch, then one
+ * collectOutcomes child per campaign dispatch. Activities exchange references (run id, shard, paths), never rows.
+ */
+export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
+  const progress: RunProgress = { runId: input.runId, currentStage: 'starting', completed: [] };
+  setHandler(progressQuery, () => progress);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(input.asOf)) throw ApplicationFailure.nonRetryable(`asOf must be YYYY-MM-DD, got "${input.asOf}"`, ErrorType.InvalidInput);
+  const { config, runId, asOf } = input;
+  const registered = await quick.registerRun({ ...input, workflowId: workflowInfo().workflowId });
+  const seed = registered.seed;
+  const stages: StageResult[] = [];
+  const begin = (stage: Stage) => {
+    progress.currentStage = stage;
+  };
+  const done = (result: StageResult) => {
+    stages.push(result);
+    progress.completed.push(result.stage);
+  };
+
+  try {
+    begin('ingest');
+    let { startedAt } = await quick.beginStage({ runId, stage: 'ingest' });
+    const loads = await Promise.all(SOURCE_NAMES.map((source) => long.ingestSource({ runId, inputDir: input.inputDir, source })));
+    done(await quick.completeIngest({ runId, loads, maxRejectRate: config.quality.maxRejectRate, startedAt }));
+
+    begin('clean');
+    done(await long.cleanCustomers({ runId }));
+
+    begin('tags');
+    done(await long.computeTags({ runId, asOf, timezone: config.timezone }));
+
+    begin('segment');
+    done(await long.assignSegments({ runId, rules: [...config.segments] }));
+
+    begin('score');
+    ({ startedAt } = await quick.beginStage({ runId, stage: 'score' }));
+    const models = [];
+    for (const product of config.model.products) {
+      const model = await long.ensureModel({ runId, product, params: { ...config.model }, seed });
+      const shards = Array.from({ length: config.shards }, (_, shard) => shard);
+      await Promise.all(shards.map((shard) => long.scoreShard({ runId, shard, shards: config.shards, model })));
+      models.push(model);
+    }
+    done(await quick.completeScoring({ runId, models, startedAt }));
+
+    begin('dispatch');
+    const dispatched = await long.dispatchCampaigns({ runId, asOf, timezone: config.timezone, campaigns: [...config.campaigns], policies: config.policies });
+    const { dispatches, ...dispatchStage } = dispatched;
+    done(dispatchStage);
+
+    begin('outcomes');
+    const children = [];
+    for (const d of dispatches) {
+      children.push(
+        await startChild(collectOutcomes, {
+          workflowId: `${workflowInfo().workflowId}-outcomes-${d.campaignId}`,
+          args: [{ runId, asOf, campaignId: d.campaignId, attributionWindow: config.outcomes.attributionWindow, campaign: config.campaigns.find((c) => c.id === d.campaignId)! }],
+          // Outcomes outlive the daily run by weeks: the run finishes, its children keep waiting.
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+        }),
+      );
+    }
+    if (input.awaitOutcomes) await Promise.all(children.map((c) => c.result()));
+
+    progress.currentStage = 'done';
+    const { manifestSha256 } = await quick.finalizeRun({ runId });
+    return { runId, asOf, snapshotDir: registered.snapshotDir, manifestSha256, stages, outcomeWorkflowIds: children.map((c) => c.workflowId) };
+  } catch (err) {
+    progress.currentStage = 'failed';
+    await quick.failRun({ runId, message: describe(err) });
+    throw err;
+  }
+}
+
+function describe(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  // Activity failures wrap the real cause; the innermost message is the actionable one.
+  while (e && e.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
+

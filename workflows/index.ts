@@ -1,0 +1,2 @@
+export { dailyRun, progressQuery } from './dailyRun';
+export { collectOutcomes } from './collectOutcomes';

@@ -1,0 +1,18 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { ErrorType } from '../shared';
+
+const nonRetryableErrorTypes = Object.values(ErrorType);
+
+/** Bookkeeping: quick database writes. */
+export const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },
+});
+
+/** Stage work over whole tables: heartbeats, so a lost worker is noticed within the heartbeat timeout. */
+export const long = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '5 minutes',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 3, nonRetryableErrorTypes },
+});
