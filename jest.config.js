@@ -3,6 +3,9 @@ const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
+  // thrift (under parquetjs) requires uuid@13, which is ESM-only; Node 20 loads it natively, jest's runtime cannot.
+  // uuid@11 at the top level has the same parse/stringify API in CommonJS.
+  moduleNameMapper: { '^uuid$': require.resolve('uuid') },
 };
 module.exports = {
   projects: [

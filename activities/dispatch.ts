@@ -27,7 +27,8 @@ interface CandidateRow {
 /**
  * Candidates of one campaign: customers of its target segments with their score for its product, the latest
  * consent for its channel recorded before the end of the run date, and their contacts in the rolling window
- * (campaign history plus earlier Portrait dispatches).
+ * (campaign history plus Portrait dispatches of earlier dates; another run of the same date is a re-run of that
+ * date, not an extra contact).
  */
 const CANDIDATES_SQL = `
 with p as (select ?::date as as_of, ((?::date + 1)::timestamp at time zone ?) as cutoff, ?::int as cap_days),
@@ -44,7 +45,7 @@ contacts as (
     where h.run_id = ? and h.contacted_at >= p.cutoff - make_interval(days => p.cap_days) and h.contacted_at < p.cutoff
     union all
     select d.golden_id from campaign.dispatch d, p
-    where d.arm = 'treatment' and d.run_id <> ? and d.as_of > p.as_of - p.cap_days and d.as_of <= p.as_of
+    where d.arm = 'treatment' and d.run_id <> ? and d.as_of > p.as_of - p.cap_days and d.as_of < p.as_of
   ) x group by golden_id
 )
 select s.golden_id, s.segment, sc.score, c.granted, c.consent_id, c.recorded_at as consent_recorded_at,
@@ -111,7 +112,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
             stats[arm]++;
             dispatchRows.push(
               csvLine([
-                runId, asOf, campaign.id, candidate.goldenId, campaign.channel, arm, String(candidate.score), idempotencyKey(campaign.id, runId, candidate.goldenId),
+                runId, asOf, campaign.id, candidate.goldenId, campaign.channel, arm, String(candidate.score), idempotencyKey(campaign.id, asOf, candidate.goldenId),
                 row.consent_id, row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null, arm === 'treatment' ? 'delivered_file' : 'held_out',
               ]),
             );

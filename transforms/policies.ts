@@ -40,7 +40,10 @@ export function assignArm(campaignId: string, goldenId: string, holdoutShare: nu
   return stableUnit('holdout', campaignId, goldenId) < holdoutShare ? 'control' : 'treatment';
 }
 
-/** The key a sink uses to drop a repeated delivery of the same contact. */
-export function idempotencyKey(campaignId: string, runId: string, goldenId: string): string {
-  return createHash('sha256').update(`${campaignId}|${runId}|${goldenId}`).digest('hex').slice(0, 32);
+/**
+ * The key a sink uses to drop a repeated delivery of the same contact. Built from the as-of date, not the run id:
+ * a re-run of the same date must not contact anyone twice.
+ */
+export function idempotencyKey(campaignId: string, asOf: string, goldenId: string): string {
+  return createHash('sha256').update(`${campaignId}|${asOf}|${goldenId}`).digest('hex').slice(0, 32);
 }

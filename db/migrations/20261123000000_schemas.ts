@@ -245,7 +245,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('channel').notNullable();
     t.text('arm').notNullable();
     t.double('score').notNullable();
-    t.text('idempotency_key').notNullable().unique();
+    // Same for every re-run of the same date, so a sink can drop a repeated delivery.
+    t.text('idempotency_key').notNullable().index();
     t.text('consent_id');
     t.timestamp('consent_recorded_at', { useTz: true });
     t.text('delivery_status').notNullable();
