@@ -9,14 +9,16 @@ const common = {
 };
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/{transforms,models,generator,config}/**/*.test.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/{transforms,models,generator,config,workflows}/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/tests/{integration,workflows}/**/*.test.ts'],
+      testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/tests/setup/globalSetup.ts',
       globalTeardown: '<rootDir>/tests/setup/globalTeardown.ts',
     },
   ],
   testTimeout: 600000,
+  // The Temporal SDK's native runtime keeps the event loop alive after every worker has shut down.
+  forceExit: true,
 };

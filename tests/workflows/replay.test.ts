@@ -1,0 +1,23 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+/**
+ * Replays histories recorded from real runs (npm run record-history) against the current workflow code.
+ * A change that would make a running workflow take a different path fails here, before it reaches production.
+ */
+const histories = ['dailyRun', 'collectOutcomes'];
+const workflowIds = JSON.parse(readFileSync(path.join(__dirname, '..', 'histories', 'workflow-ids.json'), 'utf8')) as Record<string, string>;
+
+test.each(histories)('%s history replays deterministically on the current workflow code', async (name) => {
+  const history = JSON.parse(readFileSync(path.join(__dirname, '..', 'histories', `${name}.json`), 'utf8'));
+  await expect(Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history, workflowIds[name])).resolves.toBeUndefined();
+});
+
+test('replay detects a workflow that no longer matches its history', async () => {
+  const history = JSON.parse(readFileSync(path.join(__dirname, '..', 'histories', 'dailyRun.json'), 'utf8'));
+  // The same history against a workflow module whose dailyRun schedules different activities.
+  await expect(Worker.runReplayHistory({ workflowsPath: require.resolve('./fixtures/divergentWorkflows') }, history, workflowIds.dailyRun)).rejects.toThrow(/[Nn]ondetermin/);
+});
