@@ -73,7 +73,7 @@ function parseValue(column: ColumnContract, raw: string): Parsed {
 function checkMin(column: ColumnContract, n: number, value: string): Parsed {
   if (column.min !== undefined && n < column.min) {
     const reasonCode = n < 0 ? 'negative_amount' : 'out_of_range';
-    return { ok: false, reasonCode, message: `${n} is below the minimum ${column.min}` };
+    return { ok: false, reasonCode, message: `${column.pii ? 'value' : n} is below the minimum ${column.min}` };
   }
   return { ok: true, value };
 }
@@ -84,7 +84,8 @@ export function maskRecord(contract: SourceContract, header: readonly string[], 
   const out: Record<string, string> = {};
   record.forEach((value, i) => {
     const name = header[i] ?? `column_${i + 1}`;
-    out[name] = pii.has(name) && value.length > 0 ? value.slice(0, 1) + '*'.repeat(Math.max(0, [...value].length - 1)) : value.slice(0, 200);
+    const chars = [...value];
+    out[name] = pii.has(name) && chars.length > 0 ? chars[0] + '*'.repeat(chars.length - 1) : value.slice(0, 200);
   });
   return out;
 }

@@ -222,9 +222,7 @@ describe('validateRow: PII never echoed in messages', () => {
     expect(verdict.message).not.toContain(raw);
   });
 
-  // BUG (latent, no shipped contract has a PII column with a minimum): checkMin builds its message from the
-  // parsed number, so a PII numeric column below its minimum echoes the value. Flip to `it` once fixed.
-  it.failing('a PII numeric column below its minimum does not echo the value', () => {
+  it('a PII numeric column below its minimum does not echo the value', () => {
     const contract: SourceContract = { ...SOURCES.customers, columns: [{ name: 'secret_amount', type: 'decimal', required: true, pii: true, min: 0 }] };
     const verdict = rejected(contract, ['-123456.78']);
     expect(verdict.reasonCode).toBe('negative_amount');

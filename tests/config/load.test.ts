@@ -1,0 +1,185 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ConfigError, configSha256, loadConfig, parseConfig } from '../../config/load';
+import type { PortraitConfig } from '../../config/schema';
+
+const YAML_PATH = path.resolve(__dirname, '..', '..', 'config', 'portrait.yaml');
+// A fresh, mutable copy of the shipped config each time.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const base = (): any => YAML.parse(readFileSync(YAML_PATH, 'utf8'));
+
+function messageOf(raw: unknown): string {
+  try {
+    parseConfig(raw);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected parseConfig to throw');
+}
+
+/** Rebuilds an object with keys reversed at every level (arrays keep their order). */
+function reverseKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(reverseKeys);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.keys(v).reverse().map((k) => [k, reverseKeys((v as Record<string, unknown>)[k])]));
+  }
+  return v;
+}
+
+describe('loadConfig: the shipped config', () => {
+  const saved = process.env.PORTRAIT_CONFIG;
+  beforeAll(() => {
+    delete process.env.PORTRAIT_CONFIG;
+  });
+  afterAll(() => {
+    if (saved !== undefined) process.env.PORTRAIT_CONFIG = saved;
+  });
+
+  it('loads with the values from portrait.yaml', () => {
+    const cfg = loadConfig();
+    expect(cfg.seed).toBe(20261123);
+    expect(cfg.timezone).toBe('Asia/Shanghai');
+    expect(cfg.shards).toBe(4);
+    expect(cfg.segments.map((s) => s.id)).toEqual(['risk_watch', 'high_net_worth', 'deposit_loan_potential', 'active_borrower', 'churn_risk', 'low_activity', 'mass_market']);
+    expect(cfg.segments[cfg.segments.length - 1]!.all).toEqual([]);
+    expect(cfg.model.products).toEqual(['consumer_loan', 'credit_card']);
+    expect(cfg.campaigns.map((c) => [c.id, c.product, c.holdoutShare])).toEqual([
+      ['cl_q4_sms', 'consumer_loan', 0.1],
+      ['cc_q4_push', 'credit_card', 0.1],
+    ]);
+    expect(cfg.policies).toEqual({ maxOverdueDaysForLoanOffer: 30, frequencyCap: { contacts: 2, days: 7 } });
+    expect(cfg.outcomes.attributionWindow).toBe('30d');
+  });
+
+  it('equals parseConfig of the same YAML and is deeply frozen', () => {
+    const cfg = loadConfig(YAML_PATH);
+    expect(cfg).toEqual(parseConfig(base()));
+    expect(Object.isFrozen(cfg)).toBe(true);
+    expect(Object.isFrozen(cfg.campaigns[0])).toBe(true);
+    expect(Object.isFrozen(cfg.policies.frequencyCap)).toBe(true);
+  });
+
+  describe('file problems', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'portrait-config-test-'));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('a missing file is a ConfigError', () => {
+      const file = path.join(dir, 'missing.yaml');
+      expect(() => loadConfig(file)).toThrow(ConfigError);
+      expect(() => loadConfig(file)).toThrow(`cannot read config file ${file}`);
+    });
+
+    it('invalid YAML is a ConfigError', () => {
+      const file = path.join(dir, 'bad.yaml');
+      writeFileSync(file, 'seed: [1, 2\n');
+      expect(() => loadConfig(file)).toThrow(`config file ${file} is not valid YAML`);
+    });
+
+    it('a schema problem names the file and the field', () => {
+      const file = path.join(dir, 'shards.yaml');
+      writeFileSync(file, readFileSync(YAML_PATH, 'utf8').replace('shards: 4', 'shards: 0'));
+      expect(() => loadConfig(file)).toThrow(`invalid config file ${file}: shards: Number must be greater than or equal to 1`);
+    });
+  });
+});
+
+describe('parseConfig: field paths in errors', () => {
+  it('holdoutShare out of range', () => {
+    const raw = base();
+    raw.campaigns[0].holdoutShare = 0.7;
+    expect(messageOf(raw)).toBe('invalid config: campaigns.0.holdoutShare: Number must be less than or equal to 0.5');
+  });
+
+  it('unknown segment in a campaign', () => {
+    const raw = base();
+    raw.campaigns[1].segments[2] = 'vip';
+    expect(messageOf(raw)).toBe('invalid config: campaigns.1.segments.2: unknown segment "vip"');
+  });
+
+  it('product not in model.products', () => {
+    const raw = base();
+    raw.campaigns[0].product = 'mortgage';
+    expect(messageOf(raw)).toBe('invalid config: campaigns.0.product: product "mortgage" is not in model.products');
+  });
+
+  it('last segment not a catch-all', () => {
+    const raw = base();
+    raw.segments[6].all = [{ tag: 'age', op: '>', value: 0 }];
+    expect(messageOf(raw)).toBe(
+      'invalid config: segments.6.all: the last segment must be a catch-all (all: []) so every customer gets exactly one primary segment',
+    );
+  });
+
+  it('unknown top-level key', () => {
+    const raw = base();
+    raw.extra = 1;
+    expect(messageOf(raw)).toBe("invalid config: (root): Unrecognized key(s) in object: 'extra'");
+  });
+
+  it('unknown nested key', () => {
+    const raw = base();
+    raw.policies.frequencyCap.window = '7d';
+    expect(messageOf(raw)).toBe("invalid config: policies.frequencyCap: Unrecognized key(s) in object: 'window'");
+  });
+
+  it('duplicate campaign id', () => {
+    const raw = base();
+    raw.campaigns[1].id = 'cl_q4_sms';
+    expect(messageOf(raw)).toBe('invalid config: campaigns.1.id: duplicate campaign id "cl_q4_sms"');
+  });
+
+  it('bad duration and bad tag id', () => {
+    const raw = base();
+    raw.outcomes.attributionWindow = '30 days';
+    raw.segments[0].all[0].tag = 'age; drop';
+    expect(messageOf(raw)).toBe(
+      'invalid config: segments.0.all.0.tag: tag must be a snake_case tag id; outcomes.attributionWindow: duration like 30d, 12h, 10s or 500ms',
+    );
+  });
+
+  it('missing and mistyped fields', () => {
+    const raw = base();
+    delete raw.seed;
+    raw.model.trees = 'many';
+    const msg = messageOf(raw);
+    expect(msg).toContain('seed: Required');
+    expect(msg).toContain('model.trees: Expected number, received string');
+  });
+
+  it('names the source in the message', () => {
+    expect(() => parseConfig({}, 'my.yaml')).toThrow(/^invalid my\.yaml: /);
+    expect(() => parseConfig(null)).toThrow('invalid config: (root): Expected object, received null');
+  });
+});
+
+describe('configSha256', () => {
+  const cfg = parseConfig(base());
+  const sha = configSha256(cfg);
+
+  it('is 64 hex characters and stable', () => {
+    expect(sha).toMatch(/^[0-9a-f]{64}$/);
+    expect(configSha256(parseConfig(base()))).toBe(sha);
+  });
+
+  it('does not depend on key order', () => {
+    expect(configSha256(parseConfig(reverseKeys(base())))).toBe(sha);
+    const reordered = reverseKeys(cfg) as PortraitConfig;
+    expect(Object.keys(reordered)[0]).not.toBe(Object.keys(cfg)[0]);
+    expect(configSha256(reordered)).toBe(sha);
+  });
+
+  it('changes with any value, including array order', () => {
+    const raw = base();
+    raw.campaigns[0].budget = 1501;
+    expect(configSha256(parseConfig(raw))).not.toBe(sha);
+    const swapped = base();
+    swapped.model.products.reverse();
+    expect(configSha256(parseConfig(swapped))).not.toBe(sha);
+  });
+});
