@@ -25,7 +25,7 @@ interface CandidateRow {
 }
 
 /**
- * Candidates of one campaign: customers of its target segments with their score for its product, the latest
+ * Candidates of one campaign: customers of its target segments (or with one of its trigger events) with their score for its product, the latest
  * consent for its channel recorded before the end of the run date, and their contacts in the rolling window
  * (campaign history plus Portrait dispatches of earlier dates; another run of the same date is a re-run of that
  * date, not an extra contact).
@@ -55,7 +55,8 @@ join mart.scores sc on sc.run_id = s.run_id and sc.golden_id = s.golden_id and s
 join mart.tags t on t.run_id = s.run_id and t.golden_id = s.golden_id
 left join consent c on c.golden_id = s.golden_id
 left join contacts ct on ct.golden_id = s.golden_id
-where s.run_id = ? and s.segment = any(?::text[])
+where s.run_id = ? and (s.segment = any(?::text[])
+  or exists (select 1 from mart.trigger_events te where te.run_id = s.run_id and te.golden_id = s.golden_id and te.event = any(?::text[])))
 order by sc.score desc, s.golden_id`;
 
 export function createDispatchActivities(deps: ActivityDeps) {
@@ -82,7 +83,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
           summary[campaign.id] = stats;
           // Streamed on a pool connection while this client runs the COPYs: memory stays bounded.
           const rows = db
-            .raw(CANDIDATES_SQL, [asOf, asOf, timezone, policies.frequencyCap.days, runId, runId, campaign.channel, runId, runId, campaign.product, runId, pgTextArray(campaign.segments)])
+            .raw(CANDIDATES_SQL, [asOf, asOf, timezone, policies.frequencyCap.days, runId, runId, campaign.channel, runId, runId, campaign.product, runId, pgTextArray(campaign.segments), pgTextArray(campaign.triggers ?? [])])
             .stream() as AsyncIterable<CandidateRow>;
           const eligibility = client.query(copyFrom('copy campaign.eligibility (run_id, campaign_id, golden_id, eligible, reason) from stdin with (format csv)'));
           let eligibilityBuf = '';

@@ -1,37 +1,176 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
-import { checkSegmentRules, compileSegments } from '../transforms/segmentRules';
-import { ErrorType, type StageResult } from '../shared';
-import type { SegmentRule } from '../config/schema';
+import { csvLine } from './ingest';
+import { checkSegmentRules, compileRules, compileSegments } from '../transforms/segmentRules';
+import { TAGS, TAG_IDS } from '../transforms/tagCatalogue';
+import { chooseK, fitStandardiser, relabelBySize, standardise } from '../models/kmeans';
+import { ErrorType, type SnapshotFile, type StageResult } from '../shared';
+import type { PortraitConfig, SegmentRule } from '../config/schema';
+
+/** Tags whose medians describe a segment in the profile report. */
+const PROFILE_MEDIANS = ['age', 'annual_income', 'total_deposits', 'loan_outstanding', 'txn_count_30d', 'app_logins_30d', 'clv_proxy'];
+const NUMERIC_TAGS = TAGS.filter((t) => t.type === 'number' || t.type === 'boolean').map((t) => t.id);
+const BOOLEAN_TAGS = new Set(TAGS.filter((t) => t.type === 'boolean').map((t) => t.id));
+/** A numeric view of a tag column (booleans as 0/1); ids come from the catalogue, so quoting is safe. */
+const num = (id: string) => (BOOLEAN_TAGS.has(id) ? `t."${id}"::int::float8` : `t."${id}"::float8`);
 
 export function createSegmentActivities(deps: ActivityDeps) {
-  const { db, env, log } = deps;
+  const { db, env, log, databaseUrl } = deps;
   return {
-    /** Gives every customer exactly one primary segment: the first rule (in priority order) that matches. */
-    async assignSegments({ runId, rules }: { runId: string; rules: SegmentRule[] }): Promise<StageResult> {
+    /**
+     * Primary segment = the first rule (priority order) a customer matches; memberships = every rule matched.
+     * Then per-segment profiles and, when enabled, seeded exploratory k-means clusters.
+     */
+    async assignSegments({ runId, rules, clustering, seed }: { runId: string; rules: SegmentRule[]; clustering: PortraitConfig['clustering']; seed: number }): Promise<StageResult> {
       const startedAt = new Date();
       const problems = checkSegmentRules(rules);
       if (problems.length) throw ApplicationFailure.nonRetryable(`invalid segment rules: ${problems.join('; ')}`, ErrorType.InvalidConfig);
-      const compiled = compileSegments(rules);
+      const primary = compileSegments(rules);
       await db.transaction(async (trx) => {
         await trx('mart.segments').where({ run_id: runId }).delete();
-        await trx.raw(`insert into mart.segments (run_id, golden_id, segment) select run_id, golden_id, ${compiled.sql} from mart.tags where run_id = ?`, [...compiled.bindings, runId]);
+        await trx('mart.segment_memberships').where({ run_id: runId }).delete();
+        await trx.raw(`insert into mart.segments (run_id, golden_id, segment) select run_id, golden_id, ${primary.sql} from mart.tags where run_id = ?`, [...primary.bindings, runId]);
+        for (const rule of compileRules(rules)) {
+          await trx.raw(
+            `insert into mart.segment_memberships (run_id, golden_id, segment, is_primary)
+             select t.run_id, t.golden_id, ?, s.segment = ? from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id
+             where t.run_id = ? and ${rule.sql}`,
+            [rule.id, rule.id, runId, ...rule.bindings],
+          );
+        }
       });
       const unassigned = await db('mart.segments').where({ run_id: runId }).whereNull('segment').count<{ n: string }[]>('* as n');
-      if (Number(unassigned[0]!.n) > 0) throw ApplicationFailure.nonRetryable(`${unassigned[0]!.n} customers matched no segment; the last rule must be a catch-all`, ErrorType.InvalidConfig);
-      const file = await writeParquetSnapshot(
-        runSnapshotDir(env.snapshotDir, runId),
-        'segments.parquet',
-        { golden_id: { type: 'UTF8' }, segment: { type: 'UTF8' } },
-        db('mart.segments').select('golden_id', 'segment').where({ run_id: runId }).orderBy('golden_id').stream(),
-      );
-      const sizes = await db('mart.segments').where({ run_id: runId }).select('segment').count('* as n').groupBy('segment');
-      const order = new Map(rules.map((r, i) => [r.id, i]));
-      const segmentSizes = Object.fromEntries(sizes.sort((a, b) => order.get(String(a.segment))! - order.get(String(b.segment))!).map((r) => [String(r.segment), Number(r.n)]));
+      if (Number(unassigned[0]!.n) > 0) throw ApplicationFailure.nonRetryable(`${unassigned[0]!.n} customers matched no segment; the last rule must be the catch-all 'true'`, ErrorType.InvalidConfig);
+      const profiles = await writeProfiles(runId, rules);
+      const runDir = runSnapshotDir(env.snapshotDir, runId);
+      const files: SnapshotFile[] = [
+        await writeParquetSnapshot(
+          runDir,
+          'segments.parquet',
+          { golden_id: { type: 'UTF8' }, segment: { type: 'UTF8' }, secondary_segments: { type: 'UTF8', optional: true } },
+          db('mart.segments as s')
+            .select('s.golden_id', 's.segment', db.raw(`(select string_agg(m.segment, ',' order by m.segment) from mart.segment_memberships m where m.run_id = s.run_id and m.golden_id = s.golden_id and not m.is_primary) as secondary_segments`))
+            .where('s.run_id', runId)
+            .orderBy('s.golden_id')
+            .stream(),
+        ),
+        await writeParquetSnapshot(
+          runDir,
+          'segment_profiles.parquet',
+          { segment: { type: 'UTF8' }, priority: { type: 'INT32' }, primary_size: { type: 'INT64' }, members: { type: 'INT64' }, share: { type: 'DOUBLE' }, medians: { type: 'UTF8' }, distinguishing: { type: 'UTF8' } },
+          db('mart.segment_profiles').select('segment', 'priority', 'primary_size', 'members', 'share', db.raw('medians::text as medians'), db.raw('distinguishing::text as distinguishing')).where({ run_id: runId }).orderBy('priority').stream(),
+        ),
+      ];
+      let clusterDetails: Record<string, unknown> | undefined;
+      if (clustering.enabled) {
+        const result = await assignClusters(runId, clustering, seed);
+        clusterDetails = result.details;
+        files.push(result.file);
+      }
+      const segmentSizes = Object.fromEntries(profiles.map((p) => [p.segment, p.primary_size]));
       log.info({ run_id: runId, stage: 'segment', segments: segmentSizes }, 'segments assigned');
-      return recordStage(db, runId, { stage: 'segment', rows: file.rows, files: [file], details: { segments: segmentSizes } }, startedAt);
+      return recordStage(db, runId, { stage: 'segment', rows: files[0]!.rows, files, details: { segments: segmentSizes, profiles, clusters: clusterDetails } }, startedAt);
     },
   };
+
+  /** Size, share, medians of key tags and the tags that most set each segment apart (standardised mean difference). */
+  async function writeProfiles(runId: string, rules: SegmentRule[]) {
+    const avgCols = NUMERIC_TAGS.map((id) => `avg(${num(id)}) as "${id}"`).join(', ');
+    const population = (await db.raw(`select count(*)::int as n, ${avgCols}, ${NUMERIC_TAGS.map((id) => `stddev_pop(${num(id)}) as "sd_${id}"`).join(', ')} from mart.tags t where t.run_id = ?`, [runId])).rows[0];
+    const bySegment = (await db.raw(
+      `select s.segment, count(*)::int as n, ${avgCols}, ${PROFILE_MEDIANS.map((id) => `percentile_cont(0.5) within group (order by ${num(id)}) as "median_${id}"`).join(', ')}
+       from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id where t.run_id = ? group by s.segment`,
+      [runId],
+    )).rows as Record<string, number | string | null>[];
+    const members = await db('mart.segment_memberships').where({ run_id: runId }).select('segment').count('* as n').groupBy('segment');
+    const total = Number(population.n);
+    const profiles = rules.map((rule, priority) => {
+      const row = bySegment.find((r) => r.segment === rule.id);
+      const size = row ? Number(row.n) : 0;
+      const distinguishing = row
+        ? NUMERIC_TAGS.filter((id) => Number(population[`sd_${id}`]) > 0 && row[id] !== null)
+            .map((id) => ({ tag: id, segment_mean: round(Number(row[id])), population_mean: round(Number(population[id])), smd: round((Number(row[id]) - Number(population[id])) / Number(population[`sd_${id}`])) }))
+            .sort((a, b) => Math.abs(b.smd) - Math.abs(a.smd) || a.tag.localeCompare(b.tag))
+            .slice(0, 5)
+        : [];
+      const medians = Object.fromEntries(PROFILE_MEDIANS.map((id) => [id, row && row[`median_${id}`] !== null ? round(Number(row[`median_${id}`])) : null]));
+      return { segment: rule.id, priority: priority + 1, primary_size: size, members: Number(members.find((m) => m.segment === rule.id)?.n ?? 0), share: total ? round(size / total) : 0, medians, distinguishing };
+    });
+    await db.transaction(async (trx) => {
+      await trx('mart.segment_profiles').where({ run_id: runId }).delete();
+      await trx('mart.segment_profiles').insert(profiles.map((p) => ({ run_id: runId, ...p, medians: JSON.stringify(p.medians), distinguishing: JSON.stringify(p.distinguishing) })));
+    });
+    return profiles;
+  }
+
+  /**
+   * k chosen by silhouette on a deterministic sample (smallest md5 of golden_id), then every customer is streamed
+   * and assigned to the nearest centroid: memory is bounded by the sample, not the customer base.
+   */
+  async function assignClusters(runId: string, clustering: PortraitConfig['clustering'], seed: number) {
+    const unknown = clustering.features.filter((f) => !TAG_IDS.has(f) || !NUMERIC_TAGS.includes(f));
+    if (unknown.length) throw ApplicationFailure.nonRetryable(`clustering.features: not numeric tags: ${unknown.join(', ')}`, ErrorType.InvalidConfig);
+    const features = clustering.features;
+    const select = features.map((f) => `${num(f)} as "${f}"`).join(', ');
+    const sampleRows = (await db.raw(`select ${select} from mart.tags t where run_id = ? order by md5(golden_id || ?), golden_id limit ?`, [runId, String(seed), clustering.sampleSize])).rows as Record<string, number | null>[];
+    const toRow = (r: Record<string, number | null>) => features.map((f) => (r[f] === null ? null : Number(r[f])));
+    const standardiser = fitStandardiser(sampleRows.map(toRow), features);
+    const sample = standardise(sampleRows.map(toRow), standardiser);
+    const ks = clustering.k.filter((k) => k < sample.length);
+    const { best, scores } = chooseK(sample, ks, `${seed}:clusters`);
+    const model = relabelBySize(best);
+    const client = new Client({ connectionString: databaseUrl });
+    await client.connect();
+    const sizes = new Array<number>(model.k).fill(0);
+    try {
+      await client.query('begin');
+      await client.query('delete from mart.clusters where run_id = $1', [runId]);
+      const copy = client.query(copyFrom('copy mart.clusters (run_id, golden_id, cluster) from stdin with (format csv)'));
+      const done = new Promise<void>((resolve, reject) => {
+        copy.on('finish', resolve);
+        copy.on('error', reject);
+      });
+      let n = 0;
+      for await (const r of db.raw(`select golden_id, ${select} from mart.tags t where run_id = ? order by golden_id`, [runId]).stream() as AsyncIterable<Record<string, number | null> & { golden_id: string }>) {
+        const [point] = standardise([toRow(r)], standardiser);
+        let bestCluster = 0;
+        let bestDistance = Infinity;
+        model.centroids.forEach((c, k) => {
+          let d = 0;
+          for (let j = 0; j < c.length; j++) d += (point![j]! - c[j]!) ** 2;
+          if (d < bestDistance) {
+            bestDistance = d;
+            bestCluster = k;
+          }
+        });
+        sizes[bestCluster]!++;
+        if (!copy.write(csvLine([runId, r.golden_id, String(bestCluster)]))) await new Promise((res) => copy.once('drain', res));
+        if (++n % 50_000 === 0) heartbeat({ clustered: n });
+      }
+      copy.end();
+      await done;
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    const file = await writeParquetSnapshot(
+      runSnapshotDir(env.snapshotDir, runId),
+      'clusters.parquet',
+      { golden_id: { type: 'UTF8' }, cluster: { type: 'INT32' } },
+      db('mart.clusters').select('golden_id', 'cluster').where({ run_id: runId }).orderBy('golden_id').stream(),
+    );
+    const details = { k: model.k, features, sizes, silhouette_by_k: Object.fromEntries(scores.map((s) => [s.k, round(s.silhouette)])), sample: sample.length };
+    return { file, details };
+  }
+}
+
+function round(x: number): number {
+  return Number(x.toFixed(4));
 }

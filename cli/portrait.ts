@@ -5,7 +5,6 @@ import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { readEnv, type PortraitEnv } from '../config/env';
 import { ConfigError, configSha256, loadConfig } from '../config/load';
-import { checkSegmentRules } from '../transforms/segmentRules';
 import type { PortraitConfig } from '../config/schema';
 import { createDb } from '../db/knex';
 import { generateSourceExtracts } from '../generator/generate';
@@ -198,10 +197,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
 };
 
 function loadCheckedConfig(file: string | undefined): PortraitConfig {
-  const config = loadConfig(file ? path.resolve(file) : undefined);
-  const problems = checkSegmentRules(config.segments);
-  if (problems.length) throw new ConfigError(`invalid config: ${problems.join('; ')}`);
-  return config;
+  return loadConfig(file ? path.resolve(file) : undefined);
 }
 
 function newRunInput(asOf: string, inputDir: string, config: PortraitConfig, seed: number | undefined): DailyRunInput {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { configSchema, type PortraitConfig } from './schema';
 import { canonicalJson } from '../transforms/canonicalJson';
+import { checkSegmentRules } from '../transforms/segmentRules';
 
 export const DEFAULT_CONFIG_PATH = path.resolve(__dirname, '..', '..', 'config', 'portrait.yaml');
 
@@ -18,6 +19,9 @@ export function parseConfig(raw: unknown, source = 'config'): PortraitConfig {
     const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError(`invalid ${source}: ${problems.join('; ')}`);
   }
+  // Segment rules are type-checked against the tag catalogue here, so a bad rule never reaches a run.
+  const ruleProblems = checkSegmentRules(result.data.segments);
+  if (ruleProblems.length) throw new ConfigError(`invalid ${source}: ${ruleProblems.join('; ')}`);
   return deepFreeze(result.data);
 }
 
@@ -34,7 +38,26 @@ export function loadConfig(file = resolveConfigPath()): PortraitConfig {
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`);
   }
-  return parseConfig(raw, `config file ${file}`);
+  return parseConfig(withSegments(raw, file), `config file ${file}`);
+}
+
+/** Segments and clustering come from segments.yaml beside the main file unless the main file has its own. */
+function withSegments(raw: unknown, file: string): unknown {
+  if (!raw || typeof raw !== 'object' || 'segments' in raw) return raw;
+  const segmentsFile = process.env.PORTRAIT_SEGMENTS ? path.resolve(process.env.PORTRAIT_SEGMENTS) : path.join(path.dirname(file), 'segments.yaml');
+  let text: string;
+  try {
+    text = readFileSync(segmentsFile, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read segments file ${segmentsFile}: ${(err as Error).message}`);
+  }
+  let segments: { version?: unknown; segments?: unknown; clustering?: unknown };
+  try {
+    segments = YAML.parse(text) ?? {};
+  } catch (err) {
+    throw new ConfigError(`segments file ${segmentsFile} is not valid YAML: ${(err as Error).message}`);
+  }
+  return { ...raw, segmentsVersion: segments.version === undefined ? undefined : String(segments.version), segments: segments.segments, clustering: segments.clustering };
 }
 
 /** The shipped config lives next to the sources; dist/ builds look one level further up. */

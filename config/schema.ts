@@ -1,13 +1,5 @@
 import { z } from 'zod';
 
-const tagCondition = z
-  .object({
-    tag: z.string().regex(/^[a-z][a-z0-9_]*$/, 'tag must be a snake_case tag id'),
-    op: z.enum(['=', '!=', '<', '<=', '>', '>=']),
-    value: z.union([z.number(), z.boolean(), z.string()]),
-  })
-  .strict();
-
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'duration like 30d, 12h, 10s or 500ms');
 
 export const campaignSchema = z
@@ -16,6 +8,8 @@ export const campaignSchema = z
     name: z.string().min(1),
     product: z.string().min(1),
     segments: z.array(z.string()).min(1),
+    /** Trigger events (see activities/tags.ts) that also qualify a customer, whatever the segment. */
+    triggers: z.array(z.string()).default([]),
     channel: z.enum(['sms', 'app_push', 'wechat', 'call', 'email']),
     costPerContact: z.number().nonnegative(),
     valuePerConversion: z.number().nonnegative(),
@@ -32,9 +26,16 @@ export const configSchema = z
     timezone: z.string().min(1),
     shards: z.number().int().min(1).max(1024),
     quality: z.object({ maxRejectRate: z.number().min(0).max(1) }).strict(),
-    segments: z
-      .array(z.object({ id: z.string().regex(/^[a-z][a-z0-9_]*$/), name: z.string(), all: z.array(tagCondition) }).strict())
-      .min(1),
+    segmentsVersion: z.string().min(1),
+    segments: z.array(z.object({ id: z.string().regex(/^[a-z][a-z0-9_]*$/), name: z.string().min(1), when: z.string().min(1).max(2000) }).strict()).min(1),
+    clustering: z
+      .object({
+        enabled: z.boolean(),
+        features: z.array(z.string()).min(1),
+        k: z.array(z.number().int().min(2).max(20)).min(1),
+        sampleSize: z.number().int().min(100).max(1_000_000),
+      })
+      .strict(),
     model: z
       .object({
         products: z.array(z.string()).min(1),
@@ -57,9 +58,12 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     const segmentIds = new Set(cfg.segments.map((s) => s.id));
     const last = cfg.segments[cfg.segments.length - 1];
-    if (last && last.all.length !== 0) {
-      ctx.addIssue({ code: 'custom', path: ['segments', cfg.segments.length - 1, 'all'], message: 'the last segment must be a catch-all (all: []) so every customer gets exactly one primary segment' });
+    if (last && last.when.trim().toLowerCase() !== 'true') {
+      ctx.addIssue({ code: 'custom', path: ['segments', cfg.segments.length - 1, 'when'], message: "the last segment must be the catch-all 'true' so every customer gets exactly one primary segment" });
     }
+    cfg.segments.forEach((s, i) => {
+      if (cfg.segments.findIndex((o) => o.id === s.id) !== i) ctx.addIssue({ code: 'custom', path: ['segments', i, 'id'], message: `duplicate segment id "${s.id}"` });
+    });
     cfg.campaigns.forEach((c, i) => {
       c.segments.forEach((s, j) => {
         if (!segmentIds.has(s)) ctx.addIssue({ code: 'custom', path: ['campaigns', i, 'segments', j], message: `unknown segment "${s}"` });
@@ -77,4 +81,3 @@ export const configSchema = z
 export type PortraitConfig = z.infer<typeof configSchema>;
 export type CampaignConfig = z.infer<typeof campaignSchema>;
 export type SegmentRule = PortraitConfig['segments'][number];
-export type TagCondition = z.infer<typeof tagCondition>;

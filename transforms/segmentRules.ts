@@ -1,46 +1,43 @@
-import type { SegmentRule, TagCondition } from '../config/schema';
-import { TAGS } from './tagCatalogue';
+import type { SegmentRule } from '../config/schema';
+import { compileToSql, parseSegmentExpression, SegmentExpressionError, type Expr } from './segmentExpression';
 
-export interface CompiledSegments {
-  /** A SQL CASE expression over mart.tags columns; all values are bound parameters, never spliced text. */
+export interface CompiledRule {
+  id: string;
+  /** A boolean SQL expression over mart.tags columns; literals are `?` bindings, never spliced text. */
   sql: string;
   bindings: (string | number | boolean)[];
 }
 
-const TAG_TYPES = new Map(TAGS.map((t) => [t.id, t.type]));
-
-/** Problems with segment rules against the tag catalogue, as "segments.<i>.all.<j>: message" lines. */
+/** Problems with segment rules, one line each, as "segments.<i>.when: <message>" (message names line and column). */
 export function checkSegmentRules(rules: readonly SegmentRule[]): string[] {
   const problems: string[] = [];
-  rules.forEach((rule, i) =>
-    rule.all.forEach((cond, j) => {
-      const where = `segments.${i}.all.${j}`;
-      const type = TAG_TYPES.get(cond.tag);
-      if (!type) return problems.push(`${where}: unknown tag "${cond.tag}"`);
-      if (type === 'boolean' && (typeof cond.value !== 'boolean' || !['=', '!='].includes(cond.op))) problems.push(`${where}: boolean tag "${cond.tag}" takes = or != with true/false`);
-      if (type === 'number' && typeof cond.value !== 'number') problems.push(`${where}: number tag "${cond.tag}" needs a number`);
-      if ((type === 'enum' || type === 'band') && (typeof cond.value !== 'string' || !['=', '!='].includes(cond.op))) problems.push(`${where}: ${type} tag "${cond.tag}" takes = or != with a text value`);
-      return undefined;
-    }),
-  );
+  rules.forEach((rule, i) => {
+    try {
+      parseSegmentExpression(rule.when);
+    } catch (err) {
+      if (!(err instanceof SegmentExpressionError)) throw err;
+      for (const e of err.errors) problems.push(`segments.${i}.when (${rule.id}): ${e.message} at line ${e.line}, column ${e.column}`);
+    }
+  });
   return problems;
 }
 
-/** Compiles priority-ordered rules into one CASE: the first rule that matches is the primary segment. */
-export function compileSegments(rules: readonly SegmentRule[]): CompiledSegments {
+/** Each rule compiled on its own (memberships: every rule a customer matches). */
+export function compileRules(rules: readonly SegmentRule[]): CompiledRule[] {
   const problems = checkSegmentRules(rules);
   if (problems.length) throw new Error(`invalid segment rules: ${problems.join('; ')}`);
-  const bindings: CompiledSegments['bindings'] = [];
-  const whens = rules.map((rule) => {
-    const cond = rule.all.length ? rule.all.map((c) => condition(c, bindings)).join(' and ') : 'true';
-    bindings.push(rule.id);
-    return `when ${cond} then ?`;
+  return rules.map((rule) => {
+    const expr: Expr = parseSegmentExpression(rule.when);
+    return { id: rule.id, ...compileToSql(expr) };
   });
-  return { sql: `case ${whens.join(' ')} end`, bindings };
 }
 
-function condition(c: TagCondition, bindings: CompiledSegments['bindings']): string {
-  bindings.push(c.value);
-  // Tag ids are checked against the catalogue above, so quoting them as identifiers is safe.
-  return `"${c.tag}" ${c.op === '!=' ? '<>' : c.op} ?`;
+/** Priority-ordered rules as one CASE: the first rule that matches is the primary segment. */
+export function compileSegments(rules: readonly SegmentRule[]): { sql: string; bindings: (string | number | boolean)[] } {
+  const bindings: (string | number | boolean)[] = [];
+  const whens = compileRules(rules).map((rule) => {
+    bindings.push(...rule.bindings, rule.id);
+    return `when ${rule.sql} then ?`;
+  });
+  return { sql: `case ${whens.join(' ')} end`, bindings };
 }

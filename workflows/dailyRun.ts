@@ -39,7 +39,7 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     done(await long.computeTags({ runId, asOf, timezone: config.timezone }));
 
     begin('segment');
-    done(await long.assignSegments({ runId, rules: [...config.segments] }));
+    done(await long.assignSegments({ runId, rules: [...config.segments], clustering: config.clustering, seed }));
 
     begin('score');
     ({ startedAt } = await quick.beginStage({ runId, stage: 'score' }));

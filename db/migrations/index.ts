@@ -1,9 +1,11 @@
 import type { Knex } from 'knex';
 import * as schemas from './20261123000000_schemas';
+import * as tagCatalogueSegments from './20261123120000_tag_catalogue_segments';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
   '20261123000000_schemas': schemas,
+  '20261123120000_tag_catalogue_segments': tagCatalogueSegments,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -8,7 +8,12 @@ import type { PortraitConfig } from '../../config/schema';
 const YAML_PATH = path.resolve(__dirname, '..', '..', 'config', 'portrait.yaml');
 // A fresh, mutable copy of the shipped config each time.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const base = (): any => YAML.parse(readFileSync(YAML_PATH, 'utf8'));
+const SEGMENTS_PATH = path.resolve(__dirname, '..', '..', 'config', 'segments.yaml');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const base = (): any => {
+  const segments = YAML.parse(readFileSync(SEGMENTS_PATH, 'utf8'));
+  return { ...YAML.parse(readFileSync(YAML_PATH, 'utf8')), segmentsVersion: String(segments.version), segments: segments.segments, clustering: segments.clustering };
+};
 
 function messageOf(raw: unknown): string {
   try {
@@ -44,7 +49,8 @@ describe('loadConfig: the shipped config', () => {
     expect(cfg.timezone).toBe('Asia/Shanghai');
     expect(cfg.shards).toBe(4);
     expect(cfg.segments.map((s) => s.id)).toEqual(['risk_watch', 'high_net_worth', 'deposit_loan_potential', 'active_borrower', 'churn_risk', 'low_activity', 'mass_market']);
-    expect(cfg.segments[cfg.segments.length - 1]!.all).toEqual([]);
+    expect(cfg.segments[cfg.segments.length - 1]!.when).toBe('true');
+    expect(cfg.segmentsVersion).toBe('2026.11.1');
     expect(cfg.model.products).toEqual(['consumer_loan', 'credit_card']);
     expect(cfg.campaigns.map((c) => [c.id, c.product, c.holdoutShare])).toEqual([
       ['cl_q4_sms', 'consumer_loan', 0.1],
@@ -84,7 +90,16 @@ describe('loadConfig: the shipped config', () => {
     it('a schema problem names the file and the field', () => {
       const file = path.join(dir, 'shards.yaml');
       writeFileSync(file, readFileSync(YAML_PATH, 'utf8').replace('shards: 4', 'shards: 0'));
+      writeFileSync(path.join(dir, 'segments.yaml'), readFileSync(SEGMENTS_PATH, 'utf8'));
       expect(() => loadConfig(file)).toThrow(`invalid config file ${file}: shards: Number must be greater than or equal to 1`);
+    });
+
+    it('a missing segments file is named', () => {
+      const empty = mkdtempSync(path.join(os.tmpdir(), 'portrait-config-nosegments-'));
+      const file = path.join(empty, 'portrait.yaml');
+      writeFileSync(file, readFileSync(YAML_PATH, 'utf8'));
+      expect(() => loadConfig(file)).toThrow(`cannot read segments file ${path.join(empty, 'segments.yaml')}`);
+      rmSync(empty, { recursive: true, force: true });
     });
   });
 });
@@ -110,9 +125,9 @@ describe('parseConfig: field paths in errors', () => {
 
   it('last segment not a catch-all', () => {
     const raw = base();
-    raw.segments[6].all = [{ tag: 'age', op: '>', value: 0 }];
+    raw.segments[6].when = 'age > 0';
     expect(messageOf(raw)).toBe(
-      'invalid config: segments.6.all: the last segment must be a catch-all (all: []) so every customer gets exactly one primary segment',
+      "invalid config: segments.6.when: the last segment must be the catch-all 'true' so every customer gets exactly one primary segment",
     );
   });
 
@@ -137,10 +152,14 @@ describe('parseConfig: field paths in errors', () => {
   it('bad duration and bad tag id', () => {
     const raw = base();
     raw.outcomes.attributionWindow = '30 days';
-    raw.segments[0].all[0].tag = 'age; drop';
-    expect(messageOf(raw)).toBe(
-      'invalid config: segments.0.all.0.tag: tag must be a snake_case tag id; outcomes.attributionWindow: duration like 30d, 12h, 10s or 500ms',
-    );
+    raw.segments[0].id = 'Risk Watch';
+    expect(messageOf(raw)).toBe('invalid config: segments.0.id: Invalid; outcomes.attributionWindow: duration like 30d, 12h, 10s or 500ms');
+  });
+
+  it('a segment rule that does not type-check names the rule, line and column', () => {
+    const raw = base();
+    raw.segments[1].when = 'total_deposit >= 1000000';
+    expect(messageOf(raw)).toMatch(/^invalid config: segments\.1\.when \(high_net_worth\): unknown tag "total_deposit".* at line 1, column 1$/);
   });
 
   it('missing and mistyped fields', () => {

@@ -8,6 +8,7 @@ const campaign = (overrides: Partial<CampaignConfig> = {}): CampaignConfig => ({
   name: 'Consumer loan',
   product: 'consumer_loan',
   segments: ['mass_market'],
+  triggers: [],
   channel: 'sms',
   costPerContact: 0.05,
   valuePerConversion: 800,

@@ -1,0 +1,180 @@
+import { TAGS } from '../transforms/tagCatalogue';
+
+/**
+ * The tag catalogue as one set-based query over a "points" relation (point_id, golden_id, as_of): one point per
+ * customer for a daily run, one per past contact for training rows. Each source is scanned once per query and
+ * aggregated per point; only rows stamped before the end of the point's as-of date (in :tz) are read, so adding
+ * later rows never changes a tag. Bindings: :runId (whose landing/core tables to read), :tz.
+ */
+export function tagSelectSql(pointsSql: string): string {
+  return `
+with pts as (
+  select point_id, golden_id, as_of, ((as_of + 1)::timestamp at time zone :tz) as cutoff from (${pointsSql}) p0
+),
+keys as (select customer_key, golden_id from core.customer_sources where run_id = :runId),
+acct as (
+  select pts.point_id, a.account_id, a.product, a.maturity_date, pts.as_of
+  from pts join keys k on k.golden_id = pts.golden_id
+  join landing.accounts a on a.run_id = :runId and a.customer_key = k.customer_key
+  where a.opened_at is null or a.opened_at <= pts.as_of
+),
+bal_rows as (
+  select acct.point_id, acct.account_id, acct.as_of, b.balance_date, b.balance
+  from acct join landing.balances b on b.run_id = :runId and b.account_id = acct.account_id and b.balance_date <= acct.as_of
+),
+bal_latest as (
+  select point_id, account_id,
+         (array_agg(balance order by balance_date desc))[1] as now_bal,
+         (array_agg(balance order by balance_date desc) filter (where balance_date <= as_of - 30))[1] as bal_30,
+         (array_agg(balance order by balance_date desc) filter (where balance_date <= as_of - 90))[1] as bal_90
+  from bal_rows group by point_id, account_id
+),
+bal as (
+  select acct.point_id, acct.account_id, acct.product, acct.maturity_date, acct.as_of, l.now_bal, l.bal_30, l.bal_90
+  from acct left join bal_latest l on l.point_id = acct.point_id and l.account_id = acct.account_id
+),
+dep as (
+  select point_id,
+         coalesce(sum(now_bal), 0) as total_deposits,
+         sum(bal_30) as deposits_30d_ago,
+         sum(bal_90) as deposits_90d_ago,
+         bool_or(product = 'time') as has_time_deposit,
+         coalesce(sum(now_bal) filter (where product = 'time'), 0) as time_deposit_balance,
+         bool_or(product = 'time' and maturity_date > as_of and maturity_date <= as_of + 30) as maturing,
+         count(distinct product) as deposit_products
+  from bal group by point_id
+),
+loan as (
+  select pts.point_id,
+         sum(l.outstanding) as loan_outstanding,
+         bool_or(l.product = 'consumer_loan' and l.outstanding > 0) as has_consumer_loan,
+         bool_or(l.product = 'credit_card') as has_credit_card,
+         bool_or(l.product = 'mortgage') as has_mortgage,
+         count(distinct l.product) as loan_products,
+         max(l.overdue_days) as max_overdue_days,
+         count(*) filter (where l.overdue_days > 0) as overdue_loans
+  from pts join keys k on k.golden_id = pts.golden_id
+  join landing.loans l on l.run_id = :runId and l.customer_key = k.customer_key
+  where l.opened_at <= pts.as_of
+  group by pts.point_id
+),
+txn_rows as (
+  select pts.point_id, pts.cutoff, t.txn_ts, t.amount, t.direction, t.channel, t.category
+  from pts join keys k on k.golden_id = pts.golden_id
+  join landing.transactions t on t.run_id = :runId and t.customer_key = k.customer_key
+  where t.txn_ts < pts.cutoff and t.txn_ts >= pts.cutoff - interval '180 days'
+),
+txn as (
+  select point_id,
+         count(*) filter (where txn_ts >= cutoff - interval '30 days') as c30,
+         coalesce(sum(amount) filter (where txn_ts >= cutoff - interval '30 days'), 0) as a30,
+         count(*) filter (where txn_ts >= cutoff - interval '90 days') as c90,
+         coalesce(sum(amount) filter (where txn_ts >= cutoff - interval '90 days'), 0) as a90,
+         coalesce(sum(amount) filter (where txn_ts >= cutoff - interval '30 days' and direction = 'credit'), 0) as in30,
+         coalesce(sum(amount) filter (where txn_ts >= cutoff - interval '30 days' and direction = 'debit'), 0) as out30,
+         coalesce(sum(amount) filter (where txn_ts >= cutoff - interval '90 days' and direction = 'debit' and category in ('shopping', 'dining', 'utilities', 'other')), 0) as spend90,
+         bool_or(category = 'salary' and direction = 'credit' and txn_ts >= cutoff - interval '35 days') as salary,
+         avg(amount) filter (where category = 'salary' and direction = 'credit' and txn_ts >= cutoff - interval '90 days') as salary_avg,
+         mode() within group (order by channel) filter (where txn_ts >= cutoff - interval '90 days') as preferred_channel,
+         mode() within group (order by case
+             when extract(hour from txn_ts at time zone :tz) >= 6 and extract(hour from txn_ts at time zone :tz) < 12 then 'morning'
+             when extract(hour from txn_ts at time zone :tz) >= 12 and extract(hour from txn_ts at time zone :tz) < 18 then 'afternoon'
+             when extract(hour from txn_ts at time zone :tz) >= 18 and extract(hour from txn_ts at time zone :tz) < 23 then 'evening'
+             else 'night' end) filter (where txn_ts >= cutoff - interval '90 days') as time_band,
+         max(txn_ts) as last_ts
+  from txn_rows group by point_id
+),
+ev as (
+  select pts.point_id,
+         count(*) filter (where e.event_type = 'login' and e.event_ts >= pts.cutoff - interval '7 days') as logins7,
+         count(*) filter (where e.event_type = 'login' and e.event_ts >= pts.cutoff - interval '30 days') as logins30,
+         max(e.event_ts) filter (where e.event_type = 'login') as last_login,
+         count(*) filter (where e.event_type = 'loan_product_view' and e.event_ts >= pts.cutoff - interval '7 days') as views7,
+         count(*) filter (where e.event_type = 'loan_product_view' and e.event_ts >= pts.cutoff - interval '30 days') as views30,
+         count(*) filter (where e.event_type = 'loan_calculator' and e.event_ts >= pts.cutoff - interval '7 days') as calc7,
+         count(*) filter (where e.event_type = 'loan_calculator' and e.event_ts >= pts.cutoff - interval '30 days') as calc30,
+         count(*) filter (where e.event_type = 'loan_application_start' and e.event_ts >= pts.cutoff - interval '7 days') as starts7,
+         count(*) filter (where e.event_type = 'loan_application_start' and e.event_ts >= pts.cutoff - interval '30 days') as starts30
+  from pts join keys k on k.golden_id = pts.golden_id
+  join landing.app_events e on e.run_id = :runId and e.customer_key = k.customer_key
+  where e.event_ts < pts.cutoff and e.event_ts >= pts.cutoff - interval '90 days'
+  group by pts.point_id
+),
+base as (
+  select pts.point_id, pts.golden_id, pts.as_of,
+         extract(year from age(pts.as_of, c.birth_date))::int as age,
+         c.gender, c.city_tier, c.occupation,
+         round(((pts.as_of - c.opened_at) / 365.25)::numeric, 2)::float8 as tenure_years,
+         c.annual_income::float8 as annual_income,
+         coalesce(d.total_deposits, 0)::float8 as total_deposits,
+         case when d.deposits_30d_ago > 0 then round((d.total_deposits / d.deposits_30d_ago)::numeric, 4)::float8 end as deposit_trend_30d,
+         case when d.deposits_90d_ago > 0 then round((d.total_deposits / d.deposits_90d_ago)::numeric, 4)::float8 end as deposit_trend_90d,
+         coalesce(d.has_time_deposit, false) as has_time_deposit,
+         coalesce(d.time_deposit_balance, 0)::float8 as time_deposit_balance,
+         coalesce(d.maturing, false) as time_deposit_maturing_30d,
+         coalesce(l.loan_outstanding, 0)::float8 as loan_outstanding,
+         coalesce(l.has_consumer_loan, false) as has_consumer_loan,
+         coalesce(l.has_credit_card, false) as has_credit_card,
+         coalesce(l.has_mortgage, false) as has_mortgage,
+         (coalesce(d.deposit_products, 0) + coalesce(l.loan_products, 0))::int as products_held,
+         coalesce(t.c30, 0)::int as txn_count_30d,
+         coalesce(t.a30, 0)::float8 as txn_amount_30d,
+         coalesce(t.c90, 0)::int as txn_count_90d,
+         coalesce(t.a90, 0)::float8 as txn_amount_90d,
+         coalesce(t.in30, 0)::float8 as inflow_30d,
+         coalesce(t.out30, 0)::float8 as outflow_30d,
+         coalesce(t.spend90, 0)::float8 as spend_90d,
+         t.preferred_channel,
+         t.time_band as active_time_band,
+         coalesce(t.salary, false) as salary_credit,
+         round(t.salary_avg::numeric, 2)::float8 as salary_amount_avg,
+         coalesce(e.logins7, 0)::int as app_logins_7d,
+         coalesce(e.logins30, 0)::int as app_logins_30d,
+         (pts.as_of - (e.last_login at time zone :tz)::date)::int as days_since_last_login,
+         coalesce(l.max_overdue_days, 0)::int as max_overdue_days,
+         coalesce(l.overdue_loans, 0)::int as overdue_loan_count,
+         (pts.as_of - (t.last_ts at time zone :tz)::date)::int as days_since_last_txn,
+         coalesce(e.views7, 0)::int as loan_views_7d,
+         coalesce(e.views30, 0)::int as loan_views_30d,
+         coalesce(e.calc7, 0)::int as calculator_uses_7d,
+         coalesce(e.calc30, 0)::int as calculator_uses_30d,
+         coalesce(e.starts7, 0)::int as application_starts_7d,
+         coalesce(e.starts30, 0)::int as application_starts_30d,
+         d.deposits_90d_ago
+  from pts
+  join core.customers c on c.run_id = :runId and c.golden_id = pts.golden_id
+  left join dep d on d.point_id = pts.point_id left join loan l on l.point_id = pts.point_id
+  left join txn t on t.point_id = pts.point_id left join ev e on e.point_id = pts.point_id
+),
+scored as (
+  select base.*,
+         ntile(5) over (order by days_since_last_txn desc nulls first, point_id) as rfm_recency_score,
+         ntile(5) over (order by txn_count_90d, point_id) as rfm_frequency_score,
+         ntile(5) over (order by total_deposits, point_id) as rfm_monetary_score
+  from base
+)
+select point_id, golden_id, as_of,
+  ${TAGS.map((tag) => `${TAG_EXPRESSIONS[tag.id] ?? tag.id} as ${tag.id}`).join(',\n  ')}
+from scored`;
+}
+
+/** Tags derived from the aggregates above (the others are columns of `scored` under their own name). */
+const TAG_EXPRESSIONS: Record<string, string> = {
+  age_band: `case when age is null then null when age < 25 then '<25' when age < 35 then '25-34' when age < 45 then '35-44'
+    when age < 55 then '45-54' when age < 65 then '55-64' else '65+' end`,
+  income_band: `case when annual_income is null then null when annual_income < 50000 then '<50k' when annual_income < 100000 then '50k-100k'
+    when annual_income < 300000 then '100k-300k' else '300k+' end`,
+  aum_band: `case when total_deposits < 10000 then '<10k' when total_deposits < 50000 then '10k-50k' when total_deposits < 200000 then '50k-200k'
+    when total_deposits < 1000000 then '200k-1M' else '1M+' end`,
+  deposit_loan_gap: `(total_deposits >= 50000 and total_deposits >= 3 * loan_outstanding)`,
+  credit_band: `case when max_overdue_days = 0 then 'good' when max_overdue_days <= 30 then 'watch' when max_overdue_days <= 90 then 'substandard' else 'doubtful' end`,
+  rfm_cell: `'R' || rfm_recency_score || 'F' || rfm_frequency_score || 'M' || rfm_monetary_score`,
+  clv_proxy: `round((0.015 * total_deposits + 0.03 * loan_outstanding + 0.02 * spend_90d * 4)::numeric, 2)::float8`,
+  cross_sell_count: `greatest(products_held - 1, 0)`,
+  lifecycle: `case when tenure_years is not null and tenure_years < 0.25 then 'new'
+    when total_deposits = 0 and days_since_last_txn is null then 'churned'
+    when txn_count_90d = 0 then 'silent'
+    when deposit_trend_90d is not null and deposit_trend_90d < 0.5 then 'churn_risk'
+    when deposit_trend_90d is not null and deposit_trend_90d > 1.2 then 'growing'
+    else 'mature' end`,
+};
