@@ -7,6 +7,8 @@ import { readEnv, type PortraitEnv } from '../config/env';
 import { ConfigError, configSha256, loadConfig } from '../config/load';
 import type { PortraitConfig } from '../config/schema';
 import { createDb } from '../db/knex';
+import { TAGS, TAG_CATALOGUE_VERSION } from '../transforms/tagCatalogue';
+import { TRIGGER_EVENTS } from '../activities/tags';
 import { generateSourceExtracts } from '../generator/generate';
 import { createLogger } from '../services/logger';
 import { startStack } from '../services/stack';
@@ -26,6 +28,7 @@ Commands:
   run        start the daily run for an as-of date
   status     show a run: status, stages, row counts, snapshot folder
   generate   write synthetic source extracts (CSV) for an as-of date
+  tags       list the tag catalogue and trigger events (tags list [--json|--markdown])
 
 Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
@@ -46,6 +49,10 @@ Starts dailyRun for the date. --input defaults to $PORTRAIT_HOME/data/<as-of>. N
 Writes customers, accounts, balances, loans, transactions, app_events, consent and campaign_contacts CSV files
 (plus ground_truth.csv for entity-resolution checks). Same arguments → byte-identical files.`,
 };
+
+HELP.tags = `Usage: portrait tags list [--json|--markdown]
+
+The tag catalogue (id, Chinese and English names, category, type, definition, version) and the trigger events.`;
 
 const DEMO_AS_OF = '2026-11-20';
 
@@ -79,6 +86,14 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
       process.stdout.write(`generated ${customers} customers (seed ${seed}, as of ${asOf}) into ${path.resolve(values.out)} in ${seconds.toFixed(1)} s\n`);
       for (const [file, f] of Object.entries(summary.files)) process.stdout.write(`  ${file.padEnd(24)} ${String(f.rows).padStart(10)} rows\n`);
     }
+    return 0;
+  },
+
+  async tags(argv) {
+    const { values, positionals } = parseFlags(argv, { markdown: { type: 'boolean' } }, 1);
+    if (positionals[0] !== 'list') throw new UsageError(positionals[0] ? `unknown tags subcommand "${positionals[0]}"; try portrait tags list` : 'tags needs a subcommand: list');
+    if (values.json) out({ version: TAG_CATALOGUE_VERSION, tags: TAGS, trigger_events: TRIGGER_EVENTS.map(({ id, nameZh, condition }) => ({ id, nameZh, condition })) });
+    else process.stdout.write(values.markdown ? catalogueMarkdown() : catalogueText());
     return 0;
   },
 
@@ -195,6 +210,23 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
     }
   },
 };
+
+function catalogueMarkdown(): string {
+  const cell = (v: string) => v.replace(/\|/g, '\\|');
+  const lines = [`# Tag catalogue ${TAG_CATALOGUE_VERSION}`, '', '| id | 中文 | English | category | type | definition | v |', '|---|---|---|---|---|---|---|'];
+  for (const t of TAGS) lines.push(`| ${t.id} | ${t.nameZh} | ${t.nameEn} | ${t.category} | ${t.type}${t.values ? ` (${t.values.join(', ')})` : ''} | ${cell(t.definition)} | ${t.version} |`);
+  lines.push('', '## Trigger events', '', '| id | 中文 | condition (current vs previous run) |', '|---|---|---|');
+  for (const e of TRIGGER_EVENTS) lines.push(`| ${e.id} | ${e.nameZh} | \`${cell(e.condition)}\` |`);
+  return lines.join('\n') + '\n';
+}
+
+function catalogueText(): string {
+  const lines = [`Tag catalogue ${TAG_CATALOGUE_VERSION} (${TAGS.length} tags)`];
+  for (const t of TAGS) lines.push(`  ${t.category.padEnd(10)} ${t.id.padEnd(28)} ${t.type.padEnd(8)} ${t.nameZh} / ${t.nameEn}`);
+  lines.push('Trigger events');
+  for (const e of TRIGGER_EVENTS) lines.push(`  ${e.id.padEnd(24)} ${e.nameZh}`);
+  return lines.join('\n') + '\n';
+}
 
 function loadCheckedConfig(file: string | undefined): PortraitConfig {
   return loadConfig(file ? path.resolve(file) : undefined);
