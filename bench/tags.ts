@@ -1,0 +1,131 @@
+/**
+ * Benchmark of the tags and segment stages: `npm run bench:tags -- [--customers N] [--seed S]` (default 1,000,000).
+ * Prints one JSON object. The extracts are generated once (cached under PORTRAIT_HOME/bench) and bulk-loaded
+ * straight into the landing tables of a dedicated database (the ingest stage has its own benchmark), the clean
+ * stage builds the golden customers, then computeTags and assignSegments are timed as the daily run calls them.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { readEnv } from '../config/env';
+import { loadConfig } from '../config/load';
+import { SOURCES, SOURCE_NAMES } from '../config/sources';
+import { createDb, migrate } from '../db/knex';
+import { generateSourceExtracts } from '../generator/generate';
+import { createActivities } from '../activities';
+import type { StageResult } from '../shared';
+import { createLogger } from '../services/logger';
+import { dropDatabase, ensureDatabase, ensurePostgres, withDatabase } from '../services/postgres';
+
+const RUN_ID = 'bench-tags';
+const AS_OF = '2026-11-20';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { customers: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' } } });
+  const customers = Number(values.customers);
+  const seed = Number(values.seed);
+  const env = readEnv();
+  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const pg = await ensurePostgres(env, log);
+  const database = 'portrait_bench_tags';
+  const admin = withDatabase(pg.url, 'postgres');
+  await dropDatabase(admin, database);
+  await ensureDatabase(admin, database);
+  const url = withDatabase(pg.url, database);
+  const db = createDb(url, 6);
+  await migrate(db);
+
+  const dir = path.join(env.home, 'bench', `tags-n${customers}-s${seed}`);
+  const t0 = now();
+  if (!existsSync(path.join(dir, 'generate-summary.json'))) {
+    // Dates stay well-formed so the files can be bulk-loaded without the ingest stage's validation.
+    await generateSourceExtracts({ customers, seed, outDir: dir, asOf: AS_OF, dirt: { malformedDate: 0, duplicateRow: 0, negativeAmount: 0 } });
+  }
+  const generateSeconds = now() - t0;
+
+  const t1 = now();
+  const loaded: Record<string, number> = {};
+  for (const source of SOURCE_NAMES) {
+    const contract = SOURCES[source];
+    await db.raw(`alter table landing.${source} alter column run_id set default '${RUN_ID}'`);
+    await db.raw(`create sequence if not exists landing.${source}_bench_seq; alter table landing.${source} alter column row_number set default nextval('landing.${source}_bench_seq')`);
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    await pipeline(createReadStream(path.join(dir, contract.file)), client.query(copyFrom(`copy landing.${source} (${contract.columns.map((c) => c.name).join(', ')}) from stdin with (format csv, header true)`)));
+    await client.end();
+    const [{ n }] = (await db.raw(`select count(*)::bigint as n from landing.${source}`)).rows;
+    loaded[source] = Number(n);
+  }
+  await db.raw('analyze');
+  const loadSeconds = now() - t1;
+
+  const config = loadConfig();
+  await db('audit.runs').insert({ run_id: RUN_ID, as_of: AS_OF, input_dir: dir, config_sha256: 'bench', config: JSON.stringify(config), code_version: 'bench', seed, status: 'running', snapshot_dir: path.join(env.snapshotDir, RUN_ID), started_at: new Date() });
+  const activities = createActivities({ db, databaseUrl: url, log, env, codeVersion: 'bench' });
+  const act = new MockActivityEnvironment();
+
+  const t2 = now();
+  await act.run(activities.cleanCustomers, { runId: RUN_ID });
+  const cleanSeconds = now() - t2;
+
+  // SQL time: every statement knex runs (snapshot streams excluded), to split database work from TypeScript work.
+  let sqlMs = 0;
+  const started = new Map<string, number>();
+  db.on('query', (q: { __knexQueryUid: string }) => started.set(q.__knexQueryUid, performance.now()));
+  db.on('query-response', (_r: unknown, q: { __knexQueryUid: string }) => {
+    const s = started.get(q.__knexQueryUid);
+    if (s !== undefined) sqlMs += performance.now() - s;
+  });
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+
+  const t3 = now();
+  const tags = (await act.run(activities.computeTags, { runId: RUN_ID, asOf: AS_OF, timezone: config.timezone })) as StageResult;
+  const tagsSeconds = now() - t3;
+  const sqlTags = sqlMs / 1000;
+  sqlMs = 0;
+  const t4 = now();
+  const segments = (await act.run(activities.assignSegments, { runId: RUN_ID, rules: [...config.segments], clustering: config.clustering, seed })) as StageResult;
+  const segmentSeconds = now() - t4;
+  const sqlSegments = sqlMs / 1000;
+  clearInterval(sampler);
+
+  const txBytes = statSync(path.join(dir, 'transactions.csv')).size;
+  const result = {
+    bench: 'tags',
+    customers,
+    golden_customers: tags.rows,
+    transactions: loaded.transactions,
+    transactions_csv_mb: Math.round(txBytes / 1e6),
+    source_rows: loaded,
+    generate_seconds: round(generateSeconds),
+    bulk_load_seconds: round(loadSeconds),
+    clean_seconds: round(cleanSeconds),
+    tags: { seconds: round(tagsSeconds), sql_seconds: round(sqlTags), sql_share: round(sqlTags / tagsSeconds), tags: TAG_COUNT(tags.details) },
+    segments: { seconds: round(segmentSeconds), sql_seconds: round(sqlSegments), sql_share: round(sqlSegments / segmentSeconds), sizes: (segments.details as { segments: Record<string, number> }).segments },
+    tags_plus_segments_seconds: round(tagsSeconds + segmentSeconds),
+    worker_peak_rss_mb: Math.round(peakRss / 1e6),
+    node: process.version,
+    postgres: (await db.raw('show server_version')).rows[0].server_version,
+  };
+  process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  await db.destroy();
+  await pg.stop();
+}
+
+const TAG_COUNT = (details: unknown) => (details as { tags: number }).tags;
+const now = () => performance.now() / 1000;
+const round = (x: number) => Number(x.toFixed(3));
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench:tags: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);
