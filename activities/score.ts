@@ -10,6 +10,7 @@ import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
 import { featureVector, loadScorer, rocAuc, trainForest, type ForestModel, type ForestParams, type Scorer } from '../models/forest';
 import { FEATURE_TAGS } from '../transforms/tagCatalogue';
 import { csvLine } from './ingest';
+import { buildTrainingSet } from './trainingSet';
 import { ErrorType, type ShardRef, type StageResult } from '../shared';
 
 export interface ModelRef {
@@ -23,6 +24,10 @@ export interface ModelRef {
 export const SHARD_SQL = `(('x' || substr(md5(golden_id), 1, 8))::bit(32)::bigint % ?)`;
 
 const SCORE_BATCH = 2000;
+/** Days after a contact in which a conversion counts as its label. */
+const TRAINING_ATTRIBUTION_DAYS = 30;
+/** Tags scored relative to the population they are computed with (quintiles): not comparable between training and scoring. */
+const RELATIVE_TAGS = new Set(['rfm_recency_score', 'rfm_frequency_score', 'rfm_monetary_score']);
 
 export function createScoreActivities(deps: ActivityDeps) {
   const { db, env, log, databaseUrl } = deps;
@@ -44,13 +49,13 @@ export function createScoreActivities(deps: ActivityDeps) {
      * Returns the champion model for a product, training and registering one when the product has none yet.
      * Training rows: past campaign contacts for the product (label = converted) with the run's tags as features.
      */
-    async ensureModel({ runId, product, params, seed }: { runId: string; product: string; params: ForestParams & { maxTrainingRows: number }; seed: number }): Promise<ModelRef> {
+    async ensureModel({ runId, asOf, timezone, product, params, seed }: { runId: string; asOf: string; timezone: string; product: string; params: ForestParams & { maxTrainingRows: number }; seed: number }): Promise<ModelRef> {
       const champion = await db('audit.models').where({ product, status: 'champion' }).first();
       let ref: ModelRef;
       if (champion) {
         ref = { product, modelVersion: champion.model_version, path: champion.path, sha256: champion.sha256 };
       } else {
-        ref = await trainAndRegister(runId, product, params, seed);
+        ref = await trainAndRegister(runId, product, params, seed, { asOf, timezone });
       }
       await db.raw(`update audit.runs set model_versions = model_versions || jsonb_build_object(?::text, ?::text) where run_id = ?`, [product, ref.modelVersion, runId]);
       return ref;
@@ -130,30 +135,16 @@ export function createScoreActivities(deps: ActivityDeps) {
     },
   };
 
-  async function trainAndRegister(runId: string, product: string, params: ForestParams & { maxTrainingRows: number }, seed: number): Promise<ModelRef> {
-    // Balanced, deterministic sample: positives are rare (~10%), and the reference forest votes by majority.
-    const half = Math.floor(params.maxTrainingRows / 2);
-    const sample = (converted: boolean, limit: number) =>
-      db('landing.campaign_contacts as c')
-        .join('core.customer_sources as s', function () {
-          this.on('s.customer_key', '=', 'c.customer_key').andOn('s.run_id', '=', 'c.run_id');
-        })
-        .join('mart.tags as t', function () {
-          this.on('t.golden_id', '=', 's.golden_id').andOn('t.run_id', '=', 'c.run_id');
-        })
-        .where({ 'c.run_id': runId, 'c.product': product, 'c.converted': converted })
-        .select('c.contact_id', 'c.converted', ...FEATURE_TAGS.map((f) => `t.${f}`))
-        .orderByRaw('md5(c.contact_id || ?::text)', [String(seed)])
-        .limit(limit);
-    const positives = await sample(true, half);
-    const negatives = await sample(false, params.maxTrainingRows - positives.length);
-    const rows = [...positives, ...negatives].sort((a, b) => (a.contact_id < b.contact_id ? -1 : a.contact_id > b.contact_id ? 1 : 0));
+  async function trainAndRegister(runId: string, product: string, params: ForestParams & { maxTrainingRows: number }, seed: number, context: { asOf: string; timezone: string }): Promise<ModelRef> {
+    const features = FEATURE_TAGS.filter((f) => !RELATIVE_TAGS.has(f));
+    const rows = await buildTrainingSet(db, { runId, asOf: context.asOf, timezone: context.timezone, product, features, attributionDays: TRAINING_ATTRIBUTION_DAYS, maxRows: params.maxTrainingRows, seed });
+    const positives = rows.filter((r) => r.label === 1);
+    const negatives = rows.filter((r) => r.label === 0);
     if (positives.length < 10 || negatives.length < 10) {
-      throw ApplicationFailure.nonRetryable(`not enough labelled contacts to train a ${product} model (${positives.length} converted, ${negatives.length} not); load campaign history first`, ErrorType.InvalidInput);
+      throw ApplicationFailure.nonRetryable(`not enough labelled contacts to train a ${product} model (${positives.length} converted, ${negatives.length} not, with closed attribution windows); load campaign history first`, ErrorType.InvalidInput);
     }
-    const features = [...FEATURE_TAGS];
     const X = rows.map((r) => featureVector(r, features));
-    const y = rows.map((r) => (r.converted ? 1 : 0));
+    const y = rows.map((r) => r.label);
     // Every fifth row (by contact order) is held out to report an honest AUC; the model is fitted once, on the rest,
     // because the reference forest's fit time grows with the square of the rows.
     const trainIdx = rows.map((_, i) => i).filter((i) => i % 5 !== 0);
@@ -170,7 +161,7 @@ export function createScoreActivities(deps: ActivityDeps) {
     const file = path.join(dir, `${modelVersion}.json`);
     await writeFile(`${file}.partial`, body);
     await rename(`${file}.partial`, file);
-    const trainingSha = createHash('sha256').update(rows.map((r) => `${r.contact_id}:${r.converted ? 1 : 0}`).join('\n')).digest('hex');
+    const trainingSha = createHash('sha256').update(rows.map((r) => `${r.contact_id}:${r.as_of}:${r.label}`).join('\n')).digest('hex');
     await db('audit.models')
       .insert({
         model_version: modelVersion,

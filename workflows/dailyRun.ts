@@ -45,7 +45,7 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     ({ startedAt } = await quick.beginStage({ runId, stage: 'score' }));
     const models = [];
     for (const product of config.model.products) {
-      const model = await long.ensureModel({ runId, product, params: { ...config.model }, seed });
+      const model = await long.ensureModel({ runId, asOf, timezone: config.timezone, product, params: { ...config.model }, seed });
       const shards = Array.from({ length: config.shards }, (_, shard) => shard);
       await Promise.all(shards.map((shard) => long.scoreShard({ runId, shard, shards: config.shards, model })));
       models.push(model);
