@@ -171,3 +171,29 @@ test('segments: exactly one primary segment each, memberships include every matc
   const perCustomer = await db('mart.segment_memberships').where({ run_id: RUN, is_primary: true }).select('golden_id').count('* as n').groupBy('golden_id');
   expect(perCustomer.map((r) => Number(r.n))).toEqual([1, 1, 1]);
 });
+
+test('training rows use tags as of the day before each contact and only contacts whose window has closed', async () => {
+  await land('campaign_contacts', [
+    // Contacted before the salary of 2026-10-10: that credit must not be a feature of this contact.
+    { contact_id: 'M1', customer_key: 'C1', campaign_id: 'CL-1', product: 'consumer_loan', channel: 'sms', contacted_at: '2026-10-05T10:00:00+08:00', converted: true, converted_at: '2026-10-12T10:00:00+08:00', value: 30000 },
+    { contact_id: 'M2', customer_key: 'K2', campaign_id: 'CL-1', product: 'consumer_loan', channel: 'sms', contacted_at: '2026-09-01T10:00:00+08:00', converted: false },
+    // Converted after the 30-day window: a negative label.
+    { contact_id: 'M3', customer_key: 'C3', campaign_id: 'CL-1', product: 'consumer_loan', channel: 'sms', contacted_at: '2026-08-01T10:00:00+08:00', converted: true, converted_at: '2026-09-15T10:00:00+08:00', value: 1000 },
+    // Window still open on the run date: no label yet, so no training row.
+    { contact_id: 'M4', customer_key: 'C1', campaign_id: 'CL-2', product: 'consumer_loan', channel: 'sms', contacted_at: '2026-11-10T10:00:00+08:00', converted: false },
+  ]);
+  const { buildTrainingSet } = await import('../../activities/trainingSet');
+  const build = () => buildTrainingSet(db, { runId: RUN, asOf: AS_OF, timezone: TZ, product: 'consumer_loan', features: ['txn_count_90d', 'salary_credit', 'total_deposits', 'loan_outstanding', 'calculator_uses_30d'], attributionDays: 30, maxRows: 10, seed: 1 });
+  const rows = await build();
+  expect(rows.map((r) => [r.contact_id, r.as_of, r.label])).toEqual([
+    ['M1', '2026-10-04', 1],
+    ['M2', '2026-08-31', 0],
+    ['M3', '2026-07-31', 0],
+  ]);
+  // As of 2026-10-04: no transaction yet in the fixture, deposits from the 2026-08-20 balances, no calculator use.
+  expect(rows[0]).toMatchObject({ txn_count_90d: 0, salary_credit: false, total_deposits: 150000, loan_outstanding: 5000, calculator_uses_30d: 0 });
+  // K2's consumer loan was opened 2026-01-01, so it counts for M2.
+  expect(rows[1]).toMatchObject({ loan_outstanding: 30000 });
+  await land('app_events', [{ event_id: 'EL', customer_key: 'C1', event_ts: '2026-10-05T11:00:00+08:00', event_type: 'loan_calculator' }]);
+  expect(await build()).toEqual(rows);
+});
