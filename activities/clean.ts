@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { heartbeat } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { cleanCustomer, type CleanCustomer, type RawCustomer } from '../transforms/customerRecord';
 import { csvLine } from './ingest';
@@ -24,6 +24,8 @@ export function createCleanActivities(deps: ActivityDeps) {
      */
     async cleanCustomers({ runId }: { runId: string }): Promise<StageResult> {
       const startedAt = new Date();
+      // Stream callbacks run outside the activity's async context: keep a handle for heartbeats.
+      const activity = Context.current();
       const client = new Client({ connectionString: databaseUrl });
       await client.connect();
       let rows = 0;
@@ -41,7 +43,7 @@ export function createCleanActivities(deps: ActivityDeps) {
           writableObjectMode: true,
           transform(raw: RawCustomer, _enc, done) {
             rows++;
-            if (rows % 50_000 === 0) heartbeat({ rows });
+            if (rows % 50_000 === 0) activity.heartbeat({ rows });
             const c = cleanCustomer(raw, env.piiKey);
             done(null, csvLine([runId, ...SOURCE_COLUMNS.map((k) => (c[k] === null ? null : String(c[k])))]));
           },

@@ -6,7 +6,7 @@ import { Transform } from 'node:stream';
 import { parse } from 'csv-parse';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { SOURCES, SOURCE_NAMES, type SourceContract, type SourceName } from '../config/sources';
 import { maskRecord, validateRow } from '../transforms/validateRow';
@@ -40,6 +40,8 @@ export function createIngestActivities(deps: ActivityDeps) {
         throw ApplicationFailure.nonRetryable(`source file for "${source}" not found: ${file} (expected ${contract.file} in the input folder)`, ErrorType.InvalidInput);
       }
       const slog = log.child({ run_id: runId, stage: 'ingest', source });
+      // Stream callbacks run outside the activity's async context: keep a handle for heartbeats.
+      const activity = Context.current();
       const copyClient = new Client({ connectionString: databaseUrl });
       const quarantineClient = new Client({ connectionString: databaseUrl });
       await copyClient.connect();
@@ -87,7 +89,7 @@ export function createIngestActivities(deps: ActivityDeps) {
               return done();
             }
             rowsIn++;
-            if (rowsIn % HEARTBEAT_EVERY === 0) heartbeat({ rows: rowsIn });
+            if (rowsIn % HEARTBEAT_EVERY === 0) activity.heartbeat({ rows: rowsIn });
             const aligned = record.length === header.length ? order.map((i) => record[i]!) : record;
             const verdict = validateRow(contract, aligned);
             if (!verdict.ok) {
