@@ -161,7 +161,7 @@ export function createIngestActivities(deps: ActivityDeps) {
      */
     async completeIngest({ runId, loads, maxRejectRate, startedAt }: { runId: string; loads: SourceLoadResult[]; maxRejectRate: number; startedAt: string }): Promise<StageResult> {
       const failures = loads
-        .filter((l) => l.rowsIn === 0 || l.quarantined / l.rowsIn > maxRejectRate)
+        .filter((l) => (l.rowsIn === 0 && !SOURCES[l.source].allowEmpty) || (l.rowsIn > 0 && l.quarantined / l.rowsIn > maxRejectRate))
         .map((l) => (l.rowsIn === 0 ? `${l.source}: no data rows` : `${l.source}: reject rate ${(l.quarantined / l.rowsIn * 100).toFixed(2)}% > ${(maxRejectRate * 100).toFixed(2)}% (${l.quarantined} of ${l.rowsIn})`));
       if (failures.length > 0) {
         throw ApplicationFailure.nonRetryable(`quality gates failed: ${failures.join('; ')}`, ErrorType.QualityGateFailed);

@@ -100,6 +100,13 @@ ev as (
   where e.event_ts < pts.cutoff and e.event_ts >= pts.cutoff - interval '90 days'
   group by pts.point_id
 ),
+complaint as (
+  select pts.point_id, count(*) as complaints90
+  from pts join keys k on k.golden_id = pts.golden_id
+  join landing.complaints q on q.run_id = :runId and q.customer_key = k.customer_key
+  where q.complaint_ts < pts.cutoff and q.complaint_ts >= pts.cutoff - interval '90 days'
+  group by pts.point_id
+),
 base as (
   select pts.point_id, pts.golden_id, pts.as_of,
          extract(year from age(pts.as_of, c.birth_date))::int as age,
@@ -133,6 +140,7 @@ base as (
          (pts.as_of - (e.last_login at time zone :tz)::date)::int as days_since_last_login,
          coalesce(l.max_overdue_days, 0)::int as max_overdue_days,
          coalesce(l.overdue_loans, 0)::int as overdue_loan_count,
+         coalesce(q.complaints90, 0)::int as complaints_90d,
          (pts.as_of - (t.last_ts at time zone :tz)::date)::int as days_since_last_txn,
          coalesce(e.views7, 0)::int as loan_views_7d,
          coalesce(e.views30, 0)::int as loan_views_30d,
@@ -145,6 +153,7 @@ base as (
   join core.customers c on c.run_id = :runId and c.golden_id = pts.golden_id
   left join dep d on d.point_id = pts.point_id left join loan l on l.point_id = pts.point_id
   left join txn t on t.point_id = pts.point_id left join ev e on e.point_id = pts.point_id
+  left join complaint q on q.point_id = pts.point_id
 ),
 scored as (
   select base.*,

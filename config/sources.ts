@@ -22,9 +22,11 @@ export interface SourceContract {
   file: string;
   primaryKey: readonly string[];
   columns: readonly ColumnContract[];
+  /** A day without rows is normal for this source (the empty-source gate does not apply). */
+  allowEmpty?: boolean;
 }
 
-export const SOURCE_NAMES = ['customers', 'accounts', 'balances', 'loans', 'transactions', 'app_events', 'consent', 'campaign_contacts'] as const;
+export const SOURCE_NAMES = ['customers', 'accounts', 'balances', 'loans', 'transactions', 'app_events', 'consent', 'campaign_contacts', 'complaints'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
 
 const CHANNELS = ['sms', 'app_push', 'wechat', 'call', 'email'] as const;
@@ -136,6 +138,19 @@ export const SOURCES: Readonly<Record<SourceName, SourceContract>> = {
       { name: 'converted', type: 'bool', required: true },
       { name: 'converted_at', type: 'timestamp', required: false },
       { name: 'value', type: 'decimal', required: false, min: 0 },
+    ],
+  },
+  complaints: {
+    name: 'complaints',
+    file: 'complaints.csv',
+    primaryKey: ['complaint_id'],
+    allowEmpty: true,
+    columns: [
+      text('complaint_id'),
+      text('customer_key'),
+      { name: 'complaint_ts', type: 'timestamp', required: true },
+      text('category', { values: ['service', 'fees', 'marketing', 'app', 'other'] }),
+      text('status', { values: ['open', 'closed'] }),
     ],
   },
 };

@@ -94,6 +94,7 @@ export const FILE_COLUMNS = {
     'contact_id', 'customer_key', 'campaign_id', 'product', 'channel', 'contacted_at', 'converted', 'converted_at',
     'value',
   ],
+  'complaints.csv': ['complaint_id', 'customer_key', 'complaint_ts', 'category', 'status'],
   'ground_truth.csv': ['source_system', 'customer_key', 'person_id'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -804,6 +805,26 @@ function writeTransactions(
   }
 }
 
+const COMPLAINT_CATEGORIES = ['service', 'fees', 'marketing', 'app', 'other'] as const;
+const COMPLAINT_WEIGHTS = [35, 25, 15, 15, 10];
+
+/**
+ * Complaints in the year up to asOf (about 3% of customers; more for older customers and heavy app users).
+ * Its own random stream, so adding the file left every other file byte-identical.
+ */
+function writeComplaints(index: number, p: Person, ctx: Context, sinks: Sinks): void {
+  const r = createRng(deriveSeed(ctx.seed, index, 'complaints'));
+  const rate = 0.025 + (p.age >= 60 ? 0.02 : 0) + (p.appUser ? 0.005 : 0);
+  if (!r.bernoulli(rate)) return;
+  const count = 1 + (r.bernoulli(0.25) ? 1 : 0);
+  const first = Math.max(ctx.asOfDay - 364, p.openedDay);
+  for (let k = 0; k < count; k++) {
+    const day = r.int(first, ctx.asOfDay);
+    const status = ctx.asOfDay - day < 14 && r.bernoulli(0.6) ? 'open' : 'closed';
+    sinks['complaints.csv'].line(`Q${p.coreKey.slice(1)}${k},${p.coreKey},${ctx.fmt.timestamp(day, r.int(9 * 3600, 20 * 3600))},${r.weighted(COMPLAINT_CATEGORIES, COMPLAINT_WEIGHTS)},${status}`);
+  }
+}
+
 function generatePerson(index: number, ctx: Context, sinks: Sinks): void {
   const r = createRng(deriveSeed(ctx.seed, index));
   const dirt = new Dirt(createRng(deriveSeed(ctx.seed, index, 'dirt')), ctx.dirt);
@@ -816,6 +837,7 @@ function generatePerson(index: number, ctx: Context, sinks: Sinks): void {
   const logits = conversionLogits(r, p, deposits, loans, intent);
   writeContacts(r, p, ctx, granted, logits, sinks);
   writeTransactions(r, p, ctx, deposits, loans, dirt, sinks);
+  writeComplaints(index, p, ctx, sinks);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

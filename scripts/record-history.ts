@@ -3,7 +3,7 @@
  * on the services of this machine (DATABASE_URL / TEMPORAL_ADDRESS or the embedded ones) and saves the event
  * histories of dailyRun and one collectOutcomes child. Re-record after an intended workflow change.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -48,7 +48,9 @@ async function main(): Promise<void> {
     exportHistory(handle.workflowId, 'dailyRun.json');
     exportHistory(result.outcomeWorkflowIds[0]!, 'collectOutcomes.json');
     // Replay needs the original workflow ids: child ids are derived from the parent's.
-    writeFileSync(path.join(dir, 'workflow-ids.json'), JSON.stringify({ dailyRun: handle.workflowId, collectOutcomes: result.outcomeWorkflowIds[0] }, null, 2) + '\n');
+    const idsFile = path.join(dir, 'workflow-ids.json');
+    const ids = existsSync(idsFile) ? (JSON.parse(readFileSync(idsFile, 'utf8')) as Record<string, string>) : {};
+    writeFileSync(idsFile, JSON.stringify({ ...ids, dailyRun: handle.workflowId, collectOutcomes: result.outcomeWorkflowIds[0] }, null, 2) + '\n');
     process.stdout.write(`recorded histories of ${handle.workflowId} and ${result.outcomeWorkflowIds[0]} into ${dir}\n`);
   } finally {
     worker.shutdown();

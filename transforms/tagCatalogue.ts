@@ -1,5 +1,5 @@
 /** The tag catalogue (标签体系): every column of mart.tags with its business meaning. Bump the version on any change. */
-export const TAG_CATALOGUE_VERSION = '2026.11.2';
+export const TAG_CATALOGUE_VERSION = '2026.11.3';
 
 export type TagCategory = 'basic' | 'asset' | 'behaviour' | 'risk' | 'value' | 'lifecycle' | 'intent';
 export type TagType = 'boolean' | 'enum' | 'number' | 'band';
@@ -65,6 +65,7 @@ export const TAGS: readonly TagDefinition[] = [
 
   t('max_overdue_days', '最长逾期天数', 'Max overdue days', 'risk', 'number', 'Largest current overdue days over all loans'),
   t('overdue_loan_count', '逾期贷款数', 'Overdue loans', 'risk', 'number', 'Loans currently overdue'),
+  t('complaints_90d', '90天投诉次数', 'Complaints 90d', 'risk', 'number', 'Complaints recorded in the last 90 days (any status)'),
   t('credit_band', '信用等级', 'Credit band', 'risk', 'band', 'From current overdue days: good (0), watch (1–30), substandard (31–90), doubtful (>90)', ['good', 'watch', 'substandard', 'doubtful']),
 
   t('days_since_last_txn', '距最近交易天数', 'Days since last transaction', 'value', 'number', 'RFM recency: days from the last transaction to the as-of date (null: none in 180 days)'),

@@ -1,4 +1,4 @@
-import { ApplicationFailure, ParentClosePolicy, defineQuery, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, ParentClosePolicy, defineQuery, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import { SOURCE_NAMES } from '../config/sources';
 import { ErrorType, type DailyRunInput, type DailyRunResult, type RunProgress, type Stage, type StageResult } from '../shared';
 import { long, quick } from './policies';
@@ -29,7 +29,9 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
   try {
     begin('ingest');
     let { startedAt } = await quick.beginStage({ runId, stage: 'ingest' });
-    const loads = await Promise.all(SOURCE_NAMES.map((source) => long.ingestSource({ runId, inputDir: input.inputDir, source })));
+    // Runs started before the complaints source existed replay without it (patched → deprecatePatch → removal).
+    const sources = patched('ingest-complaints') ? SOURCE_NAMES : SOURCE_NAMES.filter((s) => s !== 'complaints');
+    const loads = await Promise.all(sources.map((source) => long.ingestSource({ runId, inputDir: input.inputDir, source })));
     done(await quick.completeIngest({ runId, loads, maxRejectRate: config.quality.maxRejectRate, startedAt }));
 
     begin('clean');

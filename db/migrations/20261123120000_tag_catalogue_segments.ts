@@ -1,7 +1,17 @@
 import type { Knex } from 'knex';
 
-/** Tag catalogue 2026.11.2 columns, trigger events, segment memberships and profiles, exploratory clusters. */
+/** Complaints source; tag catalogue 2026.11.2 columns, trigger events, segment memberships and profiles, clusters. */
 export async function up(knex: Knex): Promise<void> {
+  await knex.schema.withSchema('landing').createTable('complaints', (t) => {
+    t.text('run_id').notNullable();
+    t.bigInteger('row_number').notNullable();
+    t.text('complaint_id').notNullable();
+    t.text('customer_key').notNullable();
+    t.timestamp('complaint_ts', { useTz: true }).notNullable();
+    t.text('category').notNullable();
+    t.text('status').notNullable();
+    t.index(['run_id']);
+  });
   await knex.schema.withSchema('mart').alterTable('tags', (t) => {
     t.text('income_band');
     t.text('aum_band');
@@ -26,6 +36,7 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('cross_sell_count');
     t.integer('calculator_uses_7d');
     t.integer('application_starts_7d');
+    t.integer('complaints_90d');
   });
   await knex.schema.withSchema('mart').createTable('trigger_events', (t) => {
     t.text('run_id').notNullable();
@@ -64,9 +75,10 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   for (const table of ['clusters', 'segment_profiles', 'segment_memberships', 'trigger_events']) await knex.schema.withSchema('mart').dropTableIfExists(table);
+  await knex.schema.withSchema('landing').dropTableIfExists('complaints');
   await knex.schema.withSchema('mart').alterTable('tags', (t) => {
     t.dropColumns('income_band', 'aum_band', 'deposit_trend_30d', 'time_deposit_balance', 'deposit_loan_gap', 'txn_amount_90d', 'inflow_30d', 'outflow_30d',
       'preferred_channel', 'active_time_band', 'salary_amount_avg', 'app_logins_7d', 'days_since_last_login', 'overdue_loan_count', 'credit_band',
-      'rfm_recency_score', 'rfm_frequency_score', 'rfm_monetary_score', 'rfm_cell', 'clv_proxy', 'cross_sell_count', 'calculator_uses_7d', 'application_starts_7d');
+      'rfm_recency_score', 'rfm_frequency_score', 'rfm_monetary_score', 'rfm_cell', 'clv_proxy', 'cross_sell_count', 'calculator_uses_7d', 'application_starts_7d', 'complaints_90d');
   });
 }

@@ -23,6 +23,7 @@ const CONTRACT: Record<string, string> = {
   'consent.csv': 'consent_id,customer_key,channel,granted,recorded_at',
   'campaign_contacts.csv':
     'contact_id,customer_key,campaign_id,product,channel,contacted_at,converted,converted_at,value',
+  'complaints.csv': 'complaint_id,customer_key,complaint_ts,category,status',
   'ground_truth.csv': 'source_system,customer_key,person_id',
 };
 

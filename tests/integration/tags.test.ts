@@ -81,6 +81,11 @@ beforeAll(async () => {
     ev('E3', '2026-11-01T12:00:00+08:00', 'loan_product_view'),
     ev('E4', '2026-10-01T12:00:00+08:00', 'loan_application_start'),
   ]);
+  await land('complaints', [
+    { complaint_id: 'Q1', customer_key: 'C1', complaint_ts: '2026-10-01T10:00:00+08:00', category: 'fees', status: 'closed' },
+    // Outside the 90-day window.
+    { complaint_id: 'Q2', customer_key: 'C1', complaint_ts: '2026-06-01T10:00:00+08:00', category: 'service', status: 'closed' },
+  ]);
   await mock.run(activities.cleanCustomers, { runId: RUN });
   await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ });
 });
@@ -101,7 +106,7 @@ test('basic, asset and risk tags of C1 match the hand-computed values', async ()
     age: 36, age_band: '35-44', gender: 'M', city_tier: 1, occupation: '工程师', tenure_years: 6.89, annual_income: 120000, income_band: '100k-300k',
     total_deposits: 250000, aum_band: '200k-1M', deposit_trend_30d: 1.25, deposit_trend_90d: 1.6667, has_time_deposit: true, time_deposit_balance: 50000,
     time_deposit_maturing_30d: true, loan_outstanding: 5000, has_consumer_loan: false, has_credit_card: true, has_mortgage: false,
-    products_held: 3, deposit_loan_gap: true, max_overdue_days: 0, overdue_loan_count: 0, credit_band: 'good', cross_sell_count: 2, lifecycle: 'growing',
+    products_held: 3, deposit_loan_gap: true, max_overdue_days: 0, overdue_loan_count: 0, complaints_90d: 1, credit_band: 'good', cross_sell_count: 2, lifecycle: 'growing',
   });
 });
 
