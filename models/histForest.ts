@@ -1,0 +1,657 @@
+/**
+ * Histogram random forest for binary classification (replacement for the quadratic ml-random-forest).
+ *
+ * Training: string columns are encoded (one-hot ≤ oneHotMaxLevels levels, otherwise ordinal by target rate),
+ * every feature is quantile-binned to ≤ 255 bins plus a missing bin, and each tree is grown on a seeded bootstrap
+ * from per-node class histograms (Gini or entropy), examining maxFeatures non-constant features per node and
+ * learning a direction for missing values at every split. Tree i depends only on (data, params, seed, i), so the
+ * serialized model is byte-identical whatever the number of worker threads.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import { binMatrix, fitBinEdges } from './binning';
+import {
+  columnsFromNumericBatch,
+  columnsFromRows,
+  detectType,
+  encodeColumns,
+  fitEncodings,
+  toRawColumn,
+  type ColumnarInput,
+  type ColumnType,
+  type Encoding,
+  type FeatureSchemaEntry,
+  type NumericBatch,
+  type RawColumn,
+  type Row,
+} from './encoding';
+import { buildTree, type BinnedMatrix, type BuiltTree, type FlatTree, type TreeParams } from './histTree';
+import { rocAuc } from './metrics';
+import { createUniform, shuffleInPlace } from './prng';
+import type { TreeWorkerData, TreeWorkerRequest } from './forestWorker';
+
+export type { ColumnarInput, ColumnType, FeatureSchemaEntry, NumericBatch, Row } from './encoding';
+
+export interface HistForestParams {
+  /** Number of trees (default 100). */
+  nEstimators?: number;
+  /** Maximum depth, root = 0; null = unlimited (default). */
+  maxDepth?: number | null;
+  /** Minimum in-bag rows per leaf (default 1). */
+  minSamplesLeaf?: number;
+  /** Minimum in-bag rows to split a node (default 2). */
+  minSamplesSplit?: number;
+  /** Features examined per node: 'sqrt' (default), 'log2', 'all', a fraction in (0, 1) or an integer count ≥ 1. */
+  maxFeatures?: 'sqrt' | 'log2' | 'all' | number;
+  /** Value bins per feature, 2..255 (default 255); missing values get a bin of their own. */
+  maxBins?: number;
+  criterion?: 'gini' | 'entropy';
+  bootstrap?: boolean;
+  /** 'balanced' = n / (2 · n_class) from the training labels, or explicit weights of class 0 and 1. */
+  classWeight?: 'balanced' | { 0: number; 1: number } | null;
+  /** String columns with at most this many levels are one-hot encoded (default 8). */
+  oneHotMaxLevels?: number;
+}
+
+export interface TrainOptions extends HistForestParams {
+  seed: number;
+  /** Input columns to use, in order (default: keys of the first row / all columns). */
+  features?: readonly string[];
+  /** Override the detected type of some columns. */
+  featureTypes?: Readonly<Record<string, ColumnType>>;
+  /** Worker threads building trees (default min(2, CPUs)); 1 builds in the calling thread. Not part of the model. */
+  threads?: number;
+}
+
+/** Resolved hyperparameters, stored in the model in a fixed key order. */
+export interface ResolvedParams {
+  nEstimators: number;
+  maxDepth: number | null;
+  minSamplesLeaf: number;
+  minSamplesSplit: number;
+  maxFeatures: 'sqrt' | 'log2' | 'all' | number;
+  mtry: number;
+  maxBins: number;
+  criterion: 'gini' | 'entropy';
+  bootstrap: boolean;
+  classWeight: 'balanced' | { 0: number; 1: number } | null;
+  classWeights: [number, number];
+  oneHotMaxLevels: number;
+}
+
+export interface SerializedTree {
+  nodes: number;
+  /** base64 of little-endian typed arrays. */
+  feature: string;
+  threshold: string;
+  missingLeft: string;
+  right: string;
+  value: string;
+}
+
+export interface HistForestJson {
+  format: 'portrait-histforest';
+  formatVersion: 1;
+  featureSchema: FeatureSchemaEntry[];
+  encodings: Encoding[];
+  /** Derived (encoded) feature names; trees and binEdges index them. */
+  features: string[];
+  binEdges: number[][];
+  params: ResolvedParams;
+  seed: number;
+  trainingRows: number;
+  oobAuc: number | null;
+  /** Mean impurity decrease per derived feature, normalised to sum 1. */
+  featureImportance: number[];
+  trees: SerializedTree[];
+}
+
+export interface Reason {
+  /** Input column. */
+  feature: string;
+  /** Change in predicted probability attributed to the column (Saabas, averaged over trees). */
+  contribution: number;
+}
+
+export interface RowExplanation {
+  prediction: number;
+  bias: number;
+  reasons: Reason[];
+}
+
+export interface PermutationImportance {
+  feature: string;
+  /** Mean drop in ROC AUC when the column is shuffled (positive = the model relies on it). */
+  importanceMean: number;
+  importanceSd: number;
+}
+
+export type ScoringInput = readonly Row[] | ColumnarInput;
+
+const FORMAT = 'portrait-histforest';
+
+/** Trains a forest on row objects (or columns) and 0/1 labels (booleans accepted). */
+export async function trainHistForest(data: ScoringInput, labels: ArrayLike<number | boolean>, options: TrainOptions): Promise<HistForest> {
+  const threads = Math.max(1, Math.min(options.threads ?? Math.min(2, availableCpus()), options.nEstimators ?? 100));
+  // Start workers first: their start-up overlaps with encoding and binning in this thread.
+  const workers: Worker[] = [];
+  const failures: Error[] = [];
+  try {
+    for (let t = 0; threads > 1 && t < threads; t++) {
+      const w = spawnTreeWorker(null);
+      // Listen at once: a worker failing while this thread is still binning must not crash the process.
+      w.on('error', (err) => failures.push(err));
+      workers.push(w);
+    }
+    const prepared = prepareTraining(data, labels, options);
+    if (failures.length > 0) throw failures[0]!;
+    const built = threads === 1 ? buildInThread(prepared) : await buildInWorkers(prepared, workers);
+    return assemble(prepared, built);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+function availableCpus(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+interface Prepared {
+  schema: FeatureSchemaEntry[];
+  encodings: Encoding[];
+  featureNames: string[];
+  binEdges: number[][];
+  matrix: BinnedMatrix;
+  params: ResolvedParams;
+  treeParams: TreeParams;
+  seed: number;
+}
+
+function toLabels(labels: ArrayLike<number | boolean>, n: number): Uint8Array {
+  if (labels.length !== n) throw new Error(`labels has ${labels.length} entries but the data has ${n} rows`);
+  const y = new Uint8Array(new SharedArrayBuffer(n));
+  for (let i = 0; i < n; i++) {
+    const v = labels[i];
+    if (v === 1 || v === true) y[i] = 1;
+    else if (v === 0 || v === false) y[i] = 0;
+    else throw new Error(`label at row ${i} is ${String(v)}; labels must be 0/1 or booleans`);
+  }
+  return y;
+}
+
+function rowCount(data: ScoringInput): number {
+  return Array.isArray(data) ? data.length : (data as ColumnarInput).rows;
+}
+
+function rawColumnsForTraining(data: ScoringInput, options: TrainOptions): RawColumn[] {
+  const isRows = Array.isArray(data);
+  const names = options.features
+    ? [...options.features]
+    : isRows
+      ? Object.keys((data as readonly Row[])[0] ?? {})
+      : Object.keys((data as ColumnarInput).columns);
+  if (names.length === 0) throw new Error('no feature columns: pass options.features or rows with at least one key');
+  const values = isRows ? columnsFromRows(data as readonly Row[], names) : null;
+  return names.map((name) => {
+    let vals: ArrayLike<unknown>;
+    if (values) vals = values.get(name)!;
+    else {
+      const c = (data as ColumnarInput).columns[name];
+      if (!c) throw new Error(`input column '${name}' is missing from the training columns`);
+      if (c.length !== (data as ColumnarInput).rows) throw new Error(`column '${name}' has ${c.length} values, expected ${(data as ColumnarInput).rows}`);
+      vals = c;
+    }
+    const type = options.featureTypes?.[name] ?? detectType(name, vals);
+    return toRawColumn(name, type, vals);
+  });
+}
+
+function resolveParams(p: HistForestParams, nFeatures: number, y: Uint8Array): ResolvedParams {
+  const nEstimators = p.nEstimators ?? 100;
+  if (!(Number.isInteger(nEstimators) && nEstimators >= 1)) throw new Error(`nEstimators must be a positive integer, got ${nEstimators}`);
+  const maxFeatures = p.maxFeatures ?? 'sqrt';
+  let mtry: number;
+  if (maxFeatures === 'sqrt') mtry = Math.floor(Math.sqrt(nFeatures));
+  else if (maxFeatures === 'log2') mtry = Math.floor(Math.log2(nFeatures));
+  else if (maxFeatures === 'all') mtry = nFeatures;
+  else if (maxFeatures > 0 && maxFeatures < 1) mtry = Math.floor(maxFeatures * nFeatures);
+  else if (Number.isInteger(maxFeatures) && maxFeatures >= 1) mtry = maxFeatures;
+  else throw new Error(`maxFeatures must be 'sqrt', 'log2', 'all', a fraction in (0, 1) or an integer >= 1; got ${maxFeatures}`);
+  mtry = Math.max(1, Math.min(nFeatures, mtry));
+  let pos = 0;
+  for (let i = 0; i < y.length; i++) pos += y[i]!;
+  const neg = y.length - pos;
+  if (pos === 0 || neg === 0) throw new Error(`training labels have a single class (${pos} positives of ${y.length}); need both classes`);
+  const cw = p.classWeight ?? null;
+  const classWeights: [number, number] = cw === 'balanced' ? [y.length / (2 * neg), y.length / (2 * pos)] : cw ? [cw[0], cw[1]] : [1, 1];
+  if (!(classWeights[0] > 0 && classWeights[1] > 0)) throw new Error(`class weights must be positive, got ${classWeights.join(', ')}`);
+  const maxDepth = p.maxDepth ?? null;
+  if (maxDepth !== null && !(Number.isInteger(maxDepth) && maxDepth >= 0)) throw new Error(`maxDepth must be null or an integer >= 0, got ${maxDepth}`);
+  return {
+    nEstimators,
+    maxDepth,
+    minSamplesLeaf: p.minSamplesLeaf ?? 1,
+    minSamplesSplit: p.minSamplesSplit ?? 2,
+    maxFeatures,
+    mtry,
+    maxBins: p.maxBins ?? 255,
+    criterion: p.criterion ?? 'gini',
+    bootstrap: p.bootstrap ?? true,
+    classWeight: cw === null || cw === 'balanced' ? cw : { 0: cw[0], 1: cw[1] },
+    classWeights,
+    oneHotMaxLevels: p.oneHotMaxLevels ?? 8,
+  };
+}
+
+function prepareTraining(data: ScoringInput, labels: ArrayLike<number | boolean>, options: TrainOptions): Prepared {
+  if (!Number.isInteger(options.seed)) throw new Error(`seed must be an integer, got ${options.seed}`);
+  const n = rowCount(data);
+  if (n === 0) throw new Error('no training rows');
+  const y = toLabels(labels, n);
+  const columns = rawColumnsForTraining(data, options);
+  const { schema, encodings, featureNames } = fitEncodings(columns, y, options.oneHotMaxLevels ?? 8);
+  const p = featureNames.length;
+  const params = resolveParams(options, p, y);
+  const X = encodeColumns(new Map(columns.map((c) => [c.name, c])), encodings, p, n);
+  const binEdges = fitBinEdges(X, n, p, params.maxBins);
+  const binned = binMatrix(X, n, p, binEdges, new Uint8Array(new SharedArrayBuffer(n * p)));
+  const treeParams: TreeParams = {
+    maxDepth: params.maxDepth === null ? -1 : params.maxDepth,
+    minSamplesLeaf: params.minSamplesLeaf,
+    minSamplesSplit: params.minSamplesSplit,
+    mtry: params.mtry,
+    criterion: params.criterion,
+    bootstrap: params.bootstrap,
+    classWeight: params.classWeights,
+  };
+  return { schema, encodings, featureNames, binEdges, matrix: { binned, y, n, p }, params, treeParams, seed: options.seed };
+}
+
+function buildInThread(pr: Prepared): BuiltTree[] {
+  const out: BuiltTree[] = [];
+  for (let i = 0; i < pr.params.nEstimators; i++) out.push(buildTree(pr.matrix, pr.treeParams, pr.seed, i));
+  return out;
+}
+
+/**
+ * Starts a tree worker. Compiled (dist/…/histForest.js) it runs the sibling forestWorker.js. Running from sources
+ * (ts-jest), Node cannot execute forestWorker.ts, so an eval'd bootstrap registers a require hook that transpiles
+ * .ts files with the TypeScript compiler (a devDependency present wherever the sources are run) and loads it.
+ */
+export function spawnTreeWorker(workerData: TreeWorkerData | null): Worker {
+  if (path.extname(__filename) === '.js') return new Worker(path.join(__dirname, 'forestWorker.js'), { workerData });
+  const tsPath = path.join(__dirname, 'forestWorker.ts');
+  if (!fs.existsSync(tsPath)) throw new Error(`tree worker source not found at ${tsPath}`);
+  const boot = `
+const fs = require('fs');
+const ts = require(${JSON.stringify(require.resolve('typescript'))});
+require.extensions['.ts'] = function (module, filename) {
+  const out = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
+    fileName: filename,
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+  });
+  module._compile(out.outputText, filename);
+};
+require(${JSON.stringify(tsPath)});
+`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+async function buildInWorkers(pr: Prepared, workers: readonly Worker[]): Promise<BuiltTree[]> {
+  const nTrees = pr.params.nEstimators;
+  const results: (BuiltTree | undefined)[] = new Array(nTrees);
+  const init: TreeWorkerRequest = { init: { binned: pr.matrix.binned, y: pr.matrix.y, n: pr.matrix.n, p: pr.matrix.p, params: pr.treeParams, seed: pr.seed } };
+  let next = 0;
+  // Trees are handed out one at a time to whichever worker is free; tree i is the same whoever builds it.
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve, reject) => {
+          const ask = (): void => {
+            if (next >= nTrees) {
+              resolve();
+              return;
+            }
+            const req: TreeWorkerRequest = { tree: next++ };
+            w.postMessage(req);
+          };
+          w.on('message', (msg: { tree: number; built: BuiltTree }) => {
+            results[msg.tree] = msg.built;
+            ask();
+          });
+          w.on('error', reject);
+          w.on('exit', (code) => reject(new Error(`tree worker exited early with code ${code}`)));
+          w.postMessage(init);
+          ask();
+        }),
+    ),
+  );
+  return results.map((t, i) => {
+    if (!t) throw new Error(`tree ${i} was not built`);
+    return t;
+  });
+}
+
+function assemble(pr: Prepared, built: BuiltTree[]): HistForest {
+  const { n, p, y } = pr.matrix;
+  // OOB sums in tree order, so the result does not depend on which worker built which tree.
+  const oobSum = new Float64Array(n);
+  const oobCount = new Int32Array(n);
+  const importance = new Float64Array(p);
+  for (const t of built) {
+    for (let k = 0; k < t.oobRows.length; k++) {
+      oobSum[t.oobRows[k]!] += t.oobValues[k]!;
+      oobCount[t.oobRows[k]!]!++;
+    }
+    let total = 0;
+    for (let f = 0; f < p; f++) total += t.importance[f]!;
+    if (total > 0) for (let f = 0; f < p; f++) importance[f] += t.importance[f]! / total;
+  }
+  let oobAuc: number | null = null;
+  if (pr.params.bootstrap) {
+    const s: number[] = [];
+    const l: number[] = [];
+    for (let r = 0; r < n; r++) if (oobCount[r]! > 0) { s.push(oobSum[r]! / oobCount[r]!); l.push(y[r]!); }
+    const auc = rocAuc(s, l);
+    oobAuc = Number.isNaN(auc) ? null : auc;
+  }
+  let impTotal = 0;
+  for (let f = 0; f < p; f++) impTotal += importance[f]!;
+  const featureImportance = Array.from(importance, (v) => (impTotal > 0 ? v / impTotal : 0));
+  const trees: FlatTree[] = built.map((t) => ({ feature: t.feature, threshold: t.threshold, missingLeft: t.missingLeft, right: t.right, value: t.value }));
+  return new HistForest({
+    schema: pr.schema,
+    encodings: pr.encodings,
+    featureNames: pr.featureNames,
+    binEdges: pr.binEdges,
+    params: pr.params,
+    seed: pr.seed,
+    trainingRows: n,
+    oobAuc,
+    featureImportance,
+    trees,
+  });
+}
+
+interface ForestParts {
+  schema: FeatureSchemaEntry[];
+  encodings: Encoding[];
+  featureNames: string[];
+  binEdges: number[][];
+  params: ResolvedParams;
+  seed: number;
+  trainingRows: number;
+  oobAuc: number | null;
+  featureImportance: number[];
+  trees: FlatTree[];
+}
+
+export class HistForest {
+  readonly schema: readonly FeatureSchemaEntry[];
+  readonly featureNames: readonly string[];
+  readonly params: Readonly<ResolvedParams>;
+  readonly seed: number;
+  /** ROC AUC of out-of-bag predictions on the training rows (null without bootstrap). */
+  readonly oobAuc: number | null;
+  private readonly parts: ForestParts;
+  /** Raw-value threshold per node of each tree (edge of the split bin). */
+  private readonly thresholds: Float64Array[];
+  /** Input column index of each derived feature. */
+  private readonly featureColumn: Int32Array;
+
+  constructor(parts: ForestParts) {
+    this.parts = parts;
+    this.schema = parts.schema;
+    this.featureNames = parts.featureNames;
+    this.params = parts.params;
+    this.seed = parts.seed;
+    this.oobAuc = parts.oobAuc;
+    this.featureColumn = new Int32Array(parts.featureNames.length);
+    parts.encodings.forEach((enc, j) => {
+      for (const f of enc.features) this.featureColumn[f] = j;
+    });
+    this.thresholds = parts.trees.map((t) => {
+      const thr = new Float64Array(t.feature.length);
+      for (let i = 0; i < thr.length; i++) {
+        const f = t.feature[i]!;
+        if (f < 0) continue;
+        const edges = parts.binEdges[f]!;
+        const b = t.threshold[i]!;
+        thr[i] = b < edges.length ? edges[b]! : Infinity;
+      }
+      return thr;
+    });
+  }
+
+  get nTrees(): number {
+    return this.parts.trees.length;
+  }
+
+  /** Encodes input rows/columns after validating them against the schema; returns the p × n matrix. */
+  encode(input: ScoringInput): { X: Float64Array; n: number } {
+    const n = rowCount(input);
+    const names = this.schema.map((s) => s.name);
+    let raw: Map<string, RawColumn>;
+    if (Array.isArray(input)) {
+      const values = columnsFromRows(input as readonly Row[], names);
+      raw = new Map(this.schema.map((s) => [s.name, toRawColumn(s.name, s.type, values.get(s.name)!)]));
+    } else {
+      const ci = input as ColumnarInput;
+      raw = new Map(
+        this.schema.map((s) => {
+          const c = ci.columns[s.name];
+          if (!c) throw new Error(`input column '${s.name}' is missing (columns given: ${Object.keys(ci.columns).join(', ')})`);
+          if (c.length !== n) throw new Error(`column '${s.name}' has ${c.length} values, expected ${n}`);
+          return [s.name, toRawColumn(s.name, s.type, c)];
+        }),
+      );
+    }
+    return { X: encodeColumns(raw, this.parts.encodings, this.featureNames.length, n), n };
+  }
+
+  /** Probability of class 1 per row (mean over trees of the leaf's weighted class-1 fraction). */
+  predictProba(input: ScoringInput): Float64Array {
+    const { X, n } = this.encode(input);
+    return this.predictEncoded(X, n);
+  }
+
+  /** Scores a column-major numeric batch (categories as indices into schema categories, NaN = missing). */
+  predictProbaBatch(batch: NumericBatch): Float64Array {
+    const raw = columnsFromNumericBatch(this.schema, batch);
+    return this.predictEncoded(encodeColumns(raw, this.parts.encodings, this.featureNames.length, batch.rows), batch.rows);
+  }
+
+  /** Scores an already encoded p × n matrix. */
+  predictEncoded(X: Float64Array, n: number): Float64Array {
+    const out = new Float64Array(n);
+    const trees = this.parts.trees;
+    for (let t = 0; t < trees.length; t++) {
+      const tree = trees[t]!;
+      const thr = this.thresholds[t]!;
+      const { feature, missingLeft, right, value } = tree;
+      for (let r = 0; r < n; r++) {
+        let node = 0;
+        let f = feature[0]!;
+        while (f >= 0) {
+          const x = X[f * n + r]!;
+          // x - x is NaN for NaN and ±Infinity, which binning treats as missing
+          const left = x - x !== 0 ? missingLeft[node] === 1 : x <= thr[node]!;
+          node = left ? node + 1 : right[node]!;
+          f = feature[node]!;
+        }
+        out[r] += value[node]!;
+      }
+    }
+    const k = trees.length;
+    for (let r = 0; r < n; r++) out[r] /= k;
+    return out;
+  }
+
+  /**
+   * Saabas contributions per input column: along each tree's decision path, the change in the node's class-1 rate
+   * is attributed to the split's column; averaged over trees. bias + Σ contributions = prediction (up to rounding).
+   * `contributions` is row-major n × columns (schema order).
+   */
+  contributions(input: ScoringInput): { bias: number; prediction: Float64Array; contributions: Float64Array; columns: string[] } {
+    const { X, n } = this.encode(input);
+    const nc = this.schema.length;
+    const contrib = new Float64Array(n * nc);
+    const prediction = new Float64Array(n);
+    const trees = this.parts.trees;
+    let bias = 0;
+    for (let t = 0; t < trees.length; t++) {
+      const { feature, missingLeft, right, value } = trees[t]!;
+      const thr = this.thresholds[t]!;
+      bias += value[0]!;
+      for (let r = 0; r < n; r++) {
+        let node = 0;
+        let f = feature[0]!;
+        while (f >= 0) {
+          const x = X[f * n + r]!;
+          const left = x - x !== 0 ? missingLeft[node] === 1 : x <= thr[node]!;
+          const child = left ? node + 1 : right[node]!;
+          contrib[r * nc + this.featureColumn[f]!] += value[child]! - value[node]!;
+          node = child;
+          f = feature[node]!;
+        }
+        prediction[r] += value[node]!;
+      }
+    }
+    const k = trees.length;
+    for (let i = 0; i < contrib.length; i++) contrib[i] /= k;
+    for (let r = 0; r < n; r++) prediction[r] /= k;
+    return { bias: bias / k, prediction, contributions: contrib, columns: this.schema.map((s) => s.name) };
+  }
+
+  /** Top-k reason codes per row: columns with the largest |contribution| (ties by schema order). */
+  reasonCodes(input: ScoringInput, k = 3, direction: 'abs' | 'positive' = 'abs'): RowExplanation[] {
+    const { bias, prediction, contributions, columns } = this.contributions(input);
+    const nc = columns.length;
+    const out: RowExplanation[] = [];
+    for (let r = 0; r < prediction.length; r++) {
+      const items: Reason[] = [];
+      for (let j = 0; j < nc; j++) {
+        const c = contributions[r * nc + j]!;
+        if (direction === 'positive' && c <= 0) continue;
+        items.push({ feature: columns[j]!, contribution: c });
+      }
+      items.sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution));
+      out.push({ prediction: prediction[r]!, bias, reasons: items.slice(0, k) });
+    }
+    return out;
+  }
+
+  /** Impurity (mean decrease in Gini/entropy) importance per derived feature, normalised to sum 1. */
+  featureImportance(): { feature: string; importance: number }[] {
+    return this.featureNames.map((f, i) => ({ feature: f, importance: this.parts.featureImportance[i]! }));
+  }
+
+  /** Impurity importance summed per input column (one-hot parts added up). */
+  columnImportance(): { feature: string; importance: number }[] {
+    const sums = new Array<number>(this.schema.length).fill(0);
+    this.parts.featureImportance.forEach((v, f) => (sums[this.featureColumn[f]!] += v));
+    return this.schema.map((s, j) => ({ feature: s.name, importance: sums[j]! }));
+  }
+
+  /** Permutation importance on a validation set: mean/sd drop of ROC AUC over `repeats` seeded shuffles of each input column. */
+  permutationImportance(input: ScoringInput, labels: ArrayLike<number | boolean>, opts: { repeats?: number; seed?: number } = {}): { baselineAuc: number; importances: PermutationImportance[] } {
+    const repeats = opts.repeats ?? 3;
+    const seed = opts.seed ?? this.seed;
+    const { X, n } = this.encode(input);
+    const y = Array.from(toLabels(labels, n));
+    const baselineAuc = rocAuc(this.predictEncoded(X, n), y);
+    const importances = this.parts.encodings.map((enc, j) => {
+      const drops: number[] = [];
+      for (let rep = 0; rep < repeats; rep++) {
+        const perm = new Int32Array(n);
+        for (let i = 0; i < n; i++) perm[i] = i;
+        shuffleInPlace(perm, createUniform(seed, j * 1009 + rep + 1));
+        const Xp = X.slice();
+        for (const f of enc.features) for (let r = 0; r < n; r++) Xp[f * n + r] = X[f * n + perm[r]!]!;
+        drops.push(baselineAuc - rocAuc(this.predictEncoded(Xp, n), y));
+      }
+      const mean = drops.reduce((a, b) => a + b, 0) / repeats;
+      const sd = Math.sqrt(drops.reduce((a, b) => a + (b - mean) ** 2, 0) / repeats);
+      return { feature: enc.column, importanceMean: mean, importanceSd: sd };
+    });
+    return { baselineAuc, importances };
+  }
+
+  toJSON(): HistForestJson {
+    const pt = this.parts;
+    return {
+      format: FORMAT,
+      formatVersion: 1,
+      featureSchema: pt.schema,
+      encodings: pt.encodings,
+      features: pt.featureNames,
+      binEdges: pt.binEdges,
+      params: pt.params,
+      seed: pt.seed,
+      trainingRows: pt.trainingRows,
+      oobAuc: pt.oobAuc,
+      featureImportance: pt.featureImportance,
+      trees: pt.trees.map((t) => ({
+        nodes: t.feature.length,
+        feature: b64(t.feature),
+        threshold: b64(t.threshold),
+        missingLeft: b64(t.missingLeft),
+        right: b64(t.right),
+        value: b64(t.value),
+      })),
+    };
+  }
+
+  /** Canonical JSON text of the model. */
+  serialize(): string {
+    return JSON.stringify(this.toJSON());
+  }
+}
+
+function b64(a: Int32Array | Uint8Array | Float64Array): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+}
+
+function fromB64<T>(s: string, nodes: number, bytesPer: number, make: (buf: ArrayBuffer) => T, what: string): T {
+  const buf = Buffer.from(s, 'base64');
+  if (buf.length !== nodes * bytesPer) throw new Error(`corrupt model: tree ${what} has ${buf.length} bytes, expected ${nodes * bytesPer}`);
+  const copy = new ArrayBuffer(buf.length);
+  new Uint8Array(copy).set(buf);
+  return make(copy);
+}
+
+/** Loads a model from its JSON text or parsed object; rejects other formats and versions. */
+export function loadHistForest(json: string | HistForestJson): HistForest {
+  const m = (typeof json === 'string' ? JSON.parse(json) : json) as HistForestJson;
+  if (!m || m.format !== FORMAT) throw new Error(`not a histogram forest model: format is ${String(m?.format)}, expected ${FORMAT}`);
+  if (m.formatVersion !== 1) throw new Error(`unsupported ${FORMAT} formatVersion ${String(m.formatVersion)}; this code reads version 1`);
+  const p = m.features.length;
+  const trees = m.trees.map((t, i) => {
+    const tree: FlatTree = {
+      feature: fromB64(t.feature, t.nodes, 4, (b) => new Int32Array(b), `${i} feature`),
+      threshold: fromB64(t.threshold, t.nodes, 1, (b) => new Uint8Array(b), `${i} threshold`),
+      missingLeft: fromB64(t.missingLeft, t.nodes, 1, (b) => new Uint8Array(b), `${i} missingLeft`),
+      right: fromB64(t.right, t.nodes, 4, (b) => new Int32Array(b), `${i} right`),
+      value: fromB64(t.value, t.nodes, 8, (b) => new Float64Array(b), `${i} value`),
+    };
+    for (let k = 0; k < t.nodes; k++) {
+      const f = tree.feature[k]!;
+      if (f >= p || (f >= 0 && !(tree.right[k]! > k + 1 && tree.right[k]! < t.nodes))) throw new Error(`corrupt model: tree ${i} node ${k}`);
+    }
+    return tree;
+  });
+  return new HistForest({
+    schema: m.featureSchema,
+    encodings: m.encodings,
+    featureNames: m.features,
+    binEdges: m.binEdges,
+    params: m.params,
+    seed: m.seed,
+    trainingRows: m.trainingRows,
+    oobAuc: m.oobAuc,
+    featureImportance: m.featureImportance,
+    trees,
+  });
+}

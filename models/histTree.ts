@@ -1,0 +1,372 @@
+/**
+ * One histogram decision tree (binary classification) on a binned, column-major matrix.
+ * Pure and deterministic given (matrix, params, seed, treeIndex): the same tree is built in the main thread or in
+ * any worker. No Node imports, so forestWorker can load it through a minimal TypeScript hook under ts-jest.
+ */
+import { createUniform, randInt } from './prng';
+
+/** Bin code of a missing value (NaN/null); value bins are 0..nBins-1 with nBins <= 255. */
+export const MISSING_BIN = 255;
+
+export interface BinnedMatrix {
+  /** p × n bins, column-major: feature f of row r is binned[f * n + r] (a column of 200k rows fits in L2). */
+  binned: Uint8Array;
+  n: number;
+  p: number;
+  /** 0/1 label per row. */
+  y: Uint8Array;
+}
+
+export interface TreeParams {
+  /** Maximum depth (root = depth 0); -1 = unlimited. */
+  maxDepth: number;
+  minSamplesLeaf: number;
+  minSamplesSplit: number;
+  /** Non-constant features examined per node. */
+  mtry: number;
+  criterion: 'gini' | 'entropy';
+  bootstrap: boolean;
+  /** Weight of class 0 and class 1. */
+  classWeight: [number, number];
+}
+
+/** A tree in pre-order: the left child of an internal node i is i + 1, its right child right[i]. */
+export interface FlatTree {
+  /** Split feature, -1 for a leaf. */
+  feature: Int32Array;
+  /** Rows with bin <= threshold go left. */
+  threshold: Uint8Array;
+  /** 1 when missing values go left. */
+  missingLeft: Uint8Array;
+  right: Int32Array;
+  /** Weighted fraction of class 1 in the node (every node, for Saabas contributions). */
+  value: Float64Array;
+}
+
+export interface BuiltTree extends FlatTree {
+  /** Weighted impurity decrease per feature (unnormalised). */
+  importance: Float64Array;
+  /** Out-of-bag rows (ascending) and this tree's prediction for them. */
+  oobRows: Int32Array;
+  oobValues: Float64Array;
+}
+
+class NodeArrays {
+  feature = new Int32Array(1024);
+  threshold = new Uint8Array(1024);
+  missingLeft = new Uint8Array(1024);
+  right = new Int32Array(1024);
+  value = new Float64Array(1024);
+  count = 0;
+
+  add(value: number): number {
+    if (this.count === this.feature.length) {
+      const cap = this.count * 2;
+      const grow = <T extends Int32Array | Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
+        const b = make(cap);
+        b.set(a);
+        return b;
+      };
+      this.feature = grow(this.feature, (k) => new Int32Array(k));
+      this.threshold = grow(this.threshold, (k) => new Uint8Array(k));
+      this.missingLeft = grow(this.missingLeft, (k) => new Uint8Array(k));
+      this.right = grow(this.right, (k) => new Int32Array(k));
+      this.value = grow(this.value, (k) => new Float64Array(k));
+    }
+    const id = this.count++;
+    this.feature[id] = -1;
+    this.right[id] = -1;
+    this.value[id] = value;
+    return id;
+  }
+
+  trimmed(): FlatTree {
+    const c = this.count;
+    return {
+      feature: this.feature.slice(0, c),
+      threshold: this.threshold.slice(0, c),
+      missingLeft: this.missingLeft.slice(0, c),
+      right: this.right.slice(0, c),
+      value: this.value.slice(0, c),
+    };
+  }
+}
+
+function impurity(criterion: 'gini' | 'entropy', w: number, w1: number): number {
+  if (w <= 0) return 0;
+  const p = Math.min(1, Math.max(0, w1 / w));
+  if (criterion === 'gini') return 2 * p * (1 - p);
+  let h = 0;
+  if (p > 0) h -= p * Math.log(p);
+  if (p < 1) h -= (1 - p) * Math.log(1 - p);
+  return h;
+}
+
+function xlogx(x: number): number {
+  return x > 0 ? x * Math.log(x) : 0;
+}
+
+/** Larger is better; sum over both children of -(weight × impurity) up to a constant. */
+function splitScore(criterion: 'gini' | 'entropy', lw: number, l1: number, rw: number, r1: number): number {
+  const l0 = lw - l1;
+  const r0 = rw - r1;
+  if (criterion === 'gini') return (l1 * l1 + l0 * l0) / lw + (r1 * r1 + r0 * r0) / rw;
+  return xlogx(l1) + xlogx(l0) - xlogx(lw) + xlogx(r1) + xlogx(r0) - xlogx(rw);
+}
+
+/** Adds the node's rows to the histograms of one feature. */
+function histogram(binned: Uint8Array, base: number, idx: Int32Array, incA: Float64Array, incB: Float64Array, start: number, end: number, hA: Float64Array, hB: Float64Array): void {
+  for (let i = start; i < end; i++) {
+    const b = binned[base + idx[i]!]!;
+    hA[b] += incA[i]!;
+    hB[b] += incB[i]!;
+  }
+}
+
+/** Same, also tracking the smallest and largest non-missing bin: returns min | (max + 1) << 8. */
+function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, incA: Float64Array, incB: Float64Array, start: number, end: number, hA: Float64Array, hB: Float64Array): number {
+  let minB = 255;
+  let maxB = -1;
+  for (let i = start; i < end; i++) {
+    const b = binned[base + idx[i]!]!;
+    hA[b] += incA[i]!;
+    hB[b] += incB[i]!;
+    if (b !== MISSING_BIN) {
+      if (b < minB) minB = b;
+      if (b > maxB) maxB = b;
+    }
+  }
+  return minB | ((maxB + 1) << 8);
+}
+
+/** Moves rows going left (bin <= t, or missing when missingLeft) before the others; returns the first right position. */
+function partition(binned: Uint8Array, base: number, idx: Int32Array, incA: Float64Array, incB: Float64Array, start: number, end: number, t: number, missingLeft: boolean): number {
+  let i = start;
+  let k = end - 1;
+  while (i <= k) {
+    const b = binned[base + idx[i]!]!;
+    const left = b === MISSING_BIN ? missingLeft : b <= t;
+    if (left) i++;
+    else {
+      const tr = idx[i]!;
+      idx[i] = idx[k]!;
+      idx[k] = tr;
+      const ta = incA[i]!;
+      incA[i] = incA[k]!;
+      incA[k] = ta;
+      const tb = incB[i]!;
+      incB[i] = incB[k]!;
+      incB[k] = tb;
+      k--;
+    }
+  }
+  return i;
+}
+
+/**
+ * Builds tree `treeIndex` of a forest seeded with `seed`.
+ * Histograms count bootstrap draws per class as integers (packed: rows + class-1 draws × PACK in one float, class-0
+ * draws in another), so node statistics are exact and class weights are applied only when scoring a split.
+ */
+export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIndex: number): BuiltTree {
+  const { binned, n, p, y } = m;
+  const u = createUniform(seed, treeIndex);
+  const cw0 = prm.classWeight[0];
+  const cw1 = prm.classWeight[1];
+  let counts: Int32Array | null = null;
+  let nIn = 0;
+  if (prm.bootstrap) {
+    counts = new Int32Array(n);
+    for (let k = 0; k < n; k++) counts[randInt(u, n)]!++;
+    for (let r = 0; r < n; r++) if (counts[r]! > 0) nIn++;
+  } else nIn = n;
+  // Smallest power of two above n: rows + class-1 draws × PACK stays an exact integer below 2^53.
+  let PACK = 1;
+  while (PACK <= n) PACK *= 2;
+  if (n * PACK >= 2 ** 53) throw new Error(`too many training rows (${n}) for exact histogram counts`);
+  // Rows of the current node are idx[start, end); their increments travel with them so the scans read sequentially.
+  const idx = new Int32Array(nIn);
+  const incA = new Float64Array(nIn);
+  const incB = new Float64Array(nIn);
+  let rootC0 = 0;
+  let rootC1 = 0;
+  {
+    let k = 0;
+    for (let r = 0; r < n; r++) {
+      const c = counts ? counts[r]! : 1;
+      if (c === 0) continue;
+      idx[k] = r;
+      if (y[r]) {
+        incA[k] = 1 + c * PACK;
+        rootC1 += c;
+      } else {
+        incA[k] = 1;
+        incB[k] = c;
+        rootC0 += c;
+      }
+      k++;
+    }
+  }
+
+  const nodes = new NodeArrays();
+  const importance = new Float64Array(p);
+  const feats = new Int32Array(p);
+  for (let f = 0; f < p; f++) feats[f] = f;
+  const hA = new Float64Array(256);
+  const hB = new Float64Array(256);
+  const minLeaf = Math.max(1, prm.minSamplesLeaf);
+  const crit = prm.criterion;
+  const noConstants = new Uint8Array(p);
+  const weight = (c0: number, c1: number): number => cw0 * c0 + cw1 * c1;
+
+  // Stack entries: start, end, depth, class-0 draws, class-1 draws, parent (-1 root), isRight;
+  // constStack: features known to be constant in the node (inherited from its parent).
+  const stack: number[] = [0, nIn, 0, rootC0, rootC1, -1, 0];
+  const constStack: Uint8Array[] = [noConstants];
+  while (stack.length > 0) {
+    const isRight = stack.pop()!;
+    const parent = stack.pop()!;
+    const N1 = stack.pop()!;
+    const N0 = stack.pop()!;
+    const depth = stack.pop()!;
+    const end = stack.pop()!;
+    const start = stack.pop()!;
+    let known = constStack.pop()!;
+    const C = end - start;
+    const W = weight(N0, N1);
+    const W1 = cw1 * N1;
+    const id = nodes.add(W > 0 ? W1 / W : 0);
+    if (isRight) nodes.right[parent] = id;
+
+    if (N0 === 0 || N1 === 0 || (prm.maxDepth >= 0 && depth >= prm.maxDepth) || C < prm.minSamplesSplit || C < 2 * minLeaf) continue;
+
+    let bestScore = -Infinity;
+    let bestF = -1;
+    let bestT = 0;
+    let bestML = 0;
+    let bestL0 = 0;
+    let bestL1 = 0;
+    let nonConstant = 0;
+    let knownCopied = false;
+    const small = C < 512;
+    for (let j = 0; j < p && nonConstant < prm.mtry; j++) {
+      const k = j + randInt(u, p - j);
+      const f = feats[k]!;
+      feats[k] = feats[j]!;
+      feats[j] = f;
+      if (known[f] === 1) continue;
+      const base = f * n;
+      let minB = 255;
+      let maxB = -1;
+      if (small) {
+        const mm = histogramTracked(binned, base, idx, incA, incB, start, end, hA, hB);
+        minB = mm & 0xff;
+        maxB = (mm >> 8) - 1;
+      } else {
+        histogram(binned, base, idx, incA, incB, start, end, hA, hB);
+        minB = 0;
+        while (minB < 255 && hA[minB] === 0) minB++;
+        maxB = 254;
+        while (maxB >= minB && hA[maxB] === 0) maxB--;
+      }
+      const mA = hA[MISSING_BIN]!;
+      const mB = hB[MISSING_BIN]!;
+      const Mc1 = Math.floor(mA / PACK);
+      const Mc = mA - Mc1 * PACK;
+      if (maxB < minB || (minB === maxB && Mc === 0)) {
+        if (!knownCopied) {
+          known = known.slice();
+          knownCopied = true;
+        }
+        known[f] = 1;
+      } else {
+        nonConstant++;
+        let LA = 0;
+        let L0 = 0;
+        for (let b = minB; b <= maxB; b++) {
+          const a = hA[b]!;
+          if (a === 0) continue;
+          LA += a;
+          L0 += hB[b]!;
+          const L1 = Math.floor(LA / PACK);
+          const Lc = LA - L1 * PACK;
+          if (b < maxB || Mc > 0) {
+            // missing values go right
+            const Rc = C - Lc;
+            if (Lc >= minLeaf && Rc >= minLeaf) {
+              const s = splitScore(crit, cw0 * L0 + cw1 * L1, cw1 * L1, cw0 * (N0 - L0) + cw1 * (N1 - L1), cw1 * (N1 - L1));
+              if (s > bestScore) {
+                bestScore = s; bestF = f; bestT = b; bestML = 0; bestL0 = L0; bestL1 = L1;
+              }
+            }
+          }
+          if (Mc > 0 && b < maxB) {
+            // missing values go left
+            const lc = Lc + Mc;
+            const Rc = C - lc;
+            if (lc >= minLeaf && Rc >= minLeaf) {
+              const l0 = L0 + mB;
+              const l1 = L1 + Mc1;
+              const s = splitScore(crit, cw0 * l0 + cw1 * l1, cw1 * l1, cw0 * (N0 - l0) + cw1 * (N1 - l1), cw1 * (N1 - l1));
+              if (s > bestScore) {
+                bestScore = s; bestF = f; bestT = b; bestML = 1; bestL0 = l0; bestL1 = l1;
+              }
+            }
+          }
+        }
+      }
+      if (maxB >= minB) {
+        hA.fill(0, minB, maxB + 1);
+        hB.fill(0, minB, maxB + 1);
+      }
+      hA[MISSING_BIN] = 0;
+      hB[MISSING_BIN] = 0;
+    }
+    if (bestF < 0) continue;
+
+    // Partition rows (with their increments) so that rows going left come first.
+    const i = partition(binned, bestF * n, idx, incA, incB, start, end, bestT, bestML === 1);
+    const R0 = N0 - bestL0;
+    const R1 = N1 - bestL1;
+    const Lw = weight(bestL0, bestL1);
+    const Rw = weight(R0, R1);
+    importance[bestF] += W * impurity(crit, W, W1) - Lw * impurity(crit, Lw, cw1 * bestL1) - Rw * impurity(crit, Rw, cw1 * R1);
+    nodes.feature[id] = bestF;
+    nodes.threshold[id] = bestT;
+    nodes.missingLeft[id] = bestML;
+    // Push right first so the left child gets id + 1 (pre-order).
+    stack.push(i, end, depth + 1, R0, R1, id, 1);
+    constStack.push(known);
+    stack.push(start, i, depth + 1, bestL0, bestL1, id, 0);
+    constStack.push(known);
+  }
+
+  const tree = nodes.trimmed();
+  let oobRows = new Int32Array(0);
+  let oobValues = new Float64Array(0);
+  if (counts) {
+    oobRows = new Int32Array(n - nIn);
+    oobValues = new Float64Array(n - nIn);
+    let k = 0;
+    for (let r = 0; r < n; r++) {
+      if (counts[r] !== 0) continue;
+      oobRows[k] = r;
+      oobValues[k] = tree.value[leafOfBinnedRow(tree, binned, n, r)]!;
+      k++;
+    }
+  }
+  return { ...tree, importance, oobRows, oobValues };
+}
+
+/** Leaf reached by row r of a column-major binned matrix with n rows. */
+export function leafOfBinnedRow(t: FlatTree, binned: Uint8Array, n: number, r: number): number {
+  let node = 0;
+  let f = t.feature[0]!;
+  while (f >= 0) {
+    const b = binned[f * n + r]!;
+    const left = b === MISSING_BIN ? t.missingLeft[node] === 1 : b <= t.threshold[node]!;
+    node = left ? node + 1 : t.right[node]!;
+    f = t.feature[node]!;
+  }
+  return node;
+}
