@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -7,11 +8,24 @@ import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
-import { featureVector, loadScorer, rocAuc, trainForest, type ForestModel, type ForestParams, type Scorer } from '../models/forest';
+import { loadHistForest, trainHistForest, type HistForest } from '../models/histForest';
+import { rocAuc } from '../models/metrics';
 import { FEATURE_TAGS } from '../transforms/tagCatalogue';
 import { csvLine } from './ingest';
 import { buildTrainingSet } from './trainingSet';
 import { ErrorType, type ShardRef, type StageResult } from '../shared';
+
+export interface ForestParams {
+  trees: number;
+  maxDepth: number;
+  minSamplesLeaf: number;
+}
+
+interface Scorer {
+  /** Input columns (tag ids) the model was trained on; scoring checks each row against them. */
+  features: readonly string[];
+  score(rows: readonly Record<string, unknown>[]): Float64Array;
+}
 
 export interface ModelRef {
   product: string;
@@ -39,7 +53,8 @@ export function createScoreActivities(deps: ActivityDeps) {
     const body = await readFile(ref.path);
     const sha = createHash('sha256').update(body).digest('hex');
     if (sha !== ref.sha256) throw ApplicationFailure.nonRetryable(`model file ${ref.path} does not match registered sha256 of ${ref.modelVersion}`, ErrorType.InvalidInput);
-    const scorer = loadScorer(JSON.parse(body.toString('utf8')) as ForestModel);
+    const forest: HistForest = loadHistForest(body.toString('utf8'));
+    const scorer: Scorer = { features: forest.schema.map((c) => c.name), score: (rows) => forest.predictProba(rows) };
     scorers.set(ref.modelVersion, scorer);
     return scorer;
   }
@@ -77,20 +92,26 @@ export function createScoreActivities(deps: ActivityDeps) {
         });
         const stream = db('mart.tags').select('golden_id', ...scorer.features).where({ run_id: runId }).whereRaw(`${SHARD_SQL} = ?`, [shards, shard]).orderBy('golden_id').stream();
         let ids: string[] = [];
-        let X: number[][] = [];
+        let batch: Record<string, unknown>[] = [];
         const flush = async () => {
-          const scores = scorer.score(X);
+          let scores: Float64Array;
+          try {
+            scores = scorer.score(batch);
+          } catch (err) {
+            // A missing or re-typed column: the model and the tags disagree; retrying cannot help.
+            throw ApplicationFailure.nonRetryable(`model ${model.modelVersion} cannot score run ${runId}: ${(err as Error).message}`, ErrorType.InvalidInput);
+          }
           let chunk = '';
-          for (let i = 0; i < ids.length; i++) chunk += csvLine([runId, ids[i]!, model.product, model.modelVersion, String(scores[i]), String(shard)]);
+          for (let i = 0; i < ids.length; i++) chunk += csvLine([runId, ids[i]!, model.product, model.modelVersion, scores[i]!.toFixed(6), String(shard)]);
           if (!copy.write(chunk)) await new Promise((r) => copy.once('drain', r));
           rows += ids.length;
           ids = [];
-          X = [];
+          batch = [];
           heartbeat({ rows });
         };
         for await (const row of stream as AsyncIterable<Record<string, unknown>>) {
           ids.push(String(row.golden_id));
-          X.push(featureVector(row, scorer.features));
+          batch.push(row);
           if (ids.length >= SCORE_BATCH) await flush();
         }
         if (ids.length) await flush();
@@ -143,17 +164,26 @@ export function createScoreActivities(deps: ActivityDeps) {
     if (positives.length < 10 || negatives.length < 10) {
       throw ApplicationFailure.nonRetryable(`not enough labelled contacts to train a ${product} model (${positives.length} converted, ${negatives.length} not, with closed attribution windows); load campaign history first`, ErrorType.InvalidInput);
     }
-    const X = rows.map((r) => featureVector(r, features));
     const y = rows.map((r) => r.label);
-    // Every fifth row (by contact order) is held out to report an honest AUC; the model is fitted once, on the rest,
-    // because the reference forest's fit time grows with the square of the rows.
+    const forestOptions = {
+      seed,
+      features,
+      nEstimators: params.trees,
+      maxDepth: params.maxDepth,
+      minSamplesLeaf: params.minSamplesLeaf,
+      maxFeatures: 'sqrt' as const,
+      classWeight: 'balanced' as const,
+      threads: Math.max(1, Math.min(2, cpus().length)),
+    };
+    // Every fifth row (by contact id) is held out for an honest AUC; the registered model is fitted on all rows.
     const trainIdx = rows.map((_, i) => i).filter((i) => i % 5 !== 0);
     const testIdx = rows.map((_, i) => i).filter((i) => i % 5 === 0);
     const t0 = process.hrtime.bigint();
-    const model = trainForest(product, features, trainIdx.map((i) => X[i]!), trainIdx.map((i) => y[i]!), params, seed);
+    const probe = await trainHistForest(trainIdx.map((i) => rows[i]!), trainIdx.map((i) => y[i]!), forestOptions);
+    const holdoutAuc = rocAuc(probe.predictProba(testIdx.map((i) => rows[i]!)), testIdx.map((i) => y[i]!));
+    const model = await trainHistForest(rows, y, forestOptions);
     const fitSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const holdoutAuc = rocAuc(loadScorer(model).score(testIdx.map((i) => X[i]!)), testIdx.map((i) => y[i]!));
-    const body = JSON.stringify(model);
+    const body = model.serialize();
     const sha256 = createHash('sha256').update(body).digest('hex');
     const modelVersion = `${product}-${sha256.slice(0, 12)}`;
     const dir = path.join(env.home, 'models');
@@ -166,13 +196,13 @@ export function createScoreActivities(deps: ActivityDeps) {
       .insert({
         model_version: modelVersion,
         product,
-        algorithm: model.algorithm,
+        algorithm: 'portrait-histforest@1',
         params: JSON.stringify(params),
         seed,
         features: JSON.stringify(features),
         training_rows: rows.length,
         training_sha256: trainingSha,
-        metrics: JSON.stringify({ holdout_auc: Number(holdoutAuc.toFixed(4)), positives: positives.length, negatives: negatives.length, fit_seconds: Number(fitSeconds.toFixed(2)) }),
+        metrics: JSON.stringify({ holdout_auc: Number(holdoutAuc.toFixed(4)), oob_auc: model.oobAuc === null ? null : Number(model.oobAuc.toFixed(4)), positives: positives.length, negatives: negatives.length, fit_seconds: Number(fitSeconds.toFixed(2)) }),
         path: file,
         sha256,
         status: 'champion',
