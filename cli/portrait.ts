@@ -7,6 +7,7 @@ import { readEnv, type PortraitEnv } from '../config/env';
 import { ConfigError, configSha256, loadConfig } from '../config/load';
 import type { PortraitConfig } from '../config/schema';
 import { createDb } from '../db/knex';
+import { evaluateCsv } from '../models/evaluateCsv';
 import { TAGS, TAG_CATALOGUE_VERSION } from '../transforms/tagCatalogue';
 import { TRIGGER_EVENTS } from '../activities/tags';
 import { generateSourceExtracts } from '../generator/generate';
@@ -29,6 +30,7 @@ Commands:
   status     show a run: status, stages, row counts, snapshot folder
   generate   write synthetic source extracts (CSV) for an as-of date
   tags       list the tag catalogue and trigger events (tags list [--json|--markdown])
+  model      model registry and evaluation (model list | show VERSION | evaluate --csv FILE --label COL)
 
 Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
@@ -53,6 +55,13 @@ Writes customers, accounts, balances, loans, transactions, app_events, consent a
 HELP.tags = `Usage: portrait tags list [--json|--markdown]
 
 The tag catalogue (id, Chinese and English names, category, type, definition, version) and the trigger events.`;
+
+HELP.model = `Usage: portrait model list [--json]
+       portrait model show MODEL_VERSION [--json]
+       portrait model evaluate --csv FILE --label COLUMN [--positive VALUE] [--exclude COLS] [--folds K] [--seed S] [--trees N] [--json]
+
+list/show read the registry (audit.models); evaluate runs a k-fold evaluation of the histogram forest on any flat
+labelled CSV (delimiter detected) and prints AUC mean ± sd, PR AUC, top-decile lift, fit and score times.`;
 
 const DEMO_AS_OF = '2026-11-20';
 
@@ -95,6 +104,55 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
     if (values.json) out({ version: TAG_CATALOGUE_VERSION, tags: TAGS, trigger_events: TRIGGER_EVENTS.map(({ id, nameZh, condition }) => ({ id, nameZh, condition })) });
     else process.stdout.write(values.markdown ? catalogueMarkdown() : catalogueText());
     return 0;
+  },
+
+  async model(argv) {
+    const [sub, ...rest] = argv;
+    if (sub === 'evaluate') {
+      const { values } = parseFlags(rest, { csv: { type: 'string' }, label: { type: 'string' }, positive: { type: 'string' }, exclude: { type: 'string' }, folds: { type: 'string' }, seed: { type: 'string' }, trees: { type: 'string' } });
+      if (!values.csv) throw new UsageError('--csv is required');
+      if (!values.label) throw new UsageError('--label is required');
+      if (!existsSync(values.csv)) throw new UsageError(`--csv ${values.csv} does not exist`);
+      const result = await evaluateCsv({
+        file: path.resolve(values.csv),
+        label: values.label,
+        positive: values.positive,
+        exclude: values.exclude ? values.exclude.split(',').map((c) => c.trim()).filter(Boolean) : [],
+        folds: requireInt(values.folds, '--folds', 2, 5),
+        seed: requireInt(values.seed, '--seed', 0, 42),
+        params: { nEstimators: requireInt(values.trees, '--trees', 1, 100), minSamplesLeaf: 5, maxFeatures: 'sqrt' },
+      });
+      if (values.json) out(result);
+      else {
+        const r = result;
+        process.stdout.write(`${r.rows} rows, ${r.features} features, ${requireInt(values.folds, '--folds', 2, 5)} folds\n`);
+        process.stdout.write(`AUC ${r.auc_mean.toFixed(4)} ± ${r.auc_sd.toFixed(4)}   PR AUC ${r.pr_auc.toFixed(4)}   top-decile lift ${r.top_decile_lift.toFixed(2)}\n`);
+        process.stdout.write(`fit ${r.fit_seconds.toFixed(2)} s per fold, score ${r.score_seconds.toFixed(3)} s per fold\n`);
+      }
+      return 0;
+    }
+    if (sub !== 'list' && sub !== 'show') throw new UsageError(sub ? `unknown model subcommand "${sub}"; try portrait model --help` : 'model needs a subcommand: list, show or evaluate');
+    const { values, positionals } = parseFlags(rest, {}, sub === 'show' ? 1 : 0);
+    if (sub === 'show' && !positionals[0]) throw new UsageError('MODEL_VERSION is required');
+    const env = readEnv();
+    const log = createLogger(env.logLevel);
+    const stack = await startStack(env, log, { temporal: false });
+    const db = createDb(stack.databaseUrl, 2);
+    try {
+      if (sub === 'list') {
+        const models = await db('audit.models').select('model_version', 'product', 'algorithm', 'status', 'training_rows', 'metrics', 'trained_by_run', 'created_at').orderBy([{ column: 'product' }, { column: 'created_at', order: 'desc' }]);
+        if (values.json) out(models);
+        else for (const m of models) process.stdout.write(`${m.model_version.padEnd(30)} ${m.product.padEnd(14)} ${m.status.padEnd(10)} rows ${String(m.training_rows).padStart(7)}  holdout AUC ${m.metrics.holdout_auc ?? '-'}  OOB AUC ${m.metrics.oob_auc ?? '-'}  run ${m.trained_by_run}\n`);
+        return 0;
+      }
+      const m = await db('audit.models').where({ model_version: positionals[0] }).first();
+      if (!m) throw new UsageError(`no model ${positionals[0]}; see portrait model list`);
+      out(m);
+      return 0;
+    } finally {
+      await db.destroy();
+      await stack.stop();
+    }
   },
 
   async worker(argv) {

@@ -15,7 +15,7 @@ describe('portrait CLI arguments', () => {
     expect(String(out.mock.calls[0]![0])).toContain('Commands:');
   });
 
-  test.each(['demo', 'worker', 'run', 'status', 'generate'])('%s --help prints its usage', async (command) => {
+  test.each(['demo', 'worker', 'run', 'status', 'generate', 'tags', 'model'])('%s --help prints its usage', async (command) => {
     await expect(main([command, '--help'])).resolves.toBe(0);
     expect(String(out.mock.calls[0]![0])).toMatch(new RegExp(`^Usage: portrait ${command}`));
   });
@@ -27,6 +27,10 @@ describe('portrait CLI arguments', () => {
     await expect(main(['run', '--as-of', '2026-02-30'])).rejects.toThrow('--as-of must be a real date as YYYY-MM-DD, got "2026-02-30"');
     await expect(main(['generate', '--customers', 'many', '--seed', '1', '--out', '/tmp/x'])).rejects.toThrow('--customers must be an integer ≥ 1, got "many"');
     await expect(main(['status'])).rejects.toThrow('RUN_ID is required');
+    await expect(main(['model'])).rejects.toThrow('model needs a subcommand: list, show or evaluate');
+    await expect(main(['model', 'evaluate', '--label', 'y'])).rejects.toThrow('--csv is required');
+    await expect(main(['model', 'evaluate', '--csv', '/nonexistent.csv', '--label', 'y'])).rejects.toThrow('--csv /nonexistent.csv does not exist');
+    await expect(main(['tags', 'show'])).rejects.toThrow('unknown tags subcommand "show"; try portrait tags list');
   });
 
   test('date and integer parsing', () => {
