@@ -1,4 +1,3 @@
-import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -6,6 +5,7 @@ import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { cleanCustomer, type CleanCustomer, type RawCustomer } from '../transforms/customerRecord';
 import { csvLine } from './ingest';
+import { withTransaction } from './pg';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
 import type { StageResult } from '../shared';
@@ -26,11 +26,8 @@ export function createCleanActivities(deps: ActivityDeps) {
       const startedAt = new Date();
       // Stream callbacks run outside the activity's async context: keep a handle for heartbeats.
       const activity = Context.current();
-      const client = new Client({ connectionString: databaseUrl });
-      await client.connect();
       let rows = 0;
-      try {
-        await client.query('begin');
+      await withTransaction(databaseUrl, async (client) => {
         await client.query('delete from core.customer_sources where run_id = $1', [runId]);
         await client.query('delete from core.customers where run_id = $1', [runId]);
         const copy = client.query(copyFrom(`copy core.customer_sources (run_id, ${SOURCE_COLUMNS.join(', ')}) from stdin with (format csv)`));
@@ -64,13 +61,7 @@ export function createCleanActivities(deps: ActivityDeps) {
            order by s.golden_id, (s.source_system = 'core') desc, s.id_valid desc, s.customer_key`,
           [runId],
         );
-        await client.query('commit');
-      } catch (err) {
-        await client.query('rollback').catch(() => undefined);
-        throw err;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
+      });
       await db.raw('analyze core.customer_sources; analyze core.customers');
       const golden = await db('core.customers').where({ run_id: runId }).count<{ count: string }[]>('* as count');
       const byRule = await db('core.customer_sources').where({ run_id: runId }).select('match_rule').count('* as n').groupBy('match_rule').orderBy('match_rule');

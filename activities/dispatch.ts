@@ -1,14 +1,12 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { Client } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
-import type { Writable } from 'node:stream';
 import { heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
 import { csvLine } from './ingest';
+import { copyWriter, withTransaction } from './pg';
 import { assignArm, firstFailedPolicy, idempotencyKey, type Candidate } from '../transforms/policies';
 import type { CampaignConfig, PortraitConfig } from '../config/schema';
 import type { DispatchRef, SnapshotFile, StageResult } from '../shared';
@@ -70,11 +68,8 @@ export function createDispatchActivities(deps: ActivityDeps) {
     async dispatchCampaigns({ runId, asOf, timezone, campaigns, policies }: { runId: string; asOf: string; timezone: string; campaigns: CampaignConfig[]; policies: PortraitConfig['policies'] }): Promise<StageResult & { dispatches: DispatchRef[] }> {
       const startedAt = new Date();
       const ordered = [...campaigns].sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
-      const client = new Client({ connectionString: databaseUrl });
-      await client.connect();
       const summary: Record<string, { treatment: number; control: number; excluded: Record<string, number> }> = {};
-      try {
-        await client.query('begin');
+      await withTransaction(databaseUrl, async (client) => {
         await client.query('delete from campaign.eligibility where run_id = $1', [runId]);
         await client.query('delete from campaign.dispatch where run_id = $1', [runId]);
         const assigned = new Set<string>();
@@ -85,7 +80,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
           const rows = db
             .raw(CANDIDATES_SQL, [asOf, asOf, timezone, policies.frequencyCap.days, runId, runId, campaign.channel, runId, runId, campaign.product, runId, pgTextArray(campaign.segments), pgTextArray(campaign.triggers ?? [])])
             .stream() as AsyncIterable<CandidateRow>;
-          const eligibility = client.query(copyFrom('copy campaign.eligibility (run_id, campaign_id, golden_id, eligible, reason) from stdin with (format csv)'));
+          const eligibility = copyWriter(client, 'copy campaign.eligibility (run_id, campaign_id, golden_id, eligible, reason) from stdin with (format csv)');
           let eligibilityBuf = '';
           const dispatchRows: string[] = [];
           let selected = 0;
@@ -102,7 +97,10 @@ export function createDispatchActivities(deps: ActivityDeps) {
             if (!reason && assigned.has(candidate.goldenId)) reason = 'arbitration';
             if (!reason && selected >= campaign.budget) reason = 'over_budget';
             eligibilityBuf += csvLine([runId, campaign.id, candidate.goldenId, reason ? 'false' : 'true', reason]);
-            if (eligibilityBuf.length > 1 << 20) eligibilityBuf = await flush(eligibility, eligibilityBuf);
+            if (eligibilityBuf.length > 1 << 20) {
+              await eligibility.write(eligibilityBuf);
+              eligibilityBuf = '';
+            }
             if (reason) {
               stats.excluded[reason] = (stats.excluded[reason] ?? 0) + 1;
               continue;
@@ -118,20 +116,14 @@ export function createDispatchActivities(deps: ActivityDeps) {
               ]),
             );
           }
-          await flush(eligibility, eligibilityBuf);
-          await endCopy(eligibility);
-          const dispatch = client.query(copyFrom('copy campaign.dispatch (run_id, as_of, campaign_id, golden_id, channel, arm, score, idempotency_key, consent_id, consent_recorded_at, delivery_status) from stdin with (format csv)'));
-          await flush(dispatch, dispatchRows.join(''));
-          await endCopy(dispatch);
+          await eligibility.write(eligibilityBuf);
+          await eligibility.end();
+          const dispatch = copyWriter(client, 'copy campaign.dispatch (run_id, as_of, campaign_id, golden_id, channel, arm, score, idempotency_key, consent_id, consent_recorded_at, delivery_status) from stdin with (format csv)');
+          await dispatch.write(dispatchRows.join(''));
+          await dispatch.end();
           heartbeat({ campaign: campaign.id });
         }
-        await client.query('commit');
-      } catch (err) {
-        await client.query('rollback').catch(() => undefined);
-        throw err;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
+      });
 
       const runDir = runSnapshotDir(env.snapshotDir, runId);
       const files: SnapshotFile[] = [];
@@ -190,19 +182,6 @@ export function createDispatchActivities(deps: ActivityDeps) {
 /** Excel-friendly CSV row: quotes only where needed, CRLF line ends. */
 function csvRow(values: readonly (string | null)[]): string {
   return values.map((v) => (v === null ? '' : /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',') + '\r\n';
-}
-
-async function flush(stream: Writable, buf: string): Promise<string> {
-  if (buf.length && !stream.write(buf)) await new Promise((r) => stream.once('drain', r));
-  return '';
-}
-
-function endCopy(stream: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    stream.once('finish', resolve);
-    stream.once('error', reject);
-    stream.end();
-  });
 }
 
 /** A text[] literal: knex would expand a JS array binding into a list of parameters. */

@@ -2,8 +2,6 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { recordStage } from './runs';
@@ -13,6 +11,7 @@ import { rocAuc } from '../models/metrics';
 import { FEATURE_TAGS } from '../transforms/tagCatalogue';
 import { csvLine } from './ingest';
 import { buildTrainingSet } from './trainingSet';
+import { copyWriter, withTransaction } from './pg';
 import { ErrorType, type ShardRef, type StageResult } from '../shared';
 
 export interface ForestParams {
@@ -79,17 +78,10 @@ export function createScoreActivities(deps: ActivityDeps) {
     /** Scores one shard of the run's customers for one product; a retry replaces the shard's rows. */
     async scoreShard({ runId, shard, shards, model }: ShardRef & { model: ModelRef }): Promise<{ rows: number }> {
       const scorer = await loadModel(model);
-      const client = new Client({ connectionString: databaseUrl });
-      await client.connect();
       let rows = 0;
-      try {
-        await client.query('begin');
+      await withTransaction(databaseUrl, async (client) => {
         await client.query('delete from mart.scores where run_id = $1 and product = $2 and shard = $3', [runId, model.product, shard]);
-        const copy = client.query(copyFrom('copy mart.scores (run_id, golden_id, product, model_version, score, shard) from stdin with (format csv)'));
-        const done = new Promise<void>((resolve, reject) => {
-          copy.on('finish', resolve);
-          copy.on('error', reject);
-        });
+        const copy = copyWriter(client, 'copy mart.scores (run_id, golden_id, product, model_version, score, shard) from stdin with (format csv)');
         const stream = db('mart.tags').select('golden_id', ...scorer.features).where({ run_id: runId }).whereRaw(`${SHARD_SQL} = ?`, [shards, shard]).orderBy('golden_id').stream();
         let ids: string[] = [];
         let batch: Record<string, unknown>[] = [];
@@ -103,7 +95,7 @@ export function createScoreActivities(deps: ActivityDeps) {
           }
           let chunk = '';
           for (let i = 0; i < ids.length; i++) chunk += csvLine([runId, ids[i]!, model.product, model.modelVersion, scores[i]!.toFixed(6), String(shard)]);
-          if (!copy.write(chunk)) await new Promise((r) => copy.once('drain', r));
+          await copy.write(chunk);
           rows += ids.length;
           ids = [];
           batch = [];
@@ -115,15 +107,8 @@ export function createScoreActivities(deps: ActivityDeps) {
           if (ids.length >= SCORE_BATCH) await flush();
         }
         if (ids.length) await flush();
-        copy.end();
-        await done;
-        await client.query('commit');
-      } catch (err) {
-        await client.query('rollback').catch(() => undefined);
-        throw err;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
+        await copy.end();
+      });
       log.debug({ run_id: runId, stage: 'score', product: model.product, shard, rows }, 'shard scored');
       return { rows };
     },

@@ -1,10 +1,9 @@
-import { Client } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
 import { csvLine } from './ingest';
+import { copyWriter, withTransaction } from './pg';
 import { checkSegmentRules, compileRules, compileSegments } from '../transforms/segmentRules';
 import { TAGS, TAG_IDS } from '../transforms/tagCatalogue';
 import { chooseK, fitStandardiser, relabelBySize, standardise } from '../models/kmeans';
@@ -123,17 +122,10 @@ export function createSegmentActivities(deps: ActivityDeps) {
     const ks = clustering.k.filter((k) => k < sample.length);
     const { best, scores } = chooseK(sample, ks, `${seed}:clusters`);
     const model = relabelBySize(best);
-    const client = new Client({ connectionString: databaseUrl });
-    await client.connect();
     const sizes = new Array<number>(model.k).fill(0);
-    try {
-      await client.query('begin');
+    await withTransaction(databaseUrl, async (client) => {
       await client.query('delete from mart.clusters where run_id = $1', [runId]);
-      const copy = client.query(copyFrom('copy mart.clusters (run_id, golden_id, cluster) from stdin with (format csv)'));
-      const done = new Promise<void>((resolve, reject) => {
-        copy.on('finish', resolve);
-        copy.on('error', reject);
-      });
+      const copy = copyWriter(client, 'copy mart.clusters (run_id, golden_id, cluster) from stdin with (format csv)');
       let n = 0;
       for await (const r of db.raw(`select golden_id, ${select} from mart.tags t where run_id = ? order by golden_id`, [runId]).stream() as AsyncIterable<Record<string, number | null> & { golden_id: string }>) {
         const [point] = standardise([toRow(r)], standardiser);
@@ -148,18 +140,11 @@ export function createSegmentActivities(deps: ActivityDeps) {
           }
         });
         sizes[bestCluster]!++;
-        if (!copy.write(csvLine([runId, r.golden_id, String(bestCluster)]))) await new Promise((res) => copy.once('drain', res));
+        await copy.write(csvLine([runId, r.golden_id, String(bestCluster)]));
         if (++n % 50_000 === 0) heartbeat({ clustered: n });
       }
-      copy.end();
-      await done;
-      await client.query('commit');
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+      await copy.end();
+    });
     const file = await writeParquetSnapshot(
       runSnapshotDir(env.snapshotDir, runId),
       'clusters.parquet',

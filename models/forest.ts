@@ -65,20 +65,5 @@ export function loadScorer(model: ForestModel): Scorer {
   };
 }
 
-/** Area under the ROC curve by the rank-sum formula (ties count half). */
-export function rocAuc(scores: readonly number[], labels: readonly number[]): number {
-  const idx = scores.map((_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
-  let rankSumPos = 0;
-  let pos = 0;
-  let i = 0;
-  while (i < idx.length) {
-    let j = i;
-    while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[i]!]) j++;
-    const avgRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (labels[idx[k]!] === 1) { rankSumPos += avgRank; pos++; }
-    i = j + 1;
-  }
-  const neg = labels.length - pos;
-  if (pos === 0 || neg === 0) return Number.NaN;
-  return (rankSumPos - (pos * (pos + 1)) / 2) / (pos * neg);
-}
+/** Area under the ROC curve (one implementation for the project: models/metrics.ts). */
+export { rocAuc } from './metrics';
