@@ -39,3 +39,23 @@ export async function buildTrainingSet(
   );
   return rows.rows as TrainingRow[];
 }
+
+/**
+ * Labelled contacts of a product with closed attribution windows, before sampling: the population whose share of
+ * positives calibrates a forest trained with balanced class weights.
+ */
+export async function countLabelledContacts(
+  db: Knex,
+  opts: { runId: string; asOf: string; timezone: string; product: string; attributionDays: number },
+): Promise<{ contacts: number; positives: number }> {
+  const res = await db.raw(
+    `select count(*)::int as contacts,
+            count(*) filter (where c.converted and c.converted_at <= c.contacted_at + make_interval(days => :attributionDays))::int as positives
+     from landing.campaign_contacts c
+     join core.customer_sources s on s.run_id = c.run_id and s.customer_key = c.customer_key
+     where c.run_id = :runId and c.product = :product
+       and c.contacted_at + make_interval(days => :attributionDays) < ((cast(:asOf as date) + 1)::timestamp at time zone :tz)`,
+    { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone, product: opts.product, attributionDays: opts.attributionDays },
+  );
+  return res.rows[0] as { contacts: number; positives: number };
+}

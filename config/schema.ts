@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TAG_IDS } from '../transforms/tagCatalogue';
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'duration like 30d, 12h, 10s or 500ms');
 
@@ -43,6 +44,14 @@ export const configSchema = z
         maxDepth: z.number().int().min(1).max(30),
         minSamplesLeaf: z.number().int().min(1),
         maxTrainingRows: z.number().int().min(50),
+        /** Latest share of training contacts (whole days) held out to judge candidates against the champion. */
+        holdoutShare: z.number().gt(0).max(0.5).default(0.2),
+        /** A holdout with fewer positives (or negatives) than this cannot replace a champion. */
+        minHoldoutPositives: z.number().int().min(1).default(20),
+        /** Tags never used as features (protected attributes), for every product. */
+        excludeFeatures: z.array(z.string()).default([]),
+        /** Extra exclusions where a product's rules say so, e.g. { credit_card: [age] }. */
+        excludeFeaturesByProduct: z.record(z.string(), z.array(z.string())).default({}),
       })
       .strict(),
     campaigns: z.array(campaignSchema).min(1),
@@ -72,6 +81,15 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['campaigns', i, 'product'], message: `product "${c.product}" is not in model.products` });
       }
     });
+    cfg.model.excludeFeatures.forEach((tag, i) => {
+      if (!TAG_IDS.has(tag)) ctx.addIssue({ code: 'custom', path: ['model', 'excludeFeatures', i], message: `unknown tag "${tag}" (see portrait tags list)` });
+    });
+    for (const [product, tags] of Object.entries(cfg.model.excludeFeaturesByProduct)) {
+      if (!cfg.model.products.includes(product)) ctx.addIssue({ code: 'custom', path: ['model', 'excludeFeaturesByProduct', product], message: `product "${product}" is not in model.products` });
+      tags.forEach((tag, i) => {
+        if (!TAG_IDS.has(tag)) ctx.addIssue({ code: 'custom', path: ['model', 'excludeFeaturesByProduct', product, i], message: `unknown tag "${tag}" (see portrait tags list)` });
+      });
+    }
     const ids = cfg.campaigns.map((c) => c.id);
     ids.forEach((id, i) => {
       if (ids.indexOf(id) !== i) ctx.addIssue({ code: 'custom', path: ['campaigns', i, 'id'], message: `duplicate campaign id "${id}"` });
