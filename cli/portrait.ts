@@ -16,6 +16,7 @@ import { startStack } from '../services/stack';
 import { createPortraitWorker } from '../services/worker';
 import { WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../shared';
 import { parseFlags, requireDate, requireInt, UsageError } from './args';
+import { modelRegistryCommand } from './modelCommands';
 import { printSummary, runSummary } from './summary';
 
 const HELP: Record<string, string> = {
@@ -30,7 +31,7 @@ Commands:
   status     show a run: status, stages, row counts, snapshot folder
   generate   write synthetic source extracts (CSV) for an as-of date
   tags       list the tag catalogue and trigger events (tags list [--json|--markdown])
-  model      model registry and evaluation (model list | show VERSION | evaluate --csv FILE --label COL)
+  model      model registry and evaluation (model list | show VERSION | promote VERSION | evaluate --csv FILE --label COL)
 
 Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
@@ -58,9 +59,13 @@ The tag catalogue (id, Chinese and English names, category, type, definition, ve
 
 HELP.model = `Usage: portrait model list [--json]
        portrait model show MODEL_VERSION [--json]
+       portrait model promote MODEL_VERSION [--force --reason TEXT] [--json]
        portrait model evaluate --csv FILE --label COLUMN [--positive VALUE] [--exclude COLS] [--folds K] [--seed S] [--trees N] [--json]
 
-list/show read the registry (audit.models); evaluate runs a k-fold evaluation of the histogram forest on any flat
+list/show read the registry (audit.models, with the decision log of each model). Each daily run trains a candidate
+when there are new labelled contacts and promotes it only if it is at least as good as the champion on the same
+time-based holdout; promote does the same by hand (refused when the candidate was worse or judged against another
+champion, unless --force with a --reason, which the log keeps). evaluate runs a k-fold evaluation of the histogram forest on any flat
 labelled CSV (delimiter detected) and prints AUC mean ± sd, PR AUC, top-decile lift, fit and score times.`;
 
 const DEMO_AS_OF = '2026-11-20';
@@ -131,24 +136,13 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
       }
       return 0;
     }
-    if (sub !== 'list' && sub !== 'show') throw new UsageError(sub ? `unknown model subcommand "${sub}"; try portrait model --help` : 'model needs a subcommand: list, show or evaluate');
-    const { values, positionals } = parseFlags(rest, {}, sub === 'show' ? 1 : 0);
-    if (sub === 'show' && !positionals[0]) throw new UsageError('MODEL_VERSION is required');
+    if (sub !== 'list' && sub !== 'show' && sub !== 'promote') throw new UsageError(sub ? `unknown model subcommand "${sub}"; try portrait model --help` : 'model needs a subcommand: list, show, promote or evaluate');
     const env = readEnv();
     const log = createLogger(env.logLevel);
     const stack = await startStack(env, log, { temporal: false });
     const db = createDb(stack.databaseUrl, 2);
     try {
-      if (sub === 'list') {
-        const models = await db('audit.models').select('model_version', 'product', 'algorithm', 'status', 'training_rows', 'metrics', 'trained_by_run', 'created_at').orderBy([{ column: 'product' }, { column: 'created_at', order: 'desc' }]);
-        if (values.json) out(models);
-        else for (const m of models) process.stdout.write(`${m.model_version.padEnd(30)} ${m.product.padEnd(14)} ${m.status.padEnd(10)} rows ${String(m.training_rows).padStart(7)}  holdout AUC ${m.metrics.holdout_auc ?? '-'}  OOB AUC ${m.metrics.oob_auc ?? '-'}  run ${m.trained_by_run}\n`);
-        return 0;
-      }
-      const m = await db('audit.models').where({ model_version: positionals[0] }).first();
-      if (!m) throw new UsageError(`no model ${positionals[0]}; see portrait model list`);
-      out(m);
-      return 0;
+      return await modelRegistryCommand(db, sub, rest, (text) => process.stdout.write(text));
     } finally {
       await db.destroy();
       await stack.stop();
