@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { PortraitEnv } from '../config/env';
 import type { PortraitConfig } from '../config/schema';
 import { loadHistForest, trainHistForest, type HistForest } from '../models/histForest';
-import { decidePromotion, holdoutMetrics, priorCorrectAll, timeSplit, type PromotionDecision } from '../models/lifecycle';
+import { assertPointInTimeFeatures, decidePromotion, holdoutMetrics, LeakageError, priorCorrectAll, timeSplit, type PromotionDecision } from '../models/lifecycle';
 import { FEATURE_TAGS } from '../transforms/tagCatalogue';
 import { canonicalJson } from '../transforms/canonicalJson';
 import { writeParquetSnapshot, type SnapshotSchema } from './snapshots';
@@ -31,6 +31,8 @@ export const TRAINING_ATTRIBUTION_DAYS = 30;
 /** Tags scored relative to the population they are computed with (quintiles): not comparable between training and scoring. */
 const RELATIVE_TAGS = new Set(['rfm_recency_score', 'rfm_frequency_score', 'rfm_monetary_score']);
 const ALGORITHM = 'portrait-histforest@1';
+/** Tags the training-set builder computes as of each contact's eve (activities/tagSql.ts over a points relation). */
+const POINT_IN_TIME_FEATURES: ReadonlySet<string> = new Set(FEATURE_TAGS);
 
 interface ModelRow {
   model_version: string;
@@ -81,6 +83,12 @@ export async function refreshChampion(
   const championFeatures = champion ? (champion.features as string[]) : [];
   // The champion is judged on the same rows, so the set carries its columns too (in catalogue order).
   const columns = FEATURE_TAGS.filter((f) => features.includes(f) || championFeatures.includes(f));
+  try {
+    assertPointInTimeFeatures([...features, ...championFeatures], POINT_IN_TIME_FEATURES);
+  } catch (err) {
+    if (err instanceof LeakageError) throw ApplicationFailure.nonRetryable(`${product}: ${err.message}`, ErrorType.InvalidConfig);
+    throw err;
+  }
   const rows = await buildTrainingSet(db, { runId, asOf: opts.asOf, timezone: opts.timezone, product, features: columns, attributionDays: TRAINING_ATTRIBUTION_DAYS, maxRows: params.maxTrainingRows, seed });
   const forestParams = { trees: params.trees, maxDepth: params.maxDepth, minSamplesLeaf: params.minSamplesLeaf, maxTrainingRows: params.maxTrainingRows, holdoutShare: params.holdoutShare };
   const trainingKey = createHash('sha256')

@@ -128,3 +128,20 @@ function round(x: number): number {
 function fmt(x: number): string {
   return Number.isFinite(x) ? x.toFixed(4) : String(x);
 }
+
+export class LeakageError extends Error {
+  override readonly name = 'LeakageError';
+}
+
+/**
+ * Training features must be tags computed as of the day before each contact (the catalogue's point-in-time tags).
+ * Anything else — an outcome column, a post-contact field, a hand-made column — could carry the label: rejected.
+ */
+export function assertPointInTimeFeatures(features: readonly string[], pointInTime: ReadonlySet<string>): void {
+  const leaking = features.filter((f) => !pointInTime.has(f));
+  if (leaking.length) {
+    throw new LeakageError(
+      `training features must be point-in-time tags computed as of the day before each contact; not allowed: ${leaking.join(', ')} (they may carry information from after the contact)`,
+    );
+  }
+}

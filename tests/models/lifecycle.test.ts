@@ -1,4 +1,4 @@
-import { decidePromotion, holdoutMetrics, priorCorrect, priorCorrectAll, timeSplit, type DatedLabel } from '../../models/lifecycle';
+import { assertPointInTimeFeatures, decidePromotion, holdoutMetrics, LeakageError, priorCorrect, priorCorrectAll, timeSplit, type DatedLabel } from '../../models/lifecycle';
 
 const day = (d: number) => `2026-10-${String(d).padStart(2, '0')}`;
 
@@ -105,5 +105,18 @@ describe('decidePromotion', () => {
     expect(decidePromotion({ ...base, holdoutPositives: 5, candidateAuc: 0.9, championAuc: 0.6 })).toMatchObject({ promote: false, reason: 'holdout_too_small' });
     expect(decidePromotion({ ...base, holdoutRows: 50, holdoutPositives: 40, candidateAuc: 0.9, championAuc: 0.6 })).toMatchObject({ promote: false, reason: 'holdout_too_small' });
     expect(decidePromotion({ ...base, candidateAuc: NaN, championAuc: 0.6 })).toMatchObject({ promote: false, reason: 'holdout_too_small' });
+  });
+});
+
+describe('assertPointInTimeFeatures', () => {
+  const pit = new Set(['total_deposits', 'loan_views_30d', 'age']);
+
+  it('accepts point-in-time tags', () => {
+    expect(() => assertPointInTimeFeatures(['total_deposits', 'age'], pit)).not.toThrow();
+  });
+
+  it('rejects a feature built from post-contact data, naming every offender', () => {
+    expect(() => assertPointInTimeFeatures(['total_deposits', 'converted_at', 'call_duration'], pit)).toThrow(LeakageError);
+    expect(() => assertPointInTimeFeatures(['converted_at', 'call_duration'], pit)).toThrow(/not allowed: converted_at, call_duration/);
   });
 });
