@@ -114,23 +114,32 @@ function splitScore(criterion: 'gini' | 'entropy', lw: number, l1: number, rw: n
   return xlogx(l1) + xlogx(l0) - xlogx(lw) + xlogx(r1) + xlogx(r0) - xlogx(rw);
 }
 
-/** Adds the node's rows to the histograms of one feature. */
-function histogram(binned: Uint8Array, base: number, idx: Int32Array, incA: Float64Array, incB: Float64Array, start: number, end: number, hA: Float64Array, hB: Float64Array): void {
+/**
+ * Histogram layout: 4 int32 slots per bin (rows, class-0 draws, class-1 draws, unused). Integer counts keep node
+ * statistics exact and are cheaper to accumulate than floats. A row's `code` is its bootstrap count << 1 | label.
+ */
+const SLOTS = 4;
+
+/** Adds the node's rows idx[start, end) to the histogram of the feature whose column starts at `base`. */
+function histogram(binned: Uint8Array, base: number, idx: Int32Array, code: Uint16Array, start: number, end: number, h: Int32Array): void {
   for (let i = start; i < end; i++) {
-    const b = binned[base + idx[i]!]!;
-    hA[b] += incA[i]!;
-    hB[b] += incB[i]!;
+    const j = binned[base + idx[i]!]! << 2;
+    const c = code[i]!;
+    h[j]!++;
+    h[j + 1 + (c & 1)] += c >>> 1;
   }
 }
 
 /** Same, also tracking the smallest and largest non-missing bin: returns min | (max + 1) << 8. */
-function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, incA: Float64Array, incB: Float64Array, start: number, end: number, hA: Float64Array, hB: Float64Array): number {
+function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, code: Uint16Array, start: number, end: number, h: Int32Array): number {
   let minB = 255;
   let maxB = -1;
   for (let i = start; i < end; i++) {
     const b = binned[base + idx[i]!]!;
-    hA[b] += incA[i]!;
-    hB[b] += incB[i]!;
+    const j = b << 2;
+    const c = code[i]!;
+    h[j]!++;
+    h[j + 1 + (c & 1)] += c >>> 1;
     if (b !== MISSING_BIN) {
       if (b < minB) minB = b;
       if (b > maxB) maxB = b;
@@ -139,34 +148,38 @@ function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, inc
   return minB | ((maxB + 1) << 8);
 }
 
-/** Moves rows going left (bin <= t, or missing when missingLeft) before the others; returns the first right position. */
-function partition(binned: Uint8Array, base: number, idx: Int32Array, incA: Float64Array, incB: Float64Array, start: number, end: number, t: number, missingLeft: boolean): number {
-  let i = start;
-  let k = end - 1;
-  while (i <= k) {
-    const b = binned[base + idx[i]!]!;
-    const left = b === MISSING_BIN ? missingLeft : b <= t;
-    if (left) i++;
-    else {
-      const tr = idx[i]!;
-      idx[i] = idx[k]!;
-      idx[k] = tr;
-      const ta = incA[i]!;
-      incA[i] = incA[k]!;
-      incA[k] = ta;
-      const tb = incB[i]!;
-      incB[i] = incB[k]!;
-      incB[k] = tb;
-      k--;
-    }
+/**
+ * Stable partition: rows going left (bin <= t, or missing when missingLeft) first, then the others, each in their
+ * previous (ascending) order so later gathers walk the columns forwards. Branch-free; returns the first right position.
+ */
+function partition(binned: Uint8Array, base: number, idx: Int32Array, code: Uint16Array, tmpIdx: Int32Array, tmpCode: Uint16Array, start: number, end: number, t: number, missingLeft: boolean): number {
+  const ml = missingLeft ? 1 : 0;
+  let l = start;
+  let k = 0;
+  for (let i = start; i < end; i++) {
+    const r = idx[i]!;
+    const c = code[i]!;
+    const b = binned[base + r]!;
+    // t < MISSING_BIN, so b <= t is false for missing rows
+    const left = (b <= t ? 1 : 0) | (b === MISSING_BIN ? ml : 0);
+    idx[l] = r;
+    code[l] = c;
+    tmpIdx[k] = r;
+    tmpCode[k] = c;
+    l += left;
+    k += 1 - left;
   }
-  return i;
+  for (let j = 0; j < k; j++) {
+    idx[l + j] = tmpIdx[j]!;
+    code[l + j] = tmpCode[j]!;
+  }
+  return l;
 }
 
 /**
  * Builds tree `treeIndex` of a forest seeded with `seed`.
- * Histograms count bootstrap draws per class as integers (packed: rows + class-1 draws × PACK in one float, class-0
- * draws in another), so node statistics are exact and class weights are applied only when scoring a split.
+ * Bootstrap draws are integer weights per row (no duplicated rows); class weights are applied only when scoring a
+ * split, so node statistics are exact integers.
  */
 export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIndex: number): BuiltTree {
   const { binned, n, p, y } = m;
@@ -178,16 +191,15 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   if (prm.bootstrap) {
     counts = new Int32Array(n);
     for (let k = 0; k < n; k++) counts[randInt(u, n)]!++;
-    for (let r = 0; r < n; r++) if (counts[r]! > 0) nIn++;
+    for (let r = 0; r < n; r++) {
+      const c = counts[r]!;
+      if (c > 0) nIn++;
+      if (c > 0x7fff) throw new Error(`row ${r} was drawn ${c} times; bootstrap counts above 32767 are not supported`);
+    }
   } else nIn = n;
-  // Smallest power of two above n: rows + class-1 draws × PACK stays an exact integer below 2^53.
-  let PACK = 1;
-  while (PACK <= n) PACK *= 2;
-  if (n * PACK >= 2 ** 53) throw new Error(`too many training rows (${n}) for exact histogram counts`);
-  // Rows of the current node are idx[start, end); their increments travel with them so the scans read sequentially.
+  // Rows of the current node are idx[start, end); their codes travel with them so the scans read sequentially.
   const idx = new Int32Array(nIn);
-  const incA = new Float64Array(nIn);
-  const incB = new Float64Array(nIn);
+  const code = new Uint16Array(nIn);
   let rootC0 = 0;
   let rootC1 = 0;
   {
@@ -196,24 +208,21 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
       const c = counts ? counts[r]! : 1;
       if (c === 0) continue;
       idx[k] = r;
-      if (y[r]) {
-        incA[k] = 1 + c * PACK;
-        rootC1 += c;
-      } else {
-        incA[k] = 1;
-        incB[k] = c;
-        rootC0 += c;
-      }
+      code[k] = (c << 1) | y[r]!;
+      if (y[r]) rootC1 += c;
+      else rootC0 += c;
       k++;
     }
   }
+  const tmpIdx = new Int32Array(nIn);
+  const tmpCode = new Uint16Array(nIn);
 
   const nodes = new NodeArrays();
   const importance = new Float64Array(p);
   const feats = new Int32Array(p);
   for (let f = 0; f < p; f++) feats[f] = f;
-  const hA = new Float64Array(256);
-  const hB = new Float64Array(256);
+  const h = new Int32Array(256 * SLOTS);
+  const MISS = MISSING_BIN * SLOTS;
   const minLeaf = Math.max(1, prm.minSamplesLeaf);
   const crit = prm.criterion;
   const noConstants = new Uint8Array(p);
@@ -259,20 +268,19 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
       let minB = 255;
       let maxB = -1;
       if (small) {
-        const mm = histogramTracked(binned, base, idx, incA, incB, start, end, hA, hB);
+        const mm = histogramTracked(binned, base, idx, code, start, end, h);
         minB = mm & 0xff;
         maxB = (mm >> 8) - 1;
       } else {
-        histogram(binned, base, idx, incA, incB, start, end, hA, hB);
+        histogram(binned, base, idx, code, start, end, h);
         minB = 0;
-        while (minB < 255 && hA[minB] === 0) minB++;
+        while (minB < 255 && h[minB * SLOTS] === 0) minB++;
         maxB = 254;
-        while (maxB >= minB && hA[maxB] === 0) maxB--;
+        while (maxB >= minB && h[maxB * SLOTS] === 0) maxB--;
       }
-      const mA = hA[MISSING_BIN]!;
-      const mB = hB[MISSING_BIN]!;
-      const Mc1 = Math.floor(mA / PACK);
-      const Mc = mA - Mc1 * PACK;
+      const Mc = h[MISS]!;
+      const M0 = h[MISS + 1]!;
+      const M1 = h[MISS + 2]!;
       if (maxB < minB || (minB === maxB && Mc === 0)) {
         if (!knownCopied) {
           known = known.slice();
@@ -281,15 +289,16 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
         known[f] = 1;
       } else {
         nonConstant++;
-        let LA = 0;
+        let Lc = 0;
         let L0 = 0;
+        let L1 = 0;
         for (let b = minB; b <= maxB; b++) {
-          const a = hA[b]!;
-          if (a === 0) continue;
-          LA += a;
-          L0 += hB[b]!;
-          const L1 = Math.floor(LA / PACK);
-          const Lc = LA - L1 * PACK;
+          const j4 = b * SLOTS;
+          const rows = h[j4]!;
+          if (rows === 0) continue;
+          Lc += rows;
+          L0 += h[j4 + 1]!;
+          L1 += h[j4 + 2]!;
           if (b < maxB || Mc > 0) {
             // missing values go right
             const Rc = C - Lc;
@@ -305,8 +314,8 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
             const lc = Lc + Mc;
             const Rc = C - lc;
             if (lc >= minLeaf && Rc >= minLeaf) {
-              const l0 = L0 + mB;
-              const l1 = L1 + Mc1;
+              const l0 = L0 + M0;
+              const l1 = L1 + M1;
               const s = splitScore(crit, cw0 * l0 + cw1 * l1, cw1 * l1, cw0 * (N0 - l0) + cw1 * (N1 - l1), cw1 * (N1 - l1));
               if (s > bestScore) {
                 bestScore = s; bestF = f; bestT = b; bestML = 1; bestL0 = l0; bestL1 = l1;
@@ -315,17 +324,14 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
           }
         }
       }
-      if (maxB >= minB) {
-        hA.fill(0, minB, maxB + 1);
-        hB.fill(0, minB, maxB + 1);
-      }
-      hA[MISSING_BIN] = 0;
-      hB[MISSING_BIN] = 0;
+      if (maxB >= minB) h.fill(0, minB * SLOTS, (maxB + 1) * SLOTS);
+      h[MISS] = 0;
+      h[MISS + 1] = 0;
+      h[MISS + 2] = 0;
     }
     if (bestF < 0) continue;
 
-    // Partition rows (with their increments) so that rows going left come first.
-    const i = partition(binned, bestF * n, idx, incA, incB, start, end, bestT, bestML === 1);
+    const i = partition(binned, bestF * n, idx, code, tmpIdx, tmpCode, start, end, bestT, bestML === 1);
     const R0 = N0 - bestL0;
     const R1 = N1 - bestL1;
     const Lw = weight(bestL0, bestL1);
