@@ -28,6 +28,8 @@ export interface TreeParams {
   bootstrap: boolean;
   /** Weight of class 0 and class 1. */
   classWeight: [number, number];
+  /** 1 for features whose bins are unordered categories, split by subsets of bins (absent = all ordered). */
+  categorical?: Uint8Array;
 }
 
 /** A tree in pre-order: the left child of an internal node i is i + 1, its right child right[i]. */
@@ -41,6 +43,29 @@ export interface FlatTree {
   right: Int32Array;
   /** Weighted fraction of class 1 in the node (every node, for Saabas contributions). */
   value: Float64Array;
+  /** Bins going left of each categorical split, CAT_WORDS words per split, splits in pre-order. */
+  catBits: Uint32Array;
+  /** Index of the node's categorical split in catBits (-1 for leaves and threshold splits); derived, not stored. */
+  catSlot: Int32Array;
+}
+
+/** 32-bit words of one categorical split's bin set (256 bins). */
+export const CAT_WORDS = 8;
+
+/** Whether bin b (not missing) goes left at a categorical split. */
+export function catGoesLeft(t: FlatTree, node: number, b: number): boolean {
+  return ((t.catBits[t.catSlot[node]! * CAT_WORDS + (b >>> 5)]! >>> (b & 31)) & 1) === 1;
+}
+
+/** catSlot of a tree in pre-order from its split features and the categorical flags of the features. */
+export function catSlots(feature: Int32Array, categorical: ArrayLike<number> | undefined): Int32Array {
+  const slot = new Int32Array(feature.length).fill(-1);
+  let k = 0;
+  for (let i = 0; i < feature.length; i++) {
+    const f = feature[i]!;
+    if (f >= 0 && categorical && categorical[f] === 1) slot[i] = k++;
+  }
+  return slot;
 }
 
 export interface BuiltTree extends FlatTree {
@@ -57,6 +82,9 @@ class NodeArrays {
   missingLeft = new Uint8Array(1024);
   right = new Int32Array(1024);
   value = new Float64Array(1024);
+  catSlot = new Int32Array(1024);
+  catBits = new Uint32Array(64 * CAT_WORDS);
+  catCount = 0;
   count = 0;
 
   add(value: number): number {
@@ -72,12 +100,26 @@ class NodeArrays {
       this.missingLeft = grow(this.missingLeft, (k) => new Uint8Array(k));
       this.right = grow(this.right, (k) => new Int32Array(k));
       this.value = grow(this.value, (k) => new Float64Array(k));
+      this.catSlot = grow(this.catSlot, (k) => new Int32Array(k));
     }
     const id = this.count++;
     this.feature[id] = -1;
     this.right[id] = -1;
     this.value[id] = value;
+    this.catSlot[id] = -1;
     return id;
+  }
+
+  /** Makes node `id` a categorical split sending the bins with goLeft[b] = 1 left. */
+  setCategorical(id: number, goLeft: Uint8Array): void {
+    if ((this.catCount + 1) * CAT_WORDS > this.catBits.length) {
+      const b = new Uint32Array(this.catBits.length * 2);
+      b.set(this.catBits);
+      this.catBits = b;
+    }
+    const off = this.catCount * CAT_WORDS;
+    for (let b = 0; b < MISSING_BIN; b++) if (goLeft[b] === 1) this.catBits[off + (b >>> 5)] |= 1 << (b & 31);
+    this.catSlot[id] = this.catCount++;
   }
 
   trimmed(): FlatTree {
@@ -88,6 +130,8 @@ class NodeArrays {
       missingLeft: this.missingLeft.slice(0, c),
       right: this.right.slice(0, c),
       value: this.value.slice(0, c),
+      catBits: this.catBits.slice(0, this.catCount * CAT_WORDS),
+      catSlot: this.catSlot.slice(0, c),
     };
   }
 }
@@ -149,19 +193,16 @@ function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, cod
 }
 
 /**
- * Stable partition: rows going left (bin <= t, or missing when missingLeft) first, then the others, each in their
- * previous (ascending) order so later gathers walk the columns forwards. Branch-free; returns the first right position.
+ * Stable partition: rows whose bin has goLeft[bin] = 1 first, then the others, each in their previous (ascending)
+ * order so later gathers walk the columns forwards. Branch-free; returns the first right position.
  */
-function partition(binned: Uint8Array, base: number, idx: Int32Array, code: Uint16Array, tmpIdx: Int32Array, tmpCode: Uint16Array, start: number, end: number, t: number, missingLeft: boolean): number {
-  const ml = missingLeft ? 1 : 0;
+function partition(binned: Uint8Array, base: number, idx: Int32Array, code: Uint16Array, tmpIdx: Int32Array, tmpCode: Uint16Array, start: number, end: number, goLeft: Uint8Array): number {
   let l = start;
   let k = 0;
   for (let i = start; i < end; i++) {
     const r = idx[i]!;
     const c = code[i]!;
-    const b = binned[base + r]!;
-    // t < MISSING_BIN, so b <= t is false for missing rows
-    const left = (b <= t ? 1 : 0) | (b === MISSING_BIN ? ml : 0);
+    const left = goLeft[binned[base + r]!]!;
     idx[l] = r;
     code[l] = c;
     tmpIdx[k] = r;
@@ -226,6 +267,11 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   const minLeaf = Math.max(1, prm.minSamplesLeaf);
   const crit = prm.criterion;
   const noConstants = new Uint8Array(p);
+  const cat = prm.categorical;
+  const order = new Uint8Array(256);
+  const bestOrder = new Uint8Array(256);
+  const rate = new Float64Array(256);
+  const goLeft = new Uint8Array(256);
   const weight = (c0: number, c1: number): number => cw0 * c0 + cw1 * c1;
 
   // Stack entries: start, end, depth, class-0 draws, class-1 draws, parent (-1 root), isRight;
@@ -252,6 +298,8 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     let bestScore = -Infinity;
     let bestF = -1;
     let bestT = 0;
+    let bestCat = false;
+    let bestLeftBins = 0;
     let bestML = 0;
     let bestL0 = 0;
     let bestL1 = 0;
@@ -289,27 +337,33 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
         known[f] = 1;
       } else {
         nonConstant++;
+        // Candidate split points: non-empty bins in ascending order, or for a categorical feature ordered by their
+        // weighted class-1 rate (for two classes the best subset split is a prefix of that order).
+        let k = 0;
+        for (let b = minB; b <= maxB; b++) if (h[b * SLOTS] !== 0) order[k++] = b;
+        const isCat = cat !== undefined && cat[f] === 1;
+        if (isCat && k > 2) sortByRate(order, k, h, cw0, cw1, rate);
+        let improvedAt = -1;
         let Lc = 0;
         let L0 = 0;
         let L1 = 0;
-        for (let b = minB; b <= maxB; b++) {
-          const j4 = b * SLOTS;
-          const rows = h[j4]!;
-          if (rows === 0) continue;
-          Lc += rows;
+        for (let j = 0; j < k; j++) {
+          const j4 = order[j]! * SLOTS;
+          Lc += h[j4]!;
           L0 += h[j4 + 1]!;
           L1 += h[j4 + 2]!;
-          if (b < maxB || Mc > 0) {
+          const last = j === k - 1;
+          if (!last || Mc > 0) {
             // missing values go right
             const Rc = C - Lc;
             if (Lc >= minLeaf && Rc >= minLeaf) {
               const s = splitScore(crit, cw0 * L0 + cw1 * L1, cw1 * L1, cw0 * (N0 - L0) + cw1 * (N1 - L1), cw1 * (N1 - L1));
               if (s > bestScore) {
-                bestScore = s; bestF = f; bestT = b; bestML = 0; bestL0 = L0; bestL1 = L1;
+                bestScore = s; improvedAt = j; bestML = 0; bestL0 = L0; bestL1 = L1;
               }
             }
           }
-          if (Mc > 0 && b < maxB) {
+          if (Mc > 0 && !last) {
             // missing values go left
             const lc = Lc + Mc;
             const Rc = C - lc;
@@ -318,10 +372,17 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
               const l1 = L1 + M1;
               const s = splitScore(crit, cw0 * l0 + cw1 * l1, cw1 * l1, cw0 * (N0 - l0) + cw1 * (N1 - l1), cw1 * (N1 - l1));
               if (s > bestScore) {
-                bestScore = s; bestF = f; bestT = b; bestML = 1; bestL0 = l0; bestL1 = l1;
+                bestScore = s; improvedAt = j; bestML = 1; bestL0 = l0; bestL1 = l1;
               }
             }
           }
+        }
+        if (improvedAt >= 0) {
+          bestF = f;
+          bestCat = isCat;
+          bestT = order[improvedAt]!;
+          bestLeftBins = improvedAt + 1;
+          if (isCat) bestOrder.set(order.subarray(0, bestLeftBins));
         }
       }
       if (maxB >= minB) h.fill(0, minB * SLOTS, (maxB + 1) * SLOTS);
@@ -331,15 +392,20 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     }
     if (bestF < 0) continue;
 
-    const i = partition(binned, bestF * n, idx, code, tmpIdx, tmpCode, start, end, bestT, bestML === 1);
+    goLeft.fill(0);
+    if (bestCat) for (let j = 0; j < bestLeftBins; j++) goLeft[bestOrder[j]!] = 1;
+    else goLeft.fill(1, 0, bestT + 1);
+    goLeft[MISSING_BIN] = bestML;
+    const i = partition(binned, bestF * n, idx, code, tmpIdx, tmpCode, start, end, goLeft);
     const R0 = N0 - bestL0;
     const R1 = N1 - bestL1;
     const Lw = weight(bestL0, bestL1);
     const Rw = weight(R0, R1);
     importance[bestF] += W * impurity(crit, W, W1) - Lw * impurity(crit, Lw, cw1 * bestL1) - Rw * impurity(crit, Rw, cw1 * R1);
     nodes.feature[id] = bestF;
-    nodes.threshold[id] = bestT;
+    nodes.threshold[id] = bestCat ? 0 : bestT;
     nodes.missingLeft[id] = bestML;
+    if (bestCat) nodes.setCategorical(id, goLeft);
     // Push right first so the left child gets id + 1 (pre-order).
     stack.push(i, end, depth + 1, R0, R1, id, 1);
     constStack.push(known);
@@ -364,13 +430,32 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   return { ...tree, importance, oobRows, oobValues };
 }
 
+/** Sorts bins order[0, k) by weighted class-1 rate, then by bin (insertion sort: k is small). */
+function sortByRate(order: Uint8Array, k: number, h: Int32Array, cw0: number, cw1: number, rate: Float64Array): void {
+  for (let j = 0; j < k; j++) {
+    const b = order[j]!;
+    const w1 = cw1 * h[b * SLOTS + 2]!;
+    rate[b] = w1 / (cw0 * h[b * SLOTS + 1]! + w1);
+  }
+  for (let j = 1; j < k; j++) {
+    const b = order[j]!;
+    const rb = rate[b]!;
+    let i = j - 1;
+    while (i >= 0 && (rate[order[i]!]! > rb || (rate[order[i]!]! === rb && order[i]! > b))) {
+      order[i + 1] = order[i]!;
+      i--;
+    }
+    order[i + 1] = b;
+  }
+}
+
 /** Leaf reached by row r of a column-major binned matrix with n rows. */
 export function leafOfBinnedRow(t: FlatTree, binned: Uint8Array, n: number, r: number): number {
   let node = 0;
   let f = t.feature[0]!;
   while (f >= 0) {
     const b = binned[f * n + r]!;
-    const left = b === MISSING_BIN ? t.missingLeft[node] === 1 : b <= t.threshold[node]!;
+    const left = b === MISSING_BIN ? t.missingLeft[node] === 1 : t.catSlot[node]! >= 0 ? catGoesLeft(t, node, b) : b <= t.threshold[node]!;
     node = left ? node + 1 : t.right[node]!;
     f = t.feature[node]!;
   }
