@@ -87,6 +87,12 @@ class NodeArrays {
   catCount = 0;
   count = 0;
 
+  reset(): void {
+    this.catBits.fill(0, 0, this.catCount * CAT_WORDS);
+    this.catCount = 0;
+    this.count = 0;
+  }
+
   add(value: number): number {
     if (this.count === this.feature.length) {
       const cap = this.count * 2;
@@ -104,6 +110,8 @@ class NodeArrays {
     }
     const id = this.count++;
     this.feature[id] = -1;
+    this.threshold[id] = 0;
+    this.missingLeft[id] = 0;
     this.right[id] = -1;
     this.value[id] = value;
     this.catSlot[id] = -1;
@@ -217,6 +225,27 @@ function partition(binned: Uint8Array, base: number, idx: Int32Array, code: Uint
   return l;
 }
 
+interface Workspace {
+  n: number;
+  counts: Int32Array;
+  idx: Int32Array;
+  code: Uint16Array;
+  tmpIdx: Int32Array;
+  tmpCode: Uint16Array;
+  nodes: NodeArrays;
+}
+
+/** Scratch arrays of this thread, reused by consecutive trees (buildTree is synchronous; results are copies). */
+let scratch: Workspace | null = null;
+
+function workspace(n: number): Workspace {
+  if (!scratch || scratch.n < n) {
+    scratch = { n, counts: new Int32Array(n), idx: new Int32Array(n), code: new Uint16Array(n), tmpIdx: new Int32Array(n), tmpCode: new Uint16Array(n), nodes: new NodeArrays() };
+  }
+  scratch.nodes.reset();
+  return scratch;
+}
+
 /**
  * Builds tree `treeIndex` of a forest seeded with `seed`.
  * Bootstrap draws are integer weights per row (no duplicated rows); class weights are applied only when scoring a
@@ -225,12 +254,14 @@ function partition(binned: Uint8Array, base: number, idx: Int32Array, code: Uint
 export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIndex: number): BuiltTree {
   const { binned, n, p, y } = m;
   const u = createUniform(seed, treeIndex);
+  const ws = workspace(n);
   const cw0 = prm.classWeight[0];
   const cw1 = prm.classWeight[1];
   let counts: Int32Array | null = null;
   let nIn = 0;
   if (prm.bootstrap) {
-    counts = new Int32Array(n);
+    counts = ws.counts.subarray(0, n);
+    counts.fill(0);
     for (let k = 0; k < n; k++) counts[randInt(u, n)]!++;
     for (let r = 0; r < n; r++) {
       const c = counts[r]!;
@@ -239,8 +270,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     }
   } else nIn = n;
   // Rows of the current node are idx[start, end); their codes travel with them so the scans read sequentially.
-  const idx = new Int32Array(nIn);
-  const code = new Uint16Array(nIn);
+  const { idx, code, tmpIdx, tmpCode, nodes } = ws;
   let rootC0 = 0;
   let rootC1 = 0;
   {
@@ -255,10 +285,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
       k++;
     }
   }
-  const tmpIdx = new Int32Array(nIn);
-  const tmpCode = new Uint16Array(nIn);
 
-  const nodes = new NodeArrays();
   const importance = new Float64Array(p);
   const feats = new Int32Array(p);
   for (let f = 0; f < p; f++) feats[f] = f;
