@@ -22,7 +22,7 @@ export interface TreeParams {
   maxDepth: number;
   minSamplesLeaf: number;
   minSamplesSplit: number;
-  /** Non-constant features examined per node. */
+  /** Features drawn per node (constant ones count; more are drawn only while all drawn were constant). */
   mtry: number;
   criterion: 'gini' | 'entropy';
   bootstrap: boolean;
@@ -30,6 +30,8 @@ export interface TreeParams {
   classWeight: [number, number];
   /** 1 for features whose bins are unordered categories, split by subsets of bins (absent = all ordered). */
   categorical?: Uint8Array;
+  /** Predict the out-of-bag rows (absent = true when bootstrapping). */
+  oob?: boolean;
 }
 
 /** A tree in pre-order: the left child of an internal node i is i + 1, its right child right[i]. */
@@ -333,7 +335,8 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     let nonConstant = 0;
     let knownCopied = false;
     const small = C < 512;
-    for (let j = 0; j < p && nonConstant < prm.mtry; j++) {
+    // As scikit-learn: mtry features are drawn, constant ones included; more only while none of them was usable.
+    for (let j = 0; j < p && (j < prm.mtry || nonConstant === 0); j++) {
       const k = j + randInt(u, p - j);
       const f = feats[k]!;
       feats[k] = feats[j]!;
@@ -443,7 +446,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   const tree = nodes.trimmed();
   let oobRows = new Int32Array(0);
   let oobValues = new Float64Array(0);
-  if (counts) {
+  if (counts && prm.oob !== false) {
     oobRows = new Int32Array(n - nIn);
     oobValues = new Float64Array(n - nIn);
     let k = 0;

@@ -88,6 +88,13 @@ describe('trainHistForest', () => {
     expect(Math.abs(by.noise!)).toBeLessThan(by.balance! / 4);
   });
 
+  it('oobScore: false skips the out-of-bag AUC and leaves the trees unchanged', async () => {
+    const opts = { seed: 7, nEstimators: 60, minSamplesLeaf: 5, threads: 1 };
+    const without = await trainHistForest(train.rows, train.y, { ...opts, oobScore: false });
+    expect(without.oobAuc).toBeNull();
+    expect(JSON.stringify(without.toJSON().trees)).toBe(JSON.stringify(forest.toJSON().trees));
+  });
+
   it('learns where missing values go', () => {
     const base = { balance: 0, age: 40, hasCard: false, channel: 'web', region: 'r01', noise: 0 };
     const [withMissing, withLow] = forest.predictProba([{ ...base, income: null }, { ...base, income: -1 }]);
