@@ -170,15 +170,16 @@ function splitScore(criterion: 'gini' | 'entropy', lw: number, l1: number, rw: n
 
 /**
  * Histogram layout: 4 int32 slots per bin (rows, class-0 draws, class-1 draws, unused). Integer counts keep node
- * statistics exact and are cheaper to accumulate than floats. A row's `code` is its bootstrap count << 1 | label.
+ * statistics exact and are cheaper to accumulate than floats. code[row] is the row's bootstrap count << 1 | label.
  */
 const SLOTS = 4;
 
 /** Adds the node's rows idx[start, end) to the histogram of the feature whose column starts at `base`. */
 function histogram(binned: Uint8Array, base: number, idx: Int32Array, code: Uint16Array, start: number, end: number, h: Int32Array): void {
   for (let i = start; i < end; i++) {
-    const j = binned[base + idx[i]!]! << 2;
-    const c = code[i]!;
+    const r = idx[i]!;
+    const j = binned[base + r]! << 2;
+    const c = code[r]!;
     h[j]!++;
     h[j + 1 + (c & 1)] += c >>> 1;
   }
@@ -189,9 +190,10 @@ function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, cod
   let minB = 255;
   let maxB = -1;
   for (let i = start; i < end; i++) {
-    const b = binned[base + idx[i]!]!;
+    const r = idx[i]!;
+    const b = binned[base + r]!;
     const j = b << 2;
-    const c = code[i]!;
+    const c = code[r]!;
     h[j]!++;
     h[j + 1 + (c & 1)] += c >>> 1;
     if (b !== MISSING_BIN) {
@@ -206,23 +208,19 @@ function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, cod
  * Stable partition: rows whose bin has goLeft[bin] = 1 first, then the others, each in their previous (ascending)
  * order so later gathers walk the columns forwards. Branch-free; returns the first right position.
  */
-function partition(binned: Uint8Array, base: number, idx: Int32Array, code: Uint16Array, tmpIdx: Int32Array, tmpCode: Uint16Array, start: number, end: number, goLeft: Uint8Array): number {
+function partition(binned: Uint8Array, base: number, idx: Int32Array, tmpIdx: Int32Array, start: number, end: number, goLeft: Uint8Array): number {
   let l = start;
   let k = 0;
   for (let i = start; i < end; i++) {
     const r = idx[i]!;
-    const c = code[i]!;
     const left = goLeft[binned[base + r]!]!;
     idx[l] = r;
-    code[l] = c;
     tmpIdx[k] = r;
-    tmpCode[k] = c;
     l += left;
     k += 1 - left;
   }
   for (let j = 0; j < k; j++) {
     idx[l + j] = tmpIdx[j]!;
-    code[l + j] = tmpCode[j]!;
   }
   return l;
 }
@@ -233,7 +231,6 @@ interface Workspace {
   idx: Int32Array;
   code: Uint16Array;
   tmpIdx: Int32Array;
-  tmpCode: Uint16Array;
   nodes: NodeArrays;
 }
 
@@ -242,7 +239,7 @@ let scratch: Workspace | null = null;
 
 function workspace(n: number): Workspace {
   if (!scratch || scratch.n < n) {
-    scratch = { n, counts: new Int32Array(n), idx: new Int32Array(n), code: new Uint16Array(n), tmpIdx: new Int32Array(n), tmpCode: new Uint16Array(n), nodes: new NodeArrays() };
+    scratch = { n, counts: new Int32Array(n), idx: new Int32Array(n), code: new Uint16Array(n), tmpIdx: new Int32Array(n), nodes: new NodeArrays() };
   }
   scratch.nodes.reset();
   return scratch;
@@ -271,17 +268,20 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
       if (c > 0x7fff) throw new Error(`row ${r} was drawn ${c} times; bootstrap counts above 32767 are not supported`);
     }
   } else nIn = n;
-  // Rows of the current node are idx[start, end); their codes travel with them so the scans read sequentially.
-  const { idx, code, tmpIdx, tmpCode, nodes } = ws;
+  // Rows of the current node are idx[start, end), ascending; code[row] = bootstrap count << 1 | label (0 = out of bag).
+  const { idx, code, tmpIdx, nodes } = ws;
   let rootC0 = 0;
   let rootC1 = 0;
   {
     let k = 0;
     for (let r = 0; r < n; r++) {
       const c = counts ? counts[r]! : 1;
-      if (c === 0) continue;
+      if (c === 0) {
+        code[r] = 0;
+        continue;
+      }
       idx[k] = r;
-      code[k] = (c << 1) | y[r]!;
+      code[r] = (c << 1) | y[r]!;
       if (y[r]) rootC1 += c;
       else rootC0 += c;
       k++;
@@ -426,7 +426,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     if (bestCat) for (let j = 0; j < bestLeftBins; j++) goLeft[bestOrder[j]!] = 1;
     else goLeft.fill(1, 0, bestT + 1);
     goLeft[MISSING_BIN] = bestML;
-    const i = partition(binned, bestF * n, idx, code, tmpIdx, tmpCode, start, end, goLeft);
+    const i = partition(binned, bestF * n, idx, tmpIdx, start, end, goLeft);
     const R0 = N0 - bestL0;
     const R1 = N1 - bestL1;
     const Lw = weight(bestL0, bestL1);
