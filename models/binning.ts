@@ -128,22 +128,8 @@ export function binMatrix(X: Float64Array, n: number, p: number, edges: readonly
   const out = target ?? new Uint8Array(n * p);
   for (let f = 0; f < p; f++) {
     const e = edges[f]!;
-    // Edges padded with +Infinity to a power of two: a fixed number of branch-free halving steps finds the bin.
-    let size = 1;
-    while (size < e.length + 1) size *= 2;
-    const padded = new Float64Array(size).fill(Infinity);
-    padded.set(e);
     const base = f * n;
-    for (let r = 0; r < n; r++) {
-      const x = X[base + r]!;
-      if (x - x !== 0) {
-        out[base + r] = MISSING_BIN;
-        continue;
-      }
-      let pos = 0;
-      for (let step = size >> 1; step >= 1; step >>= 1) pos += padded[pos + step - 1]! < x ? step : 0;
-      out[base + r] = pos;
-    }
+    for (let r = 0; r < n; r++) out[base + r] = binOf(e, X[base + r]!);
   }
   return out;
 }
