@@ -70,7 +70,7 @@ export interface TrainOptions extends HistForestParams {
   featureTypes?: Readonly<Record<string, ColumnType>>;
   /** Worker threads building trees (default min(2, CPUs)); 1 builds in the calling thread. Not part of the model. */
   threads?: number;
-  /** Compute the out-of-bag AUC (default true; it walks every out-of-bag row down its tree, ~10 % of the fit time). */
+  /** Compute the out-of-bag AUC (default true; it walks every out-of-bag row down its tree: 10–20 % of the fit time). */
   oobScore?: boolean;
 }
 
