@@ -3,7 +3,12 @@
  * ml-random-forest (2,000-row sample), same hyperparameters, same files, same split (data row % 5 == 0 → test).
  *
  *   npm run bench:model -- [--trees 100] [--min-leaf 5]
- *       [--max-depth N] [--threads 2] [--rows 200000] [--skip-sklearn] [--skip-mlrf] [--skip-synthetic]
+ *       [--max-depth N] [--threads 2] [--rows 200000] [--oob] [--skip-sklearn] [--skip-mlrf] [--skip-synthetic]
+ *
+ * Like for like: both sides use the forest's default encoding (one target-ordered code per string column) and no
+ * out-of-bag scoring (scikit-learn's oob_score=False; --oob turns ours on). scikit-learn is also run on UCI with
+ * one-hot encoding (<= 8 levels) for reference. fit_cpu_seconds (all threads) is reported next to wall time
+ * because other processes share the machine; loadavg_start/end are os.loadavg().
  *
  * Data: a deterministic synthetic file (rows × 40, ~10 % positives, 2 columns with 5 % missing) written once to
  * $TMPDIR/portrait-bench/, and the UCI bank-marketing file (label y = yes, duration excluded).
@@ -86,13 +91,15 @@ function loadSplit(file: string, label: string, positive: string, exclude: strin
   return { train: pick(trRows), yTrain: Uint8Array.from(trRows, (r) => yAll[r]!), test: pick(teRows), yTest: teRows.map((r) => yAll[r]!) };
 }
 
-async function runOurs(s: Split, params: HistForestParams, threads: number) {
+async function runOurs(s: Split, params: HistForestParams, threads: number, oobScore: boolean) {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const forest = await trainHistForest(s.train, s.yTrain, { ...params, seed: 42, threads });
+  const forest = await trainHistForest(s.train, s.yTrain, { ...params, seed: 42, threads, oobScore });
   const t1 = performance.now();
+  const cpu = process.cpuUsage(c0);
   const scores = forest.predictProba(s.test);
   const t2 = performance.now();
-  return { train_rows: s.train.rows, test_rows: s.test.rows, encoded_features: forest.featureNames.length, fit_seconds: (t1 - t0) / 1000, score_seconds: (t2 - t1) / 1000, auc: rocAuc(scores, s.yTest), oob_auc: forest.oobAuc };
+  return { train_rows: s.train.rows, test_rows: s.test.rows, encoded_features: forest.featureNames.length, fit_seconds: (t1 - t0) / 1000, fit_cpu_seconds: (cpu.user + cpu.system) / 1e6, score_seconds: (t2 - t1) / 1000, auc: rocAuc(scores, s.yTest), oob_auc: forest.oobAuc };
 }
 
 /** ml-random-forest on every k-th training row (`rows` rows; the file is in time order) — numeric view from our encoder. */
@@ -126,7 +133,7 @@ async function runMlRf(s: Split, rows: number, params: HistForestParams) {
   const t1 = performance.now();
   const scores = rf.predictProbability(Xte, 1) as number[];
   const t2 = performance.now();
-  const ours = await runOurs({ ...s, train: sub, yTrain: Uint8Array.from(ySub) }, params, 2);
+  const ours = await runOurs({ ...s, train: sub, yTrain: Uint8Array.from(ySub) }, params, 2, false);
   return { train_rows: rows, fit_seconds: (t1 - t0) / 1000, score_seconds: (t2 - t1) / 1000, auc: rocAuc(scores, s.yTest), ours_same_sample: ours };
 }
 
@@ -139,31 +146,33 @@ async function main(): Promise<void> {
   const params: HistForestParams = { nEstimators: trees, maxFeatures: 'sqrt', minSamplesLeaf: minLeaf, maxDepth: maxDepthArg ? Number(maxDepthArg) : null };
   const synthFile = path.join(os.tmpdir(), 'portrait-bench', `synthetic-${synthRows}x40.csv`);
   writeSynthetic(synthFile, synthRows);
-  const out: Record<string, unknown> = { params: { ...params, threads, split: 'data row index % 5 == 0 -> test' }, files: { synthetic: synthFile, uci: UCI }, load_avg_start: os.loadavg()[0] };
+  const out: Record<string, unknown> = { params: { ...params, threads, oobScore: flag('oob'), encoding: 'one target-ordered code per string column (both sides)', split: 'data row index % 5 == 0 -> test' }, files: { synthetic: synthFile, uci: UCI }, loadavg_start: os.loadavg() };
 
   const datasets: [string, Split][] = [['uci', loadSplit(UCI, 'y', 'yes', ['duration'])]];
   if (!flag('skip-synthetic')) datasets.unshift(['synthetic', loadSplit(synthFile, 'y', '1', [])]);
-  let sk: Record<string, { fit_seconds: number; score_seconds: number; auc: number }> = {};
+  let sk: Record<string, { fit_seconds: number; fit_cpu_seconds: number; score_seconds: number; auc: number }> = {};
   if (!flag('skip-sklearn')) {
     const script = path.join(__dirname, '..', '..', 'bench', 'sklearn_forest.py');
     const local = fs.existsSync(script) ? script : path.resolve('bench', 'sklearn_forest.py');
-    const argv = [local, '--synth', synthFile, '--uci', UCI, '--trees', String(trees), '--min-leaf', String(minLeaf), '--jobs', '2'];
+    const argv = [local, '--uci', UCI, '--trees', String(trees), '--min-leaf', String(minLeaf), '--jobs', '2', '--uci-one-hot-max', '8'];
+    if (!flag('skip-synthetic')) argv.push('--synth', synthFile);
     if (maxDepthArg) argv.push('--max-depth', maxDepthArg);
     sk = JSON.parse(execFileSync('python3', argv, { encoding: 'utf8', maxBuffer: 1 << 24 }));
   }
   for (const [name, split] of datasets) {
-    const ours = await runOurs(split, params, threads);
+    const ours = await runOurs(split, params, threads, flag('oob'));
     const entry: Record<string, unknown> = { ours };
     const s = sk[name];
     if (s) {
       entry.sklearn = s;
-      entry.ratios = { fit_ours_over_sklearn: ours.fit_seconds / s.fit_seconds, score_ours_over_sklearn: ours.score_seconds / s.score_seconds, auc_ours_minus_sklearn: ours.auc - s.auc };
+      entry.ratios = { fit_ours_over_sklearn: ours.fit_seconds / s.fit_seconds, fit_cpu_ours_over_sklearn: ours.fit_cpu_seconds / s.fit_cpu_seconds, score_ours_over_sklearn: ours.score_seconds / s.score_seconds, auc_ours_minus_sklearn: ours.auc - s.auc };
     }
     out[name] = entry;
   }
   if (!flag('skip-sklearn')) out.sklearn_version = (sk as unknown as { sklearn: string }).sklearn;
   if (!flag('skip-mlrf')) out.ml_random_forest_uci_2000 = await runMlRf(datasets[datasets.length - 1]![1], 2000, params);
-  out.load_avg_end = os.loadavg()[0];
+  if (sk.uci_onehot) out.sklearn_uci_onehot8 = sk.uci_onehot;
+  out.loadavg_end = os.loadavg();
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 }
 

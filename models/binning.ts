@@ -9,36 +9,100 @@ export function fitBinEdges(X: Float64Array, n: number, p: number, maxBins: numb
   if (!(maxBins >= 2 && maxBins <= 255)) throw new Error(`maxBins must be in [2, 255], got ${maxBins}`);
   const edges: number[][] = [];
   const buf = new Float64Array(n);
+  const set = new DistinctSet(maxBins);
   for (let f = 0; f < p; f++) {
+    // Most columns (flags, one-hot parts, codes, small integers) have few distinct values: a hash set finds them
+    // in one pass, and only columns with more than maxBins distinct values are sorted for quantiles.
+    set.clear();
+    let few = true;
+    const base = f * n;
+    for (let r = 0; r < n; r++) {
+      const v = X[base + r]!;
+      if (v - v === 0 && !set.add(v)) {
+        few = false;
+        break;
+      }
+    }
+    if (few) {
+      const distinct = set.values();
+      const e: number[] = [];
+      for (let j = 0; j + 1 < distinct.length; j++) e.push(midpoint(distinct[j]!, distinct[j + 1]!));
+      edges.push(e);
+      continue;
+    }
     let m = 0;
     for (let r = 0; r < n; r++) {
-      const v = X[f * n + r]!;
-      if (Number.isFinite(v)) buf[m++] = v;
+      const v = X[base + r]!;
+      if (v - v === 0) buf[m++] = v;
     }
     const s = buf.subarray(0, m).sort();
-    const distinct: number[] = [];
-    const cum: number[] = [];
-    for (let i = 0; i < m; i++) {
-      if (i === 0 || s[i] !== s[i - 1]) {
-        distinct.push(s[i]!);
-        cum.push(i + 1);
-      } else cum[cum.length - 1] = i + 1;
-    }
     const e: number[] = [];
-    if (distinct.length <= maxBins) {
-      for (let j = 0; j + 1 < distinct.length; j++) e.push(midpoint(distinct[j]!, distinct[j + 1]!));
-    } else {
-      let q = 1;
-      for (let j = 0; j + 1 < distinct.length && q < maxBins; j++) {
-        if (cum[j]! >= (q * m) / maxBins) {
-          e.push(midpoint(distinct[j]!, distinct[j + 1]!));
-          while (q < maxBins && cum[j]! >= (q * m) / maxBins) q++;
-        }
+    let q = 1;
+    for (let i = 0; i + 1 < m && q < maxBins; i++) {
+      // i + 1 values are <= s[i]; cut after s[i] at each quantile boundary it reaches, where the value changes
+      if (s[i] === s[i + 1]) continue;
+      if (i + 1 >= (q * m) / maxBins) {
+        e.push(midpoint(s[i]!, s[i + 1]!));
+        while (q < maxBins && i + 1 >= (q * m) / maxBins) q++;
       }
     }
     edges.push(e);
   }
   return edges;
+}
+
+/** Open-addressing set of up to `limit` distinct finite doubles (add returns false once the limit is exceeded). */
+class DistinctSet {
+  private readonly keys: Float64Array;
+  private readonly used: Uint8Array;
+  private readonly mask: number;
+  private readonly list: number[] = [];
+  private readonly f64 = new Float64Array(1);
+  private readonly i32 = new Int32Array(this.f64.buffer);
+
+  constructor(private readonly limit: number) {
+    let size = 16;
+    while (size < 4 * (limit + 1)) size *= 2;
+    this.keys = new Float64Array(size);
+    this.used = new Uint8Array(size);
+    this.mask = size - 1;
+  }
+
+  clear(): void {
+    for (const v of this.list) this.used[this.slot(v)] = 0;
+    this.list.length = 0;
+  }
+
+  add(v: number): boolean {
+    const x = v === 0 ? 0 : v; // -0 and 0 are one value
+    let i = this.hash(x);
+    while (this.used[i] === 1) {
+      if (this.keys[i] === x) return true;
+      i = (i + 1) & this.mask;
+    }
+    if (this.list.length === this.limit) return false;
+    this.used[i] = 1;
+    this.keys[i] = x;
+    this.list.push(x);
+    return true;
+  }
+
+  /** Distinct values, ascending. */
+  values(): number[] {
+    return [...this.list].sort((a, b) => a - b);
+  }
+
+  private hash(x: number): number {
+    this.f64[0] = x;
+    return Math.imul(this.i32[0]! ^ Math.imul(this.i32[1]!, 0x9e3779b1), 0x85ebca6b) >>> 16 & this.mask;
+  }
+
+  /** Slot holding v (v is present). */
+  private slot(v: number): number {
+    let i = this.hash(v);
+    while (this.keys[i] !== v) i = (i + 1) & this.mask;
+    return i;
+  }
 }
 
 function midpoint(a: number, b: number): number {

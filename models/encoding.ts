@@ -1,7 +1,9 @@
 /**
  * Input schema and categorical encodings of the histogram forest. The encoding is learned at training time and is
- * part of the model: low-cardinality string columns become one-hot features, high-cardinality ones an ordinal code
- * ordered by (smoothed) target rate. Scoring validates every input column against the schema.
+ * part of the model: a string column becomes one feature holding its level's code, levels ordered by smoothed target
+ * rate, that trees split by thresholds ('ordinal') or by subsets of levels ('category'); columns with at most
+ * oneHotMaxLevels levels (when that option is set) become one-hot features. Scoring validates every input column
+ * against the schema.
  */
 
 export type ColumnType = 'number' | 'boolean' | 'category';
@@ -16,7 +18,8 @@ export interface FeatureSchemaEntry {
 export type Encoding =
   | { column: string; kind: 'number' | 'boolean'; features: number[] }
   | { column: string; kind: 'onehot'; levels: string[]; features: number[] }
-  | { column: string; kind: 'ordinal'; order: string[]; features: number[] };
+  | { column: string; kind: 'ordinal'; order: string[]; features: number[] }
+  | { column: string; kind: 'category'; order: string[]; features: number[] };
 
 /** One input column in memory: numbers/booleans as Float64 (NaN = missing), categories as strings (null = missing). */
 export type RawColumn = { name: string; type: 'number' | 'boolean'; num: Float64Array } | { name: string; type: 'category'; cat: (string | null)[] };
@@ -116,6 +119,7 @@ export function fitEncodings(
   columns: readonly RawColumn[],
   y: Uint8Array,
   oneHotMaxLevels: number,
+  nativeCategories = false,
 ): { schema: FeatureSchemaEntry[]; encodings: Encoding[]; featureNames: string[] } {
   const schema: FeatureSchemaEntry[] = [];
   const encodings: Encoding[] = [];
@@ -153,7 +157,7 @@ export function fitEncodings(
         return (s.pos + prior * smoothing) / (s.n + smoothing);
       };
       const order = [...levels].sort((a, b) => rate(a) - rate(b) || (a < b ? -1 : a > b ? 1 : 0));
-      encodings.push({ column: col.name, kind: 'ordinal', order, features: [featureNames.length] });
+      encodings.push({ column: col.name, kind: nativeCategories ? 'category' : 'ordinal', order, features: [featureNames.length] });
       featureNames.push(col.name);
     }
   }
@@ -181,7 +185,7 @@ export function encodeColumns(columns: ReadonlyMap<string, RawColumn>, encodings
           if (k !== undefined) X[enc.features[k]! * n + r] = 1; // unseen levels are all-zero
         }
       }
-    } else if (enc.kind === 'ordinal') {
+    } else if (enc.kind === 'ordinal' || enc.kind === 'category') {
       if (col.type !== 'category') throw new Error(`column '${enc.column}' expects category strings but holds ${col.type} values`);
       const code = new Map(enc.order.map((lv, k) => [lv, k]));
       const base = enc.features[0]! * n;

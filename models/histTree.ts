@@ -22,12 +22,16 @@ export interface TreeParams {
   maxDepth: number;
   minSamplesLeaf: number;
   minSamplesSplit: number;
-  /** Non-constant features examined per node. */
+  /** Features drawn per node (constant ones count; more are drawn only while all drawn were constant). */
   mtry: number;
   criterion: 'gini' | 'entropy';
   bootstrap: boolean;
   /** Weight of class 0 and class 1. */
   classWeight: [number, number];
+  /** 1 for features whose bins are unordered categories, split by subsets of bins (absent = all ordered). */
+  categorical?: Uint8Array;
+  /** Predict the out-of-bag rows (absent = true when bootstrapping). */
+  oob?: boolean;
 }
 
 /** A tree in pre-order: the left child of an internal node i is i + 1, its right child right[i]. */
@@ -41,6 +45,29 @@ export interface FlatTree {
   right: Int32Array;
   /** Weighted fraction of class 1 in the node (every node, for Saabas contributions). */
   value: Float64Array;
+  /** Bins going left of each categorical split, CAT_WORDS words per split, splits in pre-order. */
+  catBits: Uint32Array;
+  /** Index of the node's categorical split in catBits (-1 for leaves and threshold splits); derived, not stored. */
+  catSlot: Int32Array;
+}
+
+/** 32-bit words of one categorical split's bin set (256 bins). */
+export const CAT_WORDS = 8;
+
+/** Whether bin b (not missing) goes left at a categorical split. */
+export function catGoesLeft(t: FlatTree, node: number, b: number): boolean {
+  return ((t.catBits[t.catSlot[node]! * CAT_WORDS + (b >>> 5)]! >>> (b & 31)) & 1) === 1;
+}
+
+/** catSlot of a tree in pre-order from its split features and the categorical flags of the features. */
+export function catSlots(feature: Int32Array, categorical: ArrayLike<number> | undefined): Int32Array {
+  const slot = new Int32Array(feature.length).fill(-1);
+  let k = 0;
+  for (let i = 0; i < feature.length; i++) {
+    const f = feature[i]!;
+    if (f >= 0 && categorical && categorical[f] === 1) slot[i] = k++;
+  }
+  return slot;
 }
 
 export interface BuiltTree extends FlatTree {
@@ -57,7 +84,16 @@ class NodeArrays {
   missingLeft = new Uint8Array(1024);
   right = new Int32Array(1024);
   value = new Float64Array(1024);
+  catSlot = new Int32Array(1024);
+  catBits = new Uint32Array(64 * CAT_WORDS);
+  catCount = 0;
   count = 0;
+
+  reset(): void {
+    this.catBits.fill(0, 0, this.catCount * CAT_WORDS);
+    this.catCount = 0;
+    this.count = 0;
+  }
 
   add(value: number): number {
     if (this.count === this.feature.length) {
@@ -72,12 +108,28 @@ class NodeArrays {
       this.missingLeft = grow(this.missingLeft, (k) => new Uint8Array(k));
       this.right = grow(this.right, (k) => new Int32Array(k));
       this.value = grow(this.value, (k) => new Float64Array(k));
+      this.catSlot = grow(this.catSlot, (k) => new Int32Array(k));
     }
     const id = this.count++;
     this.feature[id] = -1;
+    this.threshold[id] = 0;
+    this.missingLeft[id] = 0;
     this.right[id] = -1;
     this.value[id] = value;
+    this.catSlot[id] = -1;
     return id;
+  }
+
+  /** Makes node `id` a categorical split sending the bins with goLeft[b] = 1 left. */
+  setCategorical(id: number, goLeft: Uint8Array): void {
+    if ((this.catCount + 1) * CAT_WORDS > this.catBits.length) {
+      const b = new Uint32Array(this.catBits.length * 2);
+      b.set(this.catBits);
+      this.catBits = b;
+    }
+    const off = this.catCount * CAT_WORDS;
+    for (let b = 0; b < MISSING_BIN; b++) if (goLeft[b] === 1) this.catBits[off + (b >>> 5)] |= 1 << (b & 31);
+    this.catSlot[id] = this.catCount++;
   }
 
   trimmed(): FlatTree {
@@ -88,6 +140,8 @@ class NodeArrays {
       missingLeft: this.missingLeft.slice(0, c),
       right: this.right.slice(0, c),
       value: this.value.slice(0, c),
+      catBits: this.catBits.slice(0, this.catCount * CAT_WORDS),
+      catSlot: this.catSlot.slice(0, c),
     };
   }
 }
@@ -114,23 +168,34 @@ function splitScore(criterion: 'gini' | 'entropy', lw: number, l1: number, rw: n
   return xlogx(l1) + xlogx(l0) - xlogx(lw) + xlogx(r1) + xlogx(r0) - xlogx(rw);
 }
 
-/** Adds the node's rows to the histograms of one feature. */
-function histogram(binned: Uint8Array, base: number, idx: Int32Array, incA: Float64Array, incB: Float64Array, start: number, end: number, hA: Float64Array, hB: Float64Array): void {
+/**
+ * Histogram layout: 4 int32 slots per bin (rows, class-0 draws, class-1 draws, unused). Integer counts keep node
+ * statistics exact and are cheaper to accumulate than floats. code[row] is the row's bootstrap count << 1 | label.
+ */
+const SLOTS = 4;
+
+/** Adds the node's rows idx[start, end) to the histogram of the feature whose column starts at `base`. */
+function histogram(binned: Uint8Array, base: number, idx: Int32Array, code: Uint16Array, start: number, end: number, h: Int32Array): void {
   for (let i = start; i < end; i++) {
-    const b = binned[base + idx[i]!]!;
-    hA[b] += incA[i]!;
-    hB[b] += incB[i]!;
+    const r = idx[i]!;
+    const j = binned[base + r]! << 2;
+    const c = code[r]!;
+    h[j]!++;
+    h[j + 1 + (c & 1)] += c >>> 1;
   }
 }
 
 /** Same, also tracking the smallest and largest non-missing bin: returns min | (max + 1) << 8. */
-function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, incA: Float64Array, incB: Float64Array, start: number, end: number, hA: Float64Array, hB: Float64Array): number {
+function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, code: Uint16Array, start: number, end: number, h: Int32Array): number {
   let minB = 255;
   let maxB = -1;
   for (let i = start; i < end; i++) {
-    const b = binned[base + idx[i]!]!;
-    hA[b] += incA[i]!;
-    hB[b] += incB[i]!;
+    const r = idx[i]!;
+    const b = binned[base + r]!;
+    const j = b << 2;
+    const c = code[r]!;
+    h[j]!++;
+    h[j + 1 + (c & 1)] += c >>> 1;
     if (b !== MISSING_BIN) {
       if (b < minB) minB = b;
       if (b > maxB) maxB = b;
@@ -139,84 +204,103 @@ function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, inc
   return minB | ((maxB + 1) << 8);
 }
 
-/** Moves rows going left (bin <= t, or missing when missingLeft) before the others; returns the first right position. */
-function partition(binned: Uint8Array, base: number, idx: Int32Array, incA: Float64Array, incB: Float64Array, start: number, end: number, t: number, missingLeft: boolean): number {
-  let i = start;
-  let k = end - 1;
-  while (i <= k) {
-    const b = binned[base + idx[i]!]!;
-    const left = b === MISSING_BIN ? missingLeft : b <= t;
-    if (left) i++;
-    else {
-      const tr = idx[i]!;
-      idx[i] = idx[k]!;
-      idx[k] = tr;
-      const ta = incA[i]!;
-      incA[i] = incA[k]!;
-      incA[k] = ta;
-      const tb = incB[i]!;
-      incB[i] = incB[k]!;
-      incB[k] = tb;
-      k--;
-    }
+/**
+ * Stable partition: rows whose bin has goLeft[bin] = 1 first, then the others, each in their previous (ascending)
+ * order so later gathers walk the columns forwards. Branch-free; returns the first right position.
+ */
+function partition(binned: Uint8Array, base: number, idx: Int32Array, tmpIdx: Int32Array, start: number, end: number, goLeft: Uint8Array): number {
+  let l = start;
+  let k = 0;
+  for (let i = start; i < end; i++) {
+    const r = idx[i]!;
+    const left = goLeft[binned[base + r]!]!;
+    idx[l] = r;
+    tmpIdx[k] = r;
+    l += left;
+    k += 1 - left;
   }
-  return i;
+  for (let j = 0; j < k; j++) {
+    idx[l + j] = tmpIdx[j]!;
+  }
+  return l;
+}
+
+interface Workspace {
+  n: number;
+  counts: Int32Array;
+  idx: Int32Array;
+  code: Uint16Array;
+  tmpIdx: Int32Array;
+  nodes: NodeArrays;
+}
+
+/** Scratch arrays of this thread, reused by consecutive trees (buildTree is synchronous; results are copies). */
+let scratch: Workspace | null = null;
+
+function workspace(n: number): Workspace {
+  if (!scratch || scratch.n < n) {
+    scratch = { n, counts: new Int32Array(n), idx: new Int32Array(n), code: new Uint16Array(n), tmpIdx: new Int32Array(n), nodes: new NodeArrays() };
+  }
+  scratch.nodes.reset();
+  return scratch;
 }
 
 /**
  * Builds tree `treeIndex` of a forest seeded with `seed`.
- * Histograms count bootstrap draws per class as integers (packed: rows + class-1 draws × PACK in one float, class-0
- * draws in another), so node statistics are exact and class weights are applied only when scoring a split.
+ * Bootstrap draws are integer weights per row (no duplicated rows); class weights are applied only when scoring a
+ * split, so node statistics are exact integers.
  */
 export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIndex: number): BuiltTree {
   const { binned, n, p, y } = m;
   const u = createUniform(seed, treeIndex);
+  const ws = workspace(n);
   const cw0 = prm.classWeight[0];
   const cw1 = prm.classWeight[1];
   let counts: Int32Array | null = null;
   let nIn = 0;
   if (prm.bootstrap) {
-    counts = new Int32Array(n);
+    counts = ws.counts.subarray(0, n);
+    counts.fill(0);
     for (let k = 0; k < n; k++) counts[randInt(u, n)]!++;
-    for (let r = 0; r < n; r++) if (counts[r]! > 0) nIn++;
+    for (let r = 0; r < n; r++) {
+      const c = counts[r]!;
+      if (c > 0) nIn++;
+      if (c > 0x7fff) throw new Error(`row ${r} was drawn ${c} times; bootstrap counts above 32767 are not supported`);
+    }
   } else nIn = n;
-  // Smallest power of two above n: rows + class-1 draws × PACK stays an exact integer below 2^53.
-  let PACK = 1;
-  while (PACK <= n) PACK *= 2;
-  if (n * PACK >= 2 ** 53) throw new Error(`too many training rows (${n}) for exact histogram counts`);
-  // Rows of the current node are idx[start, end); their increments travel with them so the scans read sequentially.
-  const idx = new Int32Array(nIn);
-  const incA = new Float64Array(nIn);
-  const incB = new Float64Array(nIn);
+  // Rows of the current node are idx[start, end), ascending; code[row] = bootstrap count << 1 | label (0 = out of bag).
+  const { idx, code, tmpIdx, nodes } = ws;
   let rootC0 = 0;
   let rootC1 = 0;
   {
     let k = 0;
     for (let r = 0; r < n; r++) {
       const c = counts ? counts[r]! : 1;
-      if (c === 0) continue;
-      idx[k] = r;
-      if (y[r]) {
-        incA[k] = 1 + c * PACK;
-        rootC1 += c;
-      } else {
-        incA[k] = 1;
-        incB[k] = c;
-        rootC0 += c;
+      if (c === 0) {
+        code[r] = 0;
+        continue;
       }
+      idx[k] = r;
+      code[r] = (c << 1) | y[r]!;
+      if (y[r]) rootC1 += c;
+      else rootC0 += c;
       k++;
     }
   }
 
-  const nodes = new NodeArrays();
   const importance = new Float64Array(p);
   const feats = new Int32Array(p);
   for (let f = 0; f < p; f++) feats[f] = f;
-  const hA = new Float64Array(256);
-  const hB = new Float64Array(256);
+  const h = new Int32Array(256 * SLOTS);
+  const MISS = MISSING_BIN * SLOTS;
   const minLeaf = Math.max(1, prm.minSamplesLeaf);
   const crit = prm.criterion;
   const noConstants = new Uint8Array(p);
+  const cat = prm.categorical;
+  const order = new Uint8Array(256);
+  const bestOrder = new Uint8Array(256);
+  const rate = new Float64Array(256);
+  const goLeft = new Uint8Array(256);
   const weight = (c0: number, c1: number): number => cw0 * c0 + cw1 * c1;
 
   // Stack entries: start, end, depth, class-0 draws, class-1 draws, parent (-1 root), isRight;
@@ -243,13 +327,16 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     let bestScore = -Infinity;
     let bestF = -1;
     let bestT = 0;
+    let bestCat = false;
+    let bestLeftBins = 0;
     let bestML = 0;
     let bestL0 = 0;
     let bestL1 = 0;
     let nonConstant = 0;
     let knownCopied = false;
     const small = C < 512;
-    for (let j = 0; j < p && nonConstant < prm.mtry; j++) {
+    // As scikit-learn: mtry features are drawn, constant ones included; more only while none of them was usable.
+    for (let j = 0; j < p && (j < prm.mtry || nonConstant === 0); j++) {
       const k = j + randInt(u, p - j);
       const f = feats[k]!;
       feats[k] = feats[j]!;
@@ -259,20 +346,19 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
       let minB = 255;
       let maxB = -1;
       if (small) {
-        const mm = histogramTracked(binned, base, idx, incA, incB, start, end, hA, hB);
+        const mm = histogramTracked(binned, base, idx, code, start, end, h);
         minB = mm & 0xff;
         maxB = (mm >> 8) - 1;
       } else {
-        histogram(binned, base, idx, incA, incB, start, end, hA, hB);
+        histogram(binned, base, idx, code, start, end, h);
         minB = 0;
-        while (minB < 255 && hA[minB] === 0) minB++;
+        while (minB < 255 && h[minB * SLOTS] === 0) minB++;
         maxB = 254;
-        while (maxB >= minB && hA[maxB] === 0) maxB--;
+        while (maxB >= minB && h[maxB * SLOTS] === 0) maxB--;
       }
-      const mA = hA[MISSING_BIN]!;
-      const mB = hB[MISSING_BIN]!;
-      const Mc1 = Math.floor(mA / PACK);
-      const Mc = mA - Mc1 * PACK;
+      const Mc = h[MISS]!;
+      const M0 = h[MISS + 1]!;
+      const M1 = h[MISS + 2]!;
       if (maxB < minB || (minB === maxB && Mc === 0)) {
         if (!knownCopied) {
           known = known.slice();
@@ -281,59 +367,75 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
         known[f] = 1;
       } else {
         nonConstant++;
-        let LA = 0;
+        // Candidate split points: non-empty bins in ascending order, or for a categorical feature ordered by their
+        // weighted class-1 rate (for two classes the best subset split is a prefix of that order).
+        let k = 0;
+        for (let b = minB; b <= maxB; b++) if (h[b * SLOTS] !== 0) order[k++] = b;
+        const isCat = cat !== undefined && cat[f] === 1;
+        if (isCat && k > 2) sortByRate(order, k, h, cw0, cw1, rate);
+        let improvedAt = -1;
+        let Lc = 0;
         let L0 = 0;
-        for (let b = minB; b <= maxB; b++) {
-          const a = hA[b]!;
-          if (a === 0) continue;
-          LA += a;
-          L0 += hB[b]!;
-          const L1 = Math.floor(LA / PACK);
-          const Lc = LA - L1 * PACK;
-          if (b < maxB || Mc > 0) {
+        let L1 = 0;
+        for (let j = 0; j < k; j++) {
+          const j4 = order[j]! * SLOTS;
+          Lc += h[j4]!;
+          L0 += h[j4 + 1]!;
+          L1 += h[j4 + 2]!;
+          const last = j === k - 1;
+          if (!last || Mc > 0) {
             // missing values go right
             const Rc = C - Lc;
             if (Lc >= minLeaf && Rc >= minLeaf) {
               const s = splitScore(crit, cw0 * L0 + cw1 * L1, cw1 * L1, cw0 * (N0 - L0) + cw1 * (N1 - L1), cw1 * (N1 - L1));
               if (s > bestScore) {
-                bestScore = s; bestF = f; bestT = b; bestML = 0; bestL0 = L0; bestL1 = L1;
+                bestScore = s; improvedAt = j; bestML = 0; bestL0 = L0; bestL1 = L1;
               }
             }
           }
-          if (Mc > 0 && b < maxB) {
+          if (Mc > 0 && !last) {
             // missing values go left
             const lc = Lc + Mc;
             const Rc = C - lc;
             if (lc >= minLeaf && Rc >= minLeaf) {
-              const l0 = L0 + mB;
-              const l1 = L1 + Mc1;
+              const l0 = L0 + M0;
+              const l1 = L1 + M1;
               const s = splitScore(crit, cw0 * l0 + cw1 * l1, cw1 * l1, cw0 * (N0 - l0) + cw1 * (N1 - l1), cw1 * (N1 - l1));
               if (s > bestScore) {
-                bestScore = s; bestF = f; bestT = b; bestML = 1; bestL0 = l0; bestL1 = l1;
+                bestScore = s; improvedAt = j; bestML = 1; bestL0 = l0; bestL1 = l1;
               }
             }
           }
         }
+        if (improvedAt >= 0) {
+          bestF = f;
+          bestCat = isCat;
+          bestT = order[improvedAt]!;
+          bestLeftBins = improvedAt + 1;
+          if (isCat) bestOrder.set(order.subarray(0, bestLeftBins));
+        }
       }
-      if (maxB >= minB) {
-        hA.fill(0, minB, maxB + 1);
-        hB.fill(0, minB, maxB + 1);
-      }
-      hA[MISSING_BIN] = 0;
-      hB[MISSING_BIN] = 0;
+      if (maxB >= minB) h.fill(0, minB * SLOTS, (maxB + 1) * SLOTS);
+      h[MISS] = 0;
+      h[MISS + 1] = 0;
+      h[MISS + 2] = 0;
     }
     if (bestF < 0) continue;
 
-    // Partition rows (with their increments) so that rows going left come first.
-    const i = partition(binned, bestF * n, idx, incA, incB, start, end, bestT, bestML === 1);
+    goLeft.fill(0);
+    if (bestCat) for (let j = 0; j < bestLeftBins; j++) goLeft[bestOrder[j]!] = 1;
+    else goLeft.fill(1, 0, bestT + 1);
+    goLeft[MISSING_BIN] = bestML;
+    const i = partition(binned, bestF * n, idx, tmpIdx, start, end, goLeft);
     const R0 = N0 - bestL0;
     const R1 = N1 - bestL1;
     const Lw = weight(bestL0, bestL1);
     const Rw = weight(R0, R1);
     importance[bestF] += W * impurity(crit, W, W1) - Lw * impurity(crit, Lw, cw1 * bestL1) - Rw * impurity(crit, Rw, cw1 * R1);
     nodes.feature[id] = bestF;
-    nodes.threshold[id] = bestT;
+    nodes.threshold[id] = bestCat ? 0 : bestT;
     nodes.missingLeft[id] = bestML;
+    if (bestCat) nodes.setCategorical(id, goLeft);
     // Push right first so the left child gets id + 1 (pre-order).
     stack.push(i, end, depth + 1, R0, R1, id, 1);
     constStack.push(known);
@@ -344,7 +446,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   const tree = nodes.trimmed();
   let oobRows = new Int32Array(0);
   let oobValues = new Float64Array(0);
-  if (counts) {
+  if (counts && prm.oob !== false) {
     oobRows = new Int32Array(n - nIn);
     oobValues = new Float64Array(n - nIn);
     let k = 0;
@@ -358,13 +460,32 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   return { ...tree, importance, oobRows, oobValues };
 }
 
+/** Sorts bins order[0, k) by weighted class-1 rate, then by bin (insertion sort: k is small). */
+function sortByRate(order: Uint8Array, k: number, h: Int32Array, cw0: number, cw1: number, rate: Float64Array): void {
+  for (let j = 0; j < k; j++) {
+    const b = order[j]!;
+    const w1 = cw1 * h[b * SLOTS + 2]!;
+    rate[b] = w1 / (cw0 * h[b * SLOTS + 1]! + w1);
+  }
+  for (let j = 1; j < k; j++) {
+    const b = order[j]!;
+    const rb = rate[b]!;
+    let i = j - 1;
+    while (i >= 0 && (rate[order[i]!]! > rb || (rate[order[i]!]! === rb && order[i]! > b))) {
+      order[i + 1] = order[i]!;
+      i--;
+    }
+    order[i + 1] = b;
+  }
+}
+
 /** Leaf reached by row r of a column-major binned matrix with n rows. */
 export function leafOfBinnedRow(t: FlatTree, binned: Uint8Array, n: number, r: number): number {
   let node = 0;
   let f = t.feature[0]!;
   while (f >= 0) {
     const b = binned[f * n + r]!;
-    const left = b === MISSING_BIN ? t.missingLeft[node] === 1 : b <= t.threshold[node]!;
+    const left = b === MISSING_BIN ? t.missingLeft[node] === 1 : t.catSlot[node]! >= 0 ? catGoesLeft(t, node, b) : b <= t.threshold[node]!;
     node = left ? node + 1 : t.right[node]!;
     f = t.feature[node]!;
   }

@@ -1,5 +1,5 @@
 import { RandomForestClassifier } from 'ml-random-forest';
-import { loadHistForest, trainHistForest, type HistForest, type Row } from '../../models/histForest';
+import { loadHistForest, trainHistForest, type HistForest, type HistForestJson, type Row } from '../../models/histForest';
 import { rocAuc } from '../../models/metrics';
 import { createUniform } from '../../models/prng';
 
@@ -39,13 +39,13 @@ describe('trainHistForest', () => {
   it('learns a schema with automatic category encodings', () => {
     const json = forest.toJSON();
     expect(json.format).toBe('portrait-histforest');
-    expect(json.formatVersion).toBe(1);
+    expect(json.formatVersion).toBe(2);
     expect(json.featureSchema.map((s) => [s.name, s.type])).toEqual([
       ['balance', 'number'], ['age', 'number'], ['hasCard', 'boolean'], ['channel', 'category'], ['region', 'category'], ['income', 'number'], ['noise', 'number'],
     ]);
-    expect(json.encodings.find((e) => e.column === 'channel')!.kind).toBe('onehot');
+    expect(json.encodings.find((e) => e.column === 'channel')!.kind).toBe('ordinal');
     expect(json.encodings.find((e) => e.column === 'region')!.kind).toBe('ordinal');
-    expect(json.features).toContain('channel=app');
+    expect(json.features).toEqual(['balance', 'age', 'hasCard', 'channel', 'region', 'income', 'noise']);
     expect(json.binEdges.every((e) => e.length <= 254)).toBe(true);
   });
 
@@ -86,6 +86,13 @@ describe('trainHistForest', () => {
     expect(baselineAuc).toBeGreaterThan(0.75);
     expect(by.balance).toBeGreaterThan(0.05);
     expect(Math.abs(by.noise!)).toBeLessThan(by.balance! / 4);
+  });
+
+  it('oobScore: false skips the out-of-bag AUC and leaves the trees unchanged', async () => {
+    const opts = { seed: 7, nEstimators: 60, minSamplesLeaf: 5, threads: 1 };
+    const without = await trainHistForest(train.rows, train.y, { ...opts, oobScore: false });
+    expect(without.oobAuc).toBeNull();
+    expect(JSON.stringify(without.toJSON().trees)).toBe(JSON.stringify(forest.toJSON().trees));
   });
 
   it('learns where missing values go', () => {
@@ -136,7 +143,85 @@ describe('determinism and serialization', () => {
 
   it('rejects other formats and versions', () => {
     expect(() => loadHistForest({ format: 'portrait-forest' } as never)).toThrow(/not a histogram forest/);
-    expect(() => loadHistForest({ format: 'portrait-histforest', formatVersion: 2 } as never)).toThrow(/formatVersion 2/);
+    expect(() => loadHistForest({ format: 'portrait-histforest', formatVersion: 3 } as never)).toThrow(/formatVersion 3; this code reads versions 1 and 2/);
+  });
+
+  it('loads a version 1 model (no categorical splits) and scores it the same', async () => {
+    const forest = await trainHistForest(train.rows, train.y, { seed: 8, nEstimators: 10, minSamplesLeaf: 5, threads: 1 });
+    const v2 = forest.toJSON();
+    const v1 = { ...v2, formatVersion: 1, trees: v2.trees.map(({ catBits: _c, ...t }) => t) } as unknown as HistForestJson;
+    expect(Array.from(loadHistForest(JSON.stringify(v1)).predictProba(test.rows))).toEqual(Array.from(forest.predictProba(test.rows)));
+    const withCategory = { ...v1, encodings: v1.encodings.map((e) => (e.column === 'region' ? { ...e, kind: 'category' } : e)) } as HistForestJson;
+    expect(() => loadHistForest(withCategory)).toThrow(/formatVersion 1 has no 'category' encodings/);
+    const noBits = { ...v2, trees: v2.trees.map(({ catBits: _c, ...t }) => t) } as HistForestJson;
+    expect(() => loadHistForest(noBits)).toThrow(/tree 0 has no catBits/);
+  });
+});
+
+describe('category encodings', () => {
+  it('one-hot for columns with at most oneHotMaxLevels levels, ordinal for the others', async () => {
+    const forest = await trainHistForest(train.rows, train.y, { seed: 7, nEstimators: 5, minSamplesLeaf: 5, oneHotMaxLevels: 8, threads: 1 });
+    const json = forest.toJSON();
+    expect(json.encodings.find((e) => e.column === 'channel')!.kind).toBe('onehot');
+    expect(json.encodings.find((e) => e.column === 'region')!.kind).toBe('ordinal');
+    expect(json.features).toContain('channel=app');
+  });
+
+  describe('subset splits (nativeCategories)', () => {
+    const opts = { seed: 6, nEstimators: 30, minSamplesLeaf: 5, nativeCategories: true };
+    let forest: HistForest;
+    beforeAll(async () => {
+      forest = await trainHistForest(train.rows, train.y, { ...opts, threads: 1 });
+    });
+
+    it('splits categories by subsets of levels and still learns', () => {
+      const json = forest.toJSON();
+      expect(json.encodings.filter((e) => e.kind === 'category').map((e) => e.column)).toEqual(['channel', 'region']);
+      // categorical splits store their bin sets
+      const bits = json.trees.map((t) => Buffer.from(t.catBits!, 'base64'));
+      expect(bits.some((b) => b.length > 0)).toBe(true);
+      expect(rocAuc(forest.predictProba(test.rows), test.y)).toBeGreaterThan(0.75);
+    });
+
+    it('threads 1 and 2 build byte-identical models; JSON round trip scores the same', async () => {
+      const two = await trainHistForest(train.rows, train.y, { ...opts, threads: 2 });
+      expect(two.serialize()).toBe(forest.serialize());
+      const loaded = loadHistForest(forest.serialize());
+      expect(Array.from(loaded.predictProba(test.rows))).toEqual(Array.from(forest.predictProba(test.rows)));
+    });
+
+    it('finds a set of levels that thresholds on the code cannot (interaction with a number, shallow trees)', async () => {
+      // y depends on (level in S) XOR (x > 0): every level's overall rate is ~0.5, so the target-rate order of the
+      // codes carries no information, but inside each side of x a subset split separates S from the rest.
+      const u = createUniform(3, 5);
+      const S = new Set(['L1', 'L3', 'L4', 'L8', 'L9']);
+      const rows: Row[] = [];
+      const y: number[] = [];
+      for (let i = 0; i < 3000; i++) {
+        const x = u() * 2 - 1;
+        const c = `L${Math.floor(u() * 10)}`;
+        y.push(u() < (S.has(c) !== x > 0 ? 0.8 : 0.2) ? 1 : 0);
+        rows.push({ x, c, noise: u() });
+      }
+      const auc = async (nativeCategories: boolean): Promise<number> => {
+        const f = await trainHistForest(rows.slice(0, 2000), y.slice(0, 2000), { seed: 1, nEstimators: 30, minSamplesLeaf: 5, maxDepth: 3, nativeCategories, threads: 1 });
+        return rocAuc(f.predictProba(rows.slice(2000)), y.slice(2000));
+      };
+      const subsets = await auc(true);
+      const thresholds = await auc(false);
+      expect(subsets).toBeGreaterThan(thresholds + 0.05);
+    });
+
+    it('bias + contributions = prediction', () => {
+      const { bias, prediction, contributions, columns } = forest.contributions(test.rows.slice(0, 200));
+      const direct = forest.predictProba(test.rows.slice(0, 200));
+      for (let r = 0; r < 200; r++) {
+        let s = bias;
+        for (let j = 0; j < columns.length; j++) s += contributions[r * columns.length + j]!;
+        expect(s).toBeCloseTo(prediction[r]!, 10);
+        expect(prediction[r]).toBeCloseTo(direct[r]!, 12);
+      }
+    });
   });
 });
 
