@@ -7,11 +7,19 @@ export type RowVerdict =
 
 const BOOLS: Record<string, string> = { y: 'true', yes: 'true', '1': 'true', true: 'true', n: 'false', no: 'false', '0': 'false', false: 'false' };
 
+/** What a row is checked against besides its contract: the end of the as-of day, for notAfterAsOf columns. */
+export interface RowContext {
+  /** As-of date (YYYY-MM-DD): a date column later than this is in the future. */
+  asOf: string;
+  /** End of the as-of day in the run's time zone, epoch milliseconds: a later timestamp is in the future. */
+  asOfEndMs: number;
+}
+
 /**
- * Checks one raw CSV record against its source contract and returns typed text values ready for COPY
+ * Checks one raw record against its source contract and returns typed text values ready for COPY
  * (null = SQL NULL). Messages name the column but never echo a PII value.
  */
-export function validateRow(contract: SourceContract, record: readonly string[]): RowVerdict {
+export function validateRow(contract: Pick<SourceContract, 'columns'>, record: readonly string[], context?: RowContext): RowVerdict {
   if (record.length !== contract.columns.length) {
     return { ok: false, reasonCode: 'column_count', message: `expected ${contract.columns.length} columns, found ${record.length}` };
   }
@@ -25,6 +33,9 @@ export function validateRow(contract: SourceContract, record: readonly string[])
       continue;
     }
     const parsed = parseValue(column, raw);
+    if (parsed.ok && column.notAfterAsOf && context && isFuture(column, parsed.value, context)) {
+      return { ok: false, reasonCode: 'future_date', message: `${column.name}: ${parsed.value} is after the as-of date ${context.asOf}` };
+    }
     if (parsed.ok) {
       values[i] = parsed.value;
     } else if (column.nullOnInvalid) {
@@ -75,17 +86,50 @@ function checkMin(column: ColumnContract, n: number, value: string): Parsed {
     const reasonCode = n < 0 ? 'negative_amount' : 'out_of_range';
     return { ok: false, reasonCode, message: `${column.pii ? 'value' : n} is below the minimum ${column.min}` };
   }
+  if (column.max !== undefined && n > column.max) {
+    return { ok: false, reasonCode: 'out_of_range', message: `${column.pii ? 'value' : n} is above the maximum ${column.max}` };
+  }
   return { ok: true, value };
 }
 
-/** Masks PII columns of a raw record for the quarantine table: keeps the first character and the length. */
-export function maskRecord(contract: SourceContract, header: readonly string[], record: readonly string[]): Record<string, string> {
+function isFuture(column: ColumnContract, value: string, context: RowContext): boolean {
+  return column.type === 'date' ? value > context.asOf : Date.parse(value) >= context.asOfEndMs;
+}
+
+/** End of a calendar day in an IANA time zone (the next local midnight), as epoch milliseconds. */
+export function endOfDayMs(day: string, timezone: string): number {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+  const localMidnight = Date.UTC(y, m - 1, d + 1);
+  let guess = localMidnight;
+  // Two rounds settle the offset even when the next midnight is near a DST change.
+  for (let i = 0; i < 2; i++) guess = localMidnight - zoneOffsetMs(timezone, guess);
+  return guess;
+}
+
+function zoneOffsetMs(timezone: string, ms: number): number {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(new Date(ms));
+  const get = (type: string) => Number(parts.find((p) => p.type === type)!.value);
+  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) - Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * Masks PII columns of a raw record for the quarantine table: keeps the first character and the length (values
+ * cut at 200 characters). When the record does not line up with the header, a PII value may sit under any
+ * column, so every value of a source with PII columns is masked.
+ */
+export function maskRecord(contract: Pick<SourceContract, 'columns'>, header: readonly string[], record: readonly string[]): Record<string, string> {
   const pii = new Set(contract.columns.filter((c) => c.pii).map((c) => c.name));
+  const maskAll = pii.size > 0 && record.length !== header.length;
   const out: Record<string, string> = {};
   record.forEach((value, i) => {
     const name = header[i] ?? `column_${i + 1}`;
-    const chars = [...value];
-    out[name] = pii.has(name) && chars.length > 0 ? chars[0] + '*'.repeat(chars.length - 1) : value.slice(0, 200);
+    const head = value.slice(0, 200);
+    out[name] = (maskAll || pii.has(name)) && head.length > 0 ? mask(head) : head;
   });
   return out;
+}
+
+function mask(value: string): string {
+  const chars = [...value];
+  return chars[0] + '*'.repeat(chars.length - 1);
 }
