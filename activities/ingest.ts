@@ -61,34 +61,41 @@ export function createIngestActivities(deps: ActivityDeps) {
             const columns = ['run_id', 'row_number', ...contract.columns.map((c) => c.name)];
             const rows = copyWriter(landing, `copy landing.${source} (${columns.join(',')}) from stdin with (format csv)`);
             const quarantine = copyWriter(rejects, 'copy audit.quarantine (run_id, source, row_number, reason_code, message, raw_masked) from stdin with (format csv)');
-            let rowText = '';
-            let rejectText = '';
-            const runPrefix = csvField(runId);
-            for await (const batch of readSourceRows({ contract, file, context, onBytes: (chunk) => fileHash.update(chunk) })) {
-              for (const row of batch) {
-                rowsIn++;
-                if (row.ok) {
-                  rowText += runPrefix + ',' + row.rowNumber + ',' + csvValues(row.values);
-                } else {
-                  quarantined++;
-                  reasons[row.reasonCode] = (reasons[row.reasonCode] ?? 0) + 1;
-                  rejectText += csvLine([runId, source, String(row.rowNumber), row.reasonCode, row.message, row.raw ? JSON.stringify(row.raw) : null]);
+            try {
+              let rowText = '';
+              let rejectText = '';
+              const runPrefix = csvField(runId);
+              for await (const batch of readSourceRows({ contract, file, context, onBytes: (chunk) => fileHash.update(chunk) })) {
+                for (const row of batch) {
+                  rowsIn++;
+                  if (row.ok) {
+                    rowText += runPrefix + ',' + row.rowNumber + ',' + csvValues(row.values);
+                  } else {
+                    quarantined++;
+                    reasons[row.reasonCode] = (reasons[row.reasonCode] ?? 0) + 1;
+                    rejectText += csvLine([runId, source, String(row.rowNumber), row.reasonCode, row.message, row.raw ? JSON.stringify(row.raw) : null]);
+                  }
                 }
+                if (rowText.length >= COPY_FLUSH_CHARS) {
+                  await rows.write(rowText);
+                  rowText = '';
+                }
+                if (rejectText.length >= COPY_FLUSH_CHARS) {
+                  await quarantine.write(rejectText);
+                  rejectText = '';
+                }
+                activity.heartbeat({ rows: rowsIn });
               }
-              if (rowText.length >= COPY_FLUSH_CHARS) {
-                await rows.write(rowText);
-                rowText = '';
-              }
-              if (rejectText.length >= COPY_FLUSH_CHARS) {
-                await quarantine.write(rejectText);
-                rejectText = '';
-              }
-              activity.heartbeat({ rows: rowsIn });
+              await rows.write(rowText);
+              await quarantine.write(rejectText);
+              await rows.end();
+              await quarantine.end();
+            } catch (err) {
+              // A connection in COPY mode cannot roll back until the COPY is failed.
+              await rows.abort(err as Error);
+              await quarantine.abort(err as Error);
+              throw err;
             }
-            await rows.write(rowText);
-            await quarantine.write(rejectText);
-            await rows.end();
-            await quarantine.end();
 
             const duplicates = await quarantineDuplicateKeys(landing, contract, runId);
             if (duplicates > 0) {

@@ -26,6 +26,8 @@ export interface CopyWriter {
   write(text: string): Promise<void>;
   /** Ends the COPY and resolves once PostgreSQL has taken every row. */
   end(): Promise<void>;
+  /** Abandons the COPY (CopyFail), so the connection can roll back instead of waiting for rows forever. */
+  abort(reason: Error): Promise<void>;
 }
 
 /** `COPY … FROM STDIN` as a writer with backpressure. */
@@ -44,6 +46,10 @@ export function copyWriter(client: Client, sql: string): CopyWriter {
     async end() {
       stream.end();
       await finished;
+    },
+    async abort(reason) {
+      if (!stream.destroyed) stream.destroy(reason);
+      await finished.catch(() => undefined);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { CsvRecordSplitter, type CsvItem } from '../../transforms/csvRecords';
 import { createRng } from '../../transforms/random';
 
-function splitAll(text: string, chunkSizes: number[] | null, opts = { delimiter: ',', quote: '"', maxRecordChars: 1 << 20 }): CsvItem[] {
+function splitAll(text: string, chunkSizes: number[] | null = null, opts = { delimiter: ',', quote: '"', maxRecordChars: 1 << 20 }): CsvItem[] {
   const splitter = new CsvRecordSplitter(opts);
   const out: CsvItem[] = [];
   if (!chunkSizes) splitter.push(text, out);
