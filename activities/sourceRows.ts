@@ -53,6 +53,8 @@ async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRo
   let header: string[] | null = hasHeader ? null : names;
   let order: number[] | null = null;
   let rowNumber = 0;
+  // Once the decoder has produced a replacement character, every record is checked for one.
+  let undecodableSeen = false;
   const where = `${file} (${contract.name}, ${charset}, delimiter ${JSON.stringify(delimiter)})`;
 
   const classify = (items: CsvItem[]): RowOutcome[] => {
@@ -63,6 +65,7 @@ async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRo
         header = item.fields.map((h) => h.trim());
         if (header.some((h) => h.includes('\uFFFD'))) throw new SourceReadError(`${where}: the header is not valid ${charset} (wrong encoding? try gbk or gb18030)`);
         order = headerOrder(contract, header, where, delimiter);
+        if (order.every((position, i) => position === i)) order = null;
         continue;
       }
       rowNumber++;
@@ -71,7 +74,7 @@ async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRo
         continue;
       }
       const fields = item.fields;
-      if (item.raw.includes('\uFFFD')) {
+      if (undecodableSeen && item.raw.includes('\uFFFD')) {
         batch.push({ ok: false, rowNumber, reasonCode: 'bad_encoding', message: `line ${item.line}: bytes that are not valid ${charset}`, raw: maskRecord(contract, header, fields) });
         continue;
       }
@@ -87,7 +90,9 @@ async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRo
   try {
     for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK })) {
       onBytes?.(chunk as Buffer);
-      splitter.push(decoder.decode(chunk as Buffer, { stream: true }), items);
+      const text = decoder.decode(chunk as Buffer, { stream: true });
+      if (!undecodableSeen && text.includes('\uFFFD')) undecodableSeen = true;
+      splitter.push(text, items);
       const batch = classify(items);
       items.length = 0;
       if (batch.length) yield batch;
@@ -96,7 +101,9 @@ async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRo
     if (err instanceof SourceReadError) throw err;
     throw new SourceReadError(`${where}: cannot be read: ${(err as Error).message}`);
   }
-  splitter.push(decoder.decode(), items);
+  const tail = decoder.decode();
+  if (tail.includes('\uFFFD')) undecodableSeen = true;
+  splitter.push(tail, items);
   splitter.end(items);
   const batch = classify(items);
   if (batch.length) yield batch;

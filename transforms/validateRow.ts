@@ -1,5 +1,5 @@
 import type { ColumnContract, SourceContract } from '../config/sources';
-import { parseAmount, parseDate, parseTimestamp } from './normalize';
+import { daysInMonth, parseAmount, parseDate, parseTimestamp } from './normalize';
 
 export type RowVerdict =
   | { ok: true; values: (string | null)[] }
@@ -49,34 +49,46 @@ export function validateRow(contract: Pick<SourceContract, 'columns'>, record: r
 
 type Parsed = { ok: true; value: string } | { ok: false; reasonCode: string; message: string };
 
+// Fast paths for values already in canonical form (what most extracts carry): same result as the general parsers.
+const CANONICAL_DECIMAL = /^-?\d{1,15}(\.\d{1,2})?$/;
+const CANONICAL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const CANONICAL_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\+08:00$/;
+
+function isRealDate(y: number, m: number, d: number): boolean {
+  return y >= 1000 && m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m);
+}
+
 function parseValue(column: ColumnContract, raw: string): Parsed {
-  const shown = column.pii ? 'value' : JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw);
+  const shown = () => (column.pii ? 'value' : JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw));
   switch (column.type) {
     case 'text':
       if (column.values && !column.values.includes(raw)) {
-        return { ok: false, reasonCode: 'bad_enum', message: `${shown} is not one of ${column.values.join('|')}` };
+        return { ok: false, reasonCode: 'bad_enum', message: `${shown()} is not one of ${column.values.join('|')}` };
       }
       return { ok: true, value: raw };
     case 'int': {
-      if (!/^-?\d{1,15}$/.test(raw)) return { ok: false, reasonCode: 'bad_number', message: `${shown} is not an integer` };
+      if (!/^-?\d{1,15}$/.test(raw)) return { ok: false, reasonCode: 'bad_number', message: `${shown()} is not an integer` };
       return checkMin(column, Number(raw), raw);
     }
     case 'decimal': {
-      const n = parseAmount(raw);
-      if (n === null || !Number.isFinite(n) || Math.abs(n) >= 1e15) return { ok: false, reasonCode: 'bad_number', message: `${shown} is not an amount` };
+      const n = CANONICAL_DECIMAL.test(raw) ? Number(raw) : parseAmount(raw);
+      if (n === null || !Number.isFinite(n) || Math.abs(n) >= 1e15) return { ok: false, reasonCode: 'bad_number', message: `${shown()} is not an amount` };
       return checkMin(column, n, n.toFixed(2));
     }
     case 'date': {
-      const d = parseDate(raw);
-      return d ? { ok: true, value: d } : { ok: false, reasonCode: 'bad_date', message: `${shown} is not a valid date` };
+      const m = CANONICAL_DATE.exec(raw);
+      const d = m && isRealDate(Number(m[1]), Number(m[2]), Number(m[3])) ? raw : parseDate(raw);
+      return d ? { ok: true, value: d } : { ok: false, reasonCode: 'bad_date', message: `${shown()} is not a valid date` };
     }
     case 'timestamp': {
-      const ts = parseTimestamp(raw);
-      return ts ? { ok: true, value: ts } : { ok: false, reasonCode: 'bad_timestamp', message: `${shown} is not a valid timestamp` };
+      const m = CANONICAL_TIMESTAMP.exec(raw);
+      const canonical = m && isRealDate(Number(m[1]), Number(m[2]), Number(m[3])) && Number(m[4]) <= 23 && Number(m[5]) <= 59 && Number(m[6]) <= 59;
+      const ts = canonical ? raw : parseTimestamp(raw);
+      return ts ? { ok: true, value: ts } : { ok: false, reasonCode: 'bad_timestamp', message: `${shown()} is not a valid timestamp` };
     }
     case 'bool': {
       const b = BOOLS[raw.toLowerCase()];
-      return b ? { ok: true, value: b } : { ok: false, reasonCode: 'bad_bool', message: `${shown} is not Y/N` };
+      return b ? { ok: true, value: b } : { ok: false, reasonCode: 'bad_bool', message: `${shown()} is not Y/N` };
     }
   }
 }
