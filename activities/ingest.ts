@@ -6,7 +6,7 @@ import { CONTRACTS, SOURCES, SOURCE_NAMES, sourcePath, type SourceContract, type
 import { endOfDayMs } from '../transforms/validateRow';
 import { describeFailures, evaluateGates, type QualityCheck } from '../transforms/qualityGates';
 import { ErrorType, type StageResult } from '../shared';
-import { copyWriter, withTransaction } from './pg';
+import { CsvCopyBuffer, copyWriter, withTransaction } from './pg';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
 import { readSourceRows, SourceReadError } from './sourceRows';
@@ -28,8 +28,8 @@ export interface IngestSourceInput {
   timezone?: string;
 }
 
-// COPY text is handed to the socket in pieces of about this many characters.
-const COPY_FLUSH_CHARS = 1 << 20;
+// COPY data is handed to the socket in pieces of about this many bytes.
+const COPY_FLUSH_BYTES = 1 << 20;
 const DEFAULT_TIMEZONE = 'Asia/Shanghai';
 
 export function createIngestActivities(deps: ActivityDeps) {
@@ -52,6 +52,7 @@ export function createIngestActivities(deps: ActivityDeps) {
       let rowsIn = 0;
       let quarantined = 0;
       const fileHash = createHash('sha256');
+      const startedAt = performance.now();
       const context = { asOf: day, asOfEndMs: asOf ? endOfDayMs(asOf, timezone ?? DEFAULT_TIMEZONE) : Number.POSITIVE_INFINITY };
       try {
         return await withTransaction(databaseUrl, (landing) =>
@@ -62,31 +63,26 @@ export function createIngestActivities(deps: ActivityDeps) {
             const rows = copyWriter(landing, `copy landing.${source} (${columns.join(',')}) from stdin with (format csv)`);
             const quarantine = copyWriter(rejects, 'copy audit.quarantine (run_id, source, row_number, reason_code, message, raw_masked) from stdin with (format csv)');
             try {
-              let rowText = '';
+              const rowBytes = new CsvCopyBuffer(COPY_FLUSH_BYTES);
               let rejectText = '';
-              const runPrefix = csvField(runId);
               for await (const batch of readSourceRows({ contract, file, context, onBytes: (chunk) => fileHash.update(chunk) })) {
                 for (const row of batch) {
                   rowsIn++;
                   if (row.ok) {
-                    rowText += runPrefix + ',' + row.rowNumber + ',' + csvValues(row.values);
+                    if (rowBytes.row([runId, String(row.rowNumber)], row.values)) await rows.write(rowBytes.take());
                   } else {
                     quarantined++;
                     reasons[row.reasonCode] = (reasons[row.reasonCode] ?? 0) + 1;
                     rejectText += csvLine([runId, source, String(row.rowNumber), row.reasonCode, row.message, row.raw ? JSON.stringify(row.raw) : null]);
                   }
                 }
-                if (rowText.length >= COPY_FLUSH_CHARS) {
-                  await rows.write(rowText);
-                  rowText = '';
-                }
-                if (rejectText.length >= COPY_FLUSH_CHARS) {
+                if (rejectText.length >= COPY_FLUSH_BYTES) {
                   await quarantine.write(rejectText);
                   rejectText = '';
                 }
                 activity.heartbeat({ rows: rowsIn });
               }
-              await rows.write(rowText);
+              await rows.write(rowBytes.take());
               await quarantine.write(rejectText);
               await rows.end();
               await quarantine.end();
@@ -97,7 +93,9 @@ export function createIngestActivities(deps: ActivityDeps) {
               throw err;
             }
 
+            const copiedAt = performance.now();
             const duplicates = await quarantineDuplicateKeys(landing, contract, runId);
+            const dedupMs = Math.round(performance.now() - copiedAt);
             if (duplicates > 0) {
               quarantined += duplicates;
               reasons.duplicate_key = (reasons.duplicate_key ?? 0) + duplicates;
@@ -110,7 +108,7 @@ export function createIngestActivities(deps: ActivityDeps) {
                  quarantined = excluded.quarantined, reasons = excluded.reasons, contracts_version = excluded.contracts_version, contracts_sha256 = excluded.contracts_sha256`,
               [runId, source, contract.format === 'sql' ? `sql:${contract.sql!.connectionEnv}` : file, fileHash.digest('hex'), rowsIn, loaded, quarantined, JSON.stringify(sortedCounts(reasons)), CONTRACTS.version, CONTRACTS.sha256],
             );
-            slog.info({ rows_in: rowsIn, loaded, quarantined, reasons }, 'source loaded');
+            slog.info({ rows_in: rowsIn, loaded, quarantined, reasons, copy_ms: Math.round(copiedAt - startedAt), dedup_ms: dedupMs }, 'source loaded');
             return { source, rowsIn, loaded, quarantined, reasons: sortedCounts(reasons) };
           }),
         ).finally(() => db.raw(`analyze landing.${source}`).catch(() => undefined));
@@ -236,21 +234,6 @@ function sortedCounts(counts: Record<string, number>): Record<string, number> {
 
 async function* toAsync<T>(items: readonly T[]): AsyncGenerator<T> {
   yield* items;
-}
-
-function csvField(v: string): string {
-  return '"' + (v.indexOf('"') < 0 ? v : v.replace(/"/g, '""')) + '"';
-}
-
-/** Values as the rest of a COPY csv line (NULL is an unquoted empty field), newline included. */
-function csvValues(values: readonly (string | null)[]): string {
-  let line = '';
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (i > 0) line += ',';
-    if (v !== null) line += csvField(v);
-  }
-  return line + '\n';
 }
 
 /** One CSV line for COPY ... (format csv): NULL is an unquoted empty field, every value is quoted. */
