@@ -6,6 +6,7 @@ import { validateSourceFile } from '../../activities/validateFile';
 import { MAX_RECORD_CHARS, SourceReadError } from '../../activities/sourceRows';
 import { main } from '../../cli/portrait';
 import { UsageError } from '../../cli/args';
+import { writeParquetSnapshot } from '../../activities/snapshots';
 
 const FIXTURES = path.resolve(__dirname, '..', 'fixtures', 'ingest');
 const AS_OF = '2026-11-20';
@@ -87,5 +88,32 @@ describe('portrait validate', () => {
   it('an unknown source or encoding is a usage error (exit 2)', async () => {
     await expect(main(['validate', '--source', 'nope', '--file', 'x.csv'])).rejects.toThrow(new UsageError('unknown source "nope"; known: customers, accounts, balances, loans, transactions, app_events, consent, campaign_contacts, complaints'));
     await expect(main(['validate', '--source', 'customers', '--file', 'x.csv', '--encoding', 'latin1'])).rejects.toThrow(UsageError);
+  });
+});
+
+describe('other source formats through the same validation', () => {
+  it('a Parquet extract: columns read by name, typed values checked like CSV text', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'portrait-parquet-'));
+    try {
+      const rows = [
+        { txn_id: 'T1', account_id: 'A1', customer_key: 'C1', txn_ts: '2026-11-19T10:00:00+08:00', amount: 12.5, direction: 'debit', channel: 'mobile', category: 'shopping' },
+        { txn_id: 'T2', account_id: 'A1', customer_key: 'C1', txn_ts: '2026-11-19T11:00:00+08:00', amount: -3, direction: 'debit', channel: 'mobile', category: 'shopping' },
+        { txn_id: 'T3', account_id: 'A1', customer_key: 'C1', txn_ts: '2026-11-19T12:00:00+08:00', amount: 4, direction: 'sideways', channel: 'mobile', category: 'shopping' },
+        { txn_id: 'T1', account_id: 'A1', customer_key: 'C1', txn_ts: '2026-11-19T13:00:00+08:00', amount: 5, direction: 'credit', channel: 'atm', category: 'salary' },
+      ];
+      const text = { type: 'UTF8' } as const;
+      const file = await writeParquetSnapshot(dir, 'transactions.parquet', { txn_id: text, account_id: text, customer_key: text, txn_ts: text, amount: { type: 'DOUBLE' }, direction: text, channel: text, category: text }, (async function* () { yield* rows; })());
+      const contract = { ...SOURCES.transactions, format: 'parquet' as const, path: 'transactions.parquet' };
+      const report = await validateSourceFile({ contract, file: path.join(dir, file.path), asOf: AS_OF, timezone: 'Asia/Shanghai' });
+      expect(report).toMatchObject({ rows_in: 4, valid: 1, quarantined: 3, reasons: { bad_enum: 1, duplicate_key: 1, negative_amount: 1 } });
+      await expect(validateSourceFile({ contract: { ...SOURCES.customers, format: 'parquet' }, file: path.join(dir, file.path), asOf: AS_OF, timezone: 'Asia/Shanghai' })).rejects.toThrow(/does not match the "customers" contract \(missing columns: source_system/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a sql source names the environment variable it needs', async () => {
+    const contract = { ...SOURCES.loans, format: 'sql' as const, sql: { connectionEnv: 'PORTRAIT_TEST_UNSET_CORE_DB', query: 'select 1' } };
+    await expect(validateSourceFile({ contract, file: '', asOf: AS_OF, timezone: 'Asia/Shanghai' })).rejects.toThrow('source "loans" reads from a database: set PORTRAIT_TEST_UNSET_CORE_DB to its connection URL');
   });
 });

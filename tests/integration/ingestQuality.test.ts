@@ -4,7 +4,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { loadConfig, configSha256 } from '../../config/load';
 import type { PortraitConfig } from '../../config/schema';
 import { generateSourceExtracts } from '../../generator/generate';
-import { SOURCE_NAMES } from '../../config/sources';
+import { SOURCES, SOURCE_NAMES } from '../../config/sources';
+import { validateSourceFile } from '../../activities/validateFile';
 import { WORKFLOW_DAILY_RUN, type DailyRunInput } from '../../shared';
 import { createTestContext, type TestContext } from '../helpers/testContext';
 import { duckQuery } from '../helpers/duck';
@@ -97,4 +98,18 @@ test('failed gates fail the run once, non-retryably, listing every failed check;
   const history = await handle.fetchHistory();
   const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 1);
   expect(Math.max(...attempts)).toBe(1);
+});
+
+test('a sql source streams its query (with :as_of bound) through the same row checks', async () => {
+  await ctx.db.raw(`create table public.core_loans (loan_id text, customer_key text, product text, principal numeric, outstanding numeric, overdue_days int, opened_at date, extract_day date)`);
+  await ctx.db('public.core_loans').insert([
+    { loan_id: 'L1', customer_key: 'C1', product: 'mortgage', principal: 500000, outstanding: 420000.5, overdue_days: 0, opened_at: '2019-07-15', extract_day: DATA_AS_OF },
+    { loan_id: 'L2', customer_key: 'C2', product: 'yacht', principal: 1000, outstanding: 10, overdue_days: 0, opened_at: '2020-01-01', extract_day: DATA_AS_OF },
+    { loan_id: 'L3', customer_key: 'C3', product: 'mortgage', principal: 1000, outstanding: 10, overdue_days: null, opened_at: '2020-01-01', extract_day: DATA_AS_OF },
+    { loan_id: 'L4', customer_key: 'C4', product: 'mortgage', principal: 1000, outstanding: 10, overdue_days: 0, opened_at: '2020-01-01', extract_day: '2026-11-19' },
+  ]);
+  process.env.PORTRAIT_TEST_CORE_DB = ctx.databaseUrl;
+  const contract = { ...SOURCES.loans, format: 'sql' as const, sql: { connectionEnv: 'PORTRAIT_TEST_CORE_DB', query: 'select * from public.core_loans where extract_day = :as_of order by loan_id' } };
+  const report = await validateSourceFile({ contract, file: '', asOf: DATA_AS_OF, timezone: 'Asia/Shanghai' });
+  expect(report).toMatchObject({ rows_in: 3, valid: 1, quarantined: 2, reasons: { bad_enum: 1, missing_required: 1 } });
 });
