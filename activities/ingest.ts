@@ -1,18 +1,15 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
-import { parse } from 'csv-parse';
-import { Client } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
-import { SOURCES, SOURCE_NAMES, type SourceContract, type SourceName } from '../config/sources';
-import { maskRecord, validateRow } from '../transforms/validateRow';
+import { CONTRACTS, SOURCES, SOURCE_NAMES, sourcePath, type SourceContract, type SourceName } from '../config/sources';
+import { endOfDayMs } from '../transforms/validateRow';
+import { describeFailures, evaluateGates, type QualityCheck } from '../transforms/qualityGates';
 import { ErrorType, type StageResult } from '../shared';
+import { CsvCopyBuffer, copyWriter, withTransaction } from './pg';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
+import { readSourceRows, SourceReadError } from './sourceRows';
 
 export interface SourceLoadResult {
   source: SourceName;
@@ -22,177 +19,221 @@ export interface SourceLoadResult {
   reasons: Record<string, number>;
 }
 
-const HEARTBEAT_EVERY = 50_000;
-const QUARANTINE_BATCH = 500;
+export interface IngestSourceInput {
+  runId: string;
+  inputDir: string;
+  source: SourceName;
+  /** As-of date and time zone: path pattern, future dates, freshness. Histories from before they existed lack them. */
+  asOf?: string;
+  timezone?: string;
+}
+
+// COPY data is handed to the socket in pieces of about this many bytes.
+const COPY_FLUSH_BYTES = 1 << 20;
+const DEFAULT_TIMEZONE = 'Asia/Shanghai';
 
 export function createIngestActivities(deps: ActivityDeps) {
   const { db, databaseUrl, log } = deps;
   return {
     /**
-     * Streams one source file into its landing table with COPY. Every data row is either loaded or quarantined
-     * with a reason (rows in = loaded + quarantined). Re-running replaces the run's rows for this source.
+     * Streams one source into its landing table with COPY (memory bounded by one read chunk). Every data row is
+     * either loaded or quarantined with a reason (rows in = loaded + quarantined). Re-running replaces the run's
+     * rows for this source.
      */
-    async ingestSource({ runId, inputDir, source }: { runId: string; inputDir: string; source: SourceName }): Promise<SourceLoadResult> {
+    async ingestSource({ runId, inputDir, source, asOf, timezone }: IngestSourceInput): Promise<SourceLoadResult> {
       const contract = SOURCES[source];
       if (!contract) throw ApplicationFailure.nonRetryable(`unknown source "${source}"; known: ${SOURCE_NAMES.join(', ')}`, ErrorType.InvalidInput);
-      const file = path.join(inputDir, contract.file);
-      if (!existsSync(file)) {
-        throw ApplicationFailure.nonRetryable(`source file for "${source}" not found: ${file} (expected ${contract.file} in the input folder)`, ErrorType.InvalidInput);
-      }
+      const day = asOf ?? '9999-12-31';
+      const file = path.join(inputDir, sourcePath(contract, day));
       const slog = log.child({ run_id: runId, stage: 'ingest', source });
       // Stream callbacks run outside the activity's async context: keep a handle for heartbeats.
       const activity = Context.current();
-      const copyClient = new Client({ connectionString: databaseUrl });
-      const quarantineClient = new Client({ connectionString: databaseUrl });
-      await copyClient.connect();
-      await quarantineClient.connect();
       const reasons: Record<string, number> = {};
       let rowsIn = 0;
       let quarantined = 0;
-      let pending: unknown[][] = [];
       const fileHash = createHash('sha256');
+      const startedAt = performance.now();
+      const context = { asOf: day, asOfEndMs: asOf ? endOfDayMs(asOf, timezone ?? DEFAULT_TIMEZONE) : Number.POSITIVE_INFINITY };
       try {
-        await copyClient.query('begin');
-        await quarantineClient.query('begin');
-        await copyClient.query(`delete from landing.${source} where run_id = $1`, [runId]);
-        await quarantineClient.query('delete from audit.quarantine where run_id = $1 and source = $2', [runId, source]);
-        const flushQuarantine = async () => {
-          if (pending.length === 0) return;
-          const params: unknown[] = [];
-          const tuples = pending.map((row) => `(${row.map((v) => { params.push(v); return `$${params.length}`; }).join(',')})`);
-          await quarantineClient.query(`insert into audit.quarantine (run_id, source, row_number, reason_code, message, raw_masked) values ${tuples.join(',')}`, params);
-          pending = [];
-        };
-        const quarantine = async (rowNumber: number, reasonCode: string, message: string, raw: Record<string, string> | null) => {
-          quarantined++;
-          reasons[reasonCode] = (reasons[reasonCode] ?? 0) + 1;
-          pending.push([runId, source, rowNumber, reasonCode, message, raw ? JSON.stringify(raw) : null]);
-          if (pending.length >= QUARANTINE_BATCH) await flushQuarantine();
-        };
-
-        const columns = ['run_id', 'row_number', ...contract.columns.map((c) => c.name)];
-        const copy = copyClient.query(copyFrom(`copy landing.${source} (${columns.join(',')}) from stdin with (format csv)`));
-        let header: string[] | null = null;
-        let order: number[] = [];
-        const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, info: true });
-        const toCopy = new Transform({
-          writableObjectMode: true,
-          transform: (item: { record: string[]; info: { lines: number } }, _enc, done) => {
-            const record = item.record;
-            if (!header) {
-              header = record.map((h) => h.trim());
-              try {
-                order = checkHeader(contract, header, file);
-              } catch (err) {
-                return done(err as Error);
+        return await withTransaction(databaseUrl, (landing) =>
+          withTransaction(databaseUrl, async (rejects) => {
+            await landing.query(`delete from landing.${source} where run_id = $1`, [runId]);
+            await rejects.query('delete from audit.quarantine where run_id = $1 and source = $2', [runId, source]);
+            const columns = ['run_id', 'row_number', ...contract.columns.map((c) => c.name)];
+            const rows = copyWriter(landing, `copy landing.${source} (${columns.join(',')}) from stdin with (format csv)`);
+            const quarantine = copyWriter(rejects, 'copy audit.quarantine (run_id, source, row_number, reason_code, message, raw_masked) from stdin with (format csv)');
+            try {
+              const rowBytes = new CsvCopyBuffer(COPY_FLUSH_BYTES);
+              let rejectText = '';
+              for await (const batch of readSourceRows({ contract, file, context, onBytes: (chunk) => fileHash.update(chunk) })) {
+                for (const row of batch) {
+                  rowsIn++;
+                  if (row.ok) {
+                    if (rowBytes.row([runId, String(row.rowNumber)], row.values)) await rows.write(rowBytes.take());
+                  } else {
+                    quarantined++;
+                    reasons[row.reasonCode] = (reasons[row.reasonCode] ?? 0) + 1;
+                    rejectText += csvLine([runId, source, String(row.rowNumber), row.reasonCode, row.message, row.raw ? JSON.stringify(row.raw) : null]);
+                  }
+                }
+                if (rejectText.length >= COPY_FLUSH_BYTES) {
+                  await quarantine.write(rejectText);
+                  rejectText = '';
+                }
+                activity.heartbeat({ rows: rowsIn });
               }
-              return done();
+              await rows.write(rowBytes.take());
+              await quarantine.write(rejectText);
+              await rows.end();
+              await quarantine.end();
+            } catch (err) {
+              // A connection in COPY mode cannot roll back until the COPY is failed.
+              await rows.abort(err as Error);
+              await quarantine.abort(err as Error);
+              throw err;
             }
-            rowsIn++;
-            if (rowsIn % HEARTBEAT_EVERY === 0) activity.heartbeat({ rows: rowsIn });
-            const aligned = record.length === header.length ? order.map((i) => record[i]!) : record;
-            const verdict = validateRow(contract, aligned);
-            if (!verdict.ok) {
-              quarantine(rowsIn, verdict.reasonCode, verdict.message, maskRecord(contract, header, record)).then(() => done(), done);
-              return;
-            }
-            done(null, csvLine([runId, String(rowsIn), ...verdict.values]));
-          },
-        });
-        const hashing = new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            fileHash.update(chunk);
-            done(null, chunk);
-          },
-        });
-        try {
-          await pipeline(createReadStream(file), hashing, parser, toCopy, copy);
-        } catch (err) {
-          if (err instanceof ApplicationFailure) throw err;
-          const e = err as Error & { code?: string; lines?: number };
-          if (e.code && e.code.startsWith('CSV_')) {
-            throw ApplicationFailure.nonRetryable(`${file} cannot be read as CSV for "${source}" near line ${e.lines ?? '?'}: ${e.message}`, ErrorType.InvalidInput);
-          }
-          throw err;
-        }
-        if (!header) throw ApplicationFailure.nonRetryable(`${file} is empty: expected a header row for "${source}"`, ErrorType.InvalidInput);
-        await flushQuarantine();
-        await quarantineClient.query('commit');
 
-        // Duplicate primary keys: keep the first occurrence, quarantine the rest (set-based, bounded memory).
-        const pk = contract.primaryKey.join(', ');
-        const dups = await copyClient.query(
-          `with ranked as (
-             select ctid, row_number, row_number() over (partition by ${pk} order by row_number) as rn
-             from landing.${source} where run_id = $1),
-           gone as (delete from landing.${source} l using ranked r where l.ctid = r.ctid and r.rn > 1 returning l.row_number)
-           insert into audit.quarantine (run_id, source, row_number, reason_code, message)
-           select $1, $2, row_number, 'duplicate_key', 'duplicate primary key (${contract.primaryKey.join(', ')}); first occurrence kept' from gone`,
-          [runId, source],
-        );
-        const duplicates = dups.rowCount ?? 0;
-        if (duplicates > 0) {
-          quarantined += duplicates;
-          reasons.duplicate_key = (reasons.duplicate_key ?? 0) + duplicates;
-        }
-        const loaded = rowsIn - quarantined;
-        await copyClient.query(
-          `insert into audit.source_loads (run_id, source, file, file_sha256, rows_in, loaded, quarantined) values ($1,$2,$3,$4,$5,$6,$7)
-           on conflict (run_id, source) do update set file = excluded.file, file_sha256 = excluded.file_sha256, rows_in = excluded.rows_in, loaded = excluded.loaded, quarantined = excluded.quarantined`,
-          [runId, source, file, fileHash.digest('hex'), rowsIn, loaded, quarantined],
-        );
-        await copyClient.query('commit');
-        await copyClient.query(`analyze landing.${source}`);
-        slog.info({ rows_in: rowsIn, loaded, quarantined, reasons }, 'source loaded');
-        return { source, rowsIn, loaded, quarantined, reasons };
+            const copiedAt = performance.now();
+            const duplicates = await quarantineDuplicateKeys(landing, contract, runId);
+            const dedupMs = Math.round(performance.now() - copiedAt);
+            if (duplicates > 0) {
+              quarantined += duplicates;
+              reasons.duplicate_key = (reasons.duplicate_key ?? 0) + duplicates;
+            }
+            const loaded = rowsIn - quarantined;
+            await landing.query(
+              `insert into audit.source_loads (run_id, source, file, file_sha256, rows_in, loaded, quarantined, reasons, contracts_version, contracts_sha256)
+               values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+               on conflict (run_id, source) do update set file = excluded.file, file_sha256 = excluded.file_sha256, rows_in = excluded.rows_in, loaded = excluded.loaded,
+                 quarantined = excluded.quarantined, reasons = excluded.reasons, contracts_version = excluded.contracts_version, contracts_sha256 = excluded.contracts_sha256`,
+              [runId, source, contract.format === 'sql' ? `sql:${contract.sql!.connectionEnv}` : file, fileHash.digest('hex'), rowsIn, loaded, quarantined, JSON.stringify(sortedCounts(reasons)), CONTRACTS.version, CONTRACTS.sha256],
+            );
+            slog.info({ rows_in: rowsIn, loaded, quarantined, reasons, copy_ms: Math.round(copiedAt - startedAt), dedup_ms: dedupMs }, 'source loaded');
+            return { source, rowsIn, loaded, quarantined, reasons: sortedCounts(reasons) };
+          }),
+        ).finally(() => db.raw(`analyze landing.${source}`).catch(() => undefined));
       } catch (err) {
-        await copyClient.query('rollback').catch(() => undefined);
-        await quarantineClient.query('rollback').catch(() => undefined);
+        if (err instanceof SourceReadError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidInput);
         throw err;
-      } finally {
-        await copyClient.end().catch(() => undefined);
-        await quarantineClient.end().catch(() => undefined);
       }
     },
 
     /**
-     * Closes the ingest stage: applies the quality gates (all failures listed together) and writes
-     * quarantine.parquet with every rejected row of the run.
+     * Closes the ingest stage: measures and applies every quality gate of every source, keeps each check in
+     * audit.quality_checks and quality.parquet, writes quarantine.parquet, and fails the run with one
+     * non-retryable error listing every failed check.
      */
-    async completeIngest({ runId, loads, maxRejectRate, startedAt }: { runId: string; loads: SourceLoadResult[]; maxRejectRate: number; startedAt: string }): Promise<StageResult> {
-      const failures = loads
-        .filter((l) => (l.rowsIn === 0 && !SOURCES[l.source].allowEmpty) || (l.rowsIn > 0 && l.quarantined / l.rowsIn > maxRejectRate))
-        .map((l) => (l.rowsIn === 0 ? `${l.source}: no data rows` : `${l.source}: reject rate ${(l.quarantined / l.rowsIn * 100).toFixed(2)}% > ${(maxRejectRate * 100).toFixed(2)}% (${l.quarantined} of ${l.rowsIn})`));
-      if (failures.length > 0) {
-        throw ApplicationFailure.nonRetryable(`quality gates failed: ${failures.join('; ')}`, ErrorType.QualityGateFailed);
+    async completeIngest({ runId, loads, maxRejectRate, startedAt, asOf, timezone }: { runId: string; loads: SourceLoadResult[]; maxRejectRate: number; startedAt: string; asOf?: string; timezone?: string }): Promise<StageResult> {
+      const run = await db('audit.runs').where({ run_id: runId }).first('as_of');
+      const day: string = asOf ?? run?.as_of;
+      const asOfEndMs = endOfDayMs(day, timezone ?? DEFAULT_TIMEZONE);
+      const checks: QualityCheck[] = [];
+      for (const load of [...loads].sort((a, b) => a.source.localeCompare(b.source))) {
+        const contract = SOURCES[load.source];
+        const measurements = await measureSource(db, contract, runId, day, asOfEndMs, load);
+        checks.push(...evaluateGates(contract.quality, measurements, maxRejectRate));
       }
+      const slog = log.child({ run_id: runId, stage: 'ingest' });
+      for (const c of checks.filter((c) => c.status === 'warn')) slog.warn({ source: c.source, check: c.check, measured: c.measured, threshold: c.threshold }, `quality warning: ${c.message}`);
+      await db.transaction(async (trx) => {
+        await trx('audit.quality_checks').where({ run_id: runId }).delete();
+        if (checks.length) {
+          await trx('audit.quality_checks').insert(
+            checks.map((c) => ({ run_id: runId, source: c.source, check_name: c.check, status: c.status, severity: c.severity, measured: c.measured, threshold: c.threshold, message: c.message, as_of: day, contracts_version: CONTRACTS.version })),
+          );
+        }
+      });
       const runDir = runSnapshotDir(deps.env.snapshotDir, runId);
+      const qualityFile = await writeParquetSnapshot(
+        runDir,
+        'quality.parquet',
+        { source: { type: 'UTF8' }, check: { type: 'UTF8' }, status: { type: 'UTF8' }, severity: { type: 'UTF8' }, measured: { type: 'DOUBLE', optional: true }, threshold: { type: 'DOUBLE' }, message: { type: 'UTF8' } },
+        toAsync(checks as unknown as Record<string, unknown>[]),
+      );
+      const failure = describeFailures(checks);
+      if (failure) throw ApplicationFailure.nonRetryable(failure, ErrorType.QualityGateFailed);
       const quarantineFile = await writeParquetSnapshot(
         runDir,
         'quarantine.parquet',
-        { source: { type: 'UTF8' }, row_number: { type: 'INT64' }, reason_code: { type: 'UTF8' }, message: { type: 'UTF8' } },
-        db('audit.quarantine').select('source', 'row_number', 'reason_code', 'message').where({ run_id: runId }).orderBy(['source', 'row_number']).stream(),
+        { source: { type: 'UTF8' }, row_number: { type: 'INT64' }, reason_code: { type: 'UTF8' }, message: { type: 'UTF8' }, raw_masked: { type: 'UTF8', optional: true } },
+        db('audit.quarantine').select('source', 'row_number', 'reason_code', 'message', db.raw('raw_masked::text as raw_masked')).where({ run_id: runId }).orderBy(['source', 'row_number']).stream(),
       );
       const loaded = loads.reduce((n, l) => n + l.loaded, 0);
       const details = {
         sources: Object.fromEntries(loads.map((l) => [l.source, { rows_in: l.rowsIn, loaded: l.loaded, quarantined: l.quarantined, reasons: l.reasons }])),
         rows_in: loads.reduce((n, l) => n + l.rowsIn, 0),
         quarantined: loads.reduce((n, l) => n + l.quarantined, 0),
+        quality: { checks: checks.length, warnings: checks.filter((c) => c.status === 'warn').length, contracts_version: CONTRACTS.version },
       };
-      return recordStage(db, runId, { stage: 'ingest', rows: loaded, files: [quarantineFile], details }, new Date(startedAt));
+      return recordStage(db, runId, { stage: 'ingest', rows: loaded, files: [quarantineFile, qualityFile], details }, new Date(startedAt));
     },
   };
 }
 
-/** Maps contract column order to file column positions; a missing or unknown column fails the file. */
-function checkHeader(contract: SourceContract, header: string[], file: string): number[] {
-  const missing = contract.columns.filter((c) => !header.includes(c.name)).map((c) => c.name);
-  const extra = header.filter((h) => !contract.columns.some((c) => c.name === h));
-  if (missing.length || extra.length) {
-    const parts = [missing.length ? `missing columns: ${missing.join(', ')}` : '', extra.length ? `unexpected columns: ${extra.join(', ')}` : ''].filter(Boolean);
-    throw ApplicationFailure.nonRetryable(`${file} does not match the "${contract.name}" contract (${parts.join('; ')})`, ErrorType.InvalidInput);
+/** Duplicate primary keys: keeps the first occurrence, quarantines the rest (set-based, bounded memory). */
+async function quarantineDuplicateKeys(client: import('pg').Client, contract: SourceContract, runId: string): Promise<number> {
+  const pk = contract.primaryKey.join(', ');
+  const keyJson = contract.primaryKey.map((k) => `'${k}', l.${k}`).join(', ');
+  const result = await client.query(
+    `with ranked as (
+       select ctid, row_number() over (partition by ${pk} order by row_number) as rn
+       from landing.${contract.name} where run_id = $1),
+     gone as (delete from landing.${contract.name} l using ranked r where l.ctid = r.ctid and r.rn > 1 returning l.row_number, jsonb_build_object(${keyJson}) as raw)
+     insert into audit.quarantine (run_id, source, row_number, reason_code, message, raw_masked)
+     select $1, $2, row_number, 'duplicate_key', 'duplicate primary key (${contract.primaryKey.join(', ')}); first occurrence kept', raw from gone`,
+    [runId, contract.name],
+  );
+  return result.rowCount ?? 0;
+}
+
+/** Everything the gates of one source need, measured on what was loaded for the run. */
+async function measureSource(db: ActivityDeps['db'], contract: SourceContract, runId: string, asOf: string, asOfEndMs: number, load: SourceLoadResult) {
+  const { quality } = contract;
+  const previous = await db('audit.source_loads as l')
+    .join('audit.runs as r', 'r.run_id', 'l.run_id')
+    .where('l.source', contract.name)
+    .andWhere('r.status', 'succeeded')
+    .andWhere('r.as_of', '<', asOf)
+    .orderBy([{ column: 'r.as_of', order: 'desc' }, { column: 'r.finished_at', order: 'desc' }])
+    .first('l.rows_in');
+  const selects = [`count(*)::bigint as n`];
+  const freshness = quality.freshness;
+  if (freshness) selects.push(`max(${freshness.column}) as newest`);
+  const nullColumns = quality.nullRates?.columns ?? [];
+  nullColumns.forEach((c, i) => selects.push(`count(*) filter (where ${c} is null)::bigint as null_${i}`));
+  const stats = (await db.raw(`select ${selects.join(', ')} from landing.${contract.name} where run_id = ?`, [runId])).rows[0];
+  const n = Number(stats.n);
+  let freshnessAgeDays: number | null = null;
+  if (freshness && stats.newest !== null) {
+    const type = contract.columns.find((c) => c.name === freshness.column)!.type;
+    // A date column stands for its whole day: newest = the as-of date is 0 days old.
+    const newestMs = type === 'date' ? endOfDayMs(isoDate(stats.newest), 'UTC') : new Date(stats.newest).getTime();
+    const endMs = type === 'date' ? endOfDayMs(asOf, 'UTC') : asOfEndMs;
+    freshnessAgeDays = Math.max(0, (endMs - newestMs) / 86_400_000);
   }
-  return contract.columns.map((c) => header.indexOf(c.name));
+  return {
+    source: contract.name,
+    rowsIn: load.rowsIn,
+    loaded: load.loaded,
+    quarantined: load.quarantined,
+    duplicateKeys: load.reasons.duplicate_key ?? 0,
+    previousRowsIn: previous ? Number(previous.rows_in) : null,
+    freshnessAgeDays,
+    nullRates: Object.fromEntries(nullColumns.map((c, i) => [c, n > 0 ? Number(stats[`null_${i}`]) / n : 0])),
+  };
+}
+
+function isoDate(value: unknown): string {
+  if (value instanceof Date) return `${value.getFullYear()}-${String(value.getMonth() + 1).padStart(2, '0')}-${String(value.getDate()).padStart(2, '0')}`;
+  return String(value).slice(0, 10);
+}
+
+function sortedCounts(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+async function* toAsync<T>(items: readonly T[]): AsyncGenerator<T> {
+  yield* items;
 }
 
 /** One CSV line for COPY ... (format csv): NULL is an unquoted empty field, every value is quoted. */

@@ -21,6 +21,8 @@ export interface Manifest {
   model_version: Record<string, string>;
   seed: number;
   stages: { stage: Stage; rows: number; files: SnapshotFile[] }[];
+  /** Per source: rows in = loaded + quarantined, with the reasons and the contract version it was checked against. */
+  sources: Record<string, { rows_in: number; loaded: number; quarantined: number; reasons: Record<string, number>; file_sha256: string; contracts_version: string | null }>;
 }
 
 export function createRunActivities({ db, env, log, codeVersion }: ActivityDeps) {
@@ -113,6 +115,10 @@ export async function writeManifest(deps: ActivityDeps, runId: string): Promise<
     }
     stages.push({ stage, rows: Number(row.rows), files });
   }
+  const loads = await db('audit.source_loads').where({ run_id: runId }).orderBy('source');
+  const sources: Manifest['sources'] = Object.fromEntries(
+    loads.map((l) => [l.source, { rows_in: Number(l.rows_in), loaded: Number(l.loaded), quarantined: Number(l.quarantined), reasons: l.reasons ?? {}, file_sha256: l.file_sha256, contracts_version: l.contracts_version ?? null }]),
+  );
   const manifest: Manifest = {
     run_id: runId,
     as_of: run.as_of,
@@ -121,6 +127,7 @@ export async function writeManifest(deps: ActivityDeps, runId: string): Promise<
     model_version: run.model_versions ?? {},
     seed: Number(run.seed),
     stages,
+    sources,
   };
   const body = JSON.stringify(JSON.parse(canonicalJson(manifest)), null, 2) + '\n';
   const target = path.join(run.snapshot_dir, 'manifest.json');

@@ -14,7 +14,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { readEnv } from '../config/env';
 import { loadConfig } from '../config/load';
-import { SOURCES, SOURCE_NAMES } from '../config/sources';
+import { SOURCES, SOURCE_NAMES, sourcePath } from '../config/sources';
 import { createDb, migrate } from '../db/knex';
 import { generateSourceExtracts } from '../generator/generate';
 import { createActivities } from '../activities';
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     await db.raw(`create sequence if not exists landing.${source}_bench_seq; alter table landing.${source} alter column row_number set default nextval('landing.${source}_bench_seq')`);
     const client = new Client({ connectionString: url });
     await client.connect();
-    await pipeline(createReadStream(path.join(dir, contract.file)), client.query(copyFrom(`copy landing.${source} (${contract.columns.map((c) => c.name).join(', ')}) from stdin with (format csv, header true)`)));
+    await pipeline(createReadStream(path.join(dir, sourcePath(contract, AS_OF))), client.query(copyFrom(`copy landing.${source} (${contract.columns.map((c) => c.name).join(', ')}) from stdin with (format csv, header true)`)));
     await client.end();
     const [{ n }] = (await db.raw(`select count(*)::bigint as n from landing.${source}`)).rows;
     loaded[source] = Number(n);

@@ -1,5 +1,5 @@
 import type { ColumnContract, SourceContract } from '../config/sources';
-import { parseAmount, parseDate, parseTimestamp } from './normalize';
+import { daysInMonth, parseAmount, parseDate, parseTimestamp } from './normalize';
 
 export type RowVerdict =
   | { ok: true; values: (string | null)[] }
@@ -7,11 +7,19 @@ export type RowVerdict =
 
 const BOOLS: Record<string, string> = { y: 'true', yes: 'true', '1': 'true', true: 'true', n: 'false', no: 'false', '0': 'false', false: 'false' };
 
+/** What a row is checked against besides its contract: the end of the as-of day, for notAfterAsOf columns. */
+export interface RowContext {
+  /** As-of date (YYYY-MM-DD): a date column later than this is in the future. */
+  asOf: string;
+  /** End of the as-of day in the run's time zone, epoch milliseconds: a later timestamp is in the future. */
+  asOfEndMs: number;
+}
+
 /**
- * Checks one raw CSV record against its source contract and returns typed text values ready for COPY
+ * Checks one raw record against its source contract and returns typed text values ready for COPY
  * (null = SQL NULL). Messages name the column but never echo a PII value.
  */
-export function validateRow(contract: SourceContract, record: readonly string[]): RowVerdict {
+export function validateRow(contract: Pick<SourceContract, 'columns'>, record: readonly string[], context?: RowContext): RowVerdict {
   if (record.length !== contract.columns.length) {
     return { ok: false, reasonCode: 'column_count', message: `expected ${contract.columns.length} columns, found ${record.length}` };
   }
@@ -25,6 +33,9 @@ export function validateRow(contract: SourceContract, record: readonly string[])
       continue;
     }
     const parsed = parseValue(column, raw);
+    if (parsed.ok && column.notAfterAsOf && context && isFuture(column, parsed.value, context)) {
+      return { ok: false, reasonCode: 'future_date', message: `${column.name}: ${parsed.value} is after the as-of date ${context.asOf}` };
+    }
     if (parsed.ok) {
       values[i] = parsed.value;
     } else if (column.nullOnInvalid) {
@@ -38,34 +49,46 @@ export function validateRow(contract: SourceContract, record: readonly string[])
 
 type Parsed = { ok: true; value: string } | { ok: false; reasonCode: string; message: string };
 
+// Fast paths for values already in canonical form (what most extracts carry): same result as the general parsers.
+const CANONICAL_DECIMAL = /^-?\d{1,15}(\.\d{1,2})?$/;
+const CANONICAL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const CANONICAL_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\+08:00$/;
+
+function isRealDate(y: number, m: number, d: number): boolean {
+  return y >= 1000 && m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m);
+}
+
 function parseValue(column: ColumnContract, raw: string): Parsed {
-  const shown = column.pii ? 'value' : JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw);
+  const shown = () => (column.pii ? 'value' : JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw));
   switch (column.type) {
     case 'text':
       if (column.values && !column.values.includes(raw)) {
-        return { ok: false, reasonCode: 'bad_enum', message: `${shown} is not one of ${column.values.join('|')}` };
+        return { ok: false, reasonCode: 'bad_enum', message: `${shown()} is not one of ${column.values.join('|')}` };
       }
       return { ok: true, value: raw };
     case 'int': {
-      if (!/^-?\d{1,15}$/.test(raw)) return { ok: false, reasonCode: 'bad_number', message: `${shown} is not an integer` };
+      if (!/^-?\d{1,15}$/.test(raw)) return { ok: false, reasonCode: 'bad_number', message: `${shown()} is not an integer` };
       return checkMin(column, Number(raw), raw);
     }
     case 'decimal': {
-      const n = parseAmount(raw);
-      if (n === null || !Number.isFinite(n) || Math.abs(n) >= 1e15) return { ok: false, reasonCode: 'bad_number', message: `${shown} is not an amount` };
+      const n = CANONICAL_DECIMAL.test(raw) ? Number(raw) : parseAmount(raw);
+      if (n === null || !Number.isFinite(n) || Math.abs(n) >= 1e15) return { ok: false, reasonCode: 'bad_number', message: `${shown()} is not an amount` };
       return checkMin(column, n, n.toFixed(2));
     }
     case 'date': {
-      const d = parseDate(raw);
-      return d ? { ok: true, value: d } : { ok: false, reasonCode: 'bad_date', message: `${shown} is not a valid date` };
+      const m = CANONICAL_DATE.exec(raw);
+      const d = m && isRealDate(Number(m[1]), Number(m[2]), Number(m[3])) ? raw : parseDate(raw);
+      return d ? { ok: true, value: d } : { ok: false, reasonCode: 'bad_date', message: `${shown()} is not a valid date` };
     }
     case 'timestamp': {
-      const ts = parseTimestamp(raw);
-      return ts ? { ok: true, value: ts } : { ok: false, reasonCode: 'bad_timestamp', message: `${shown} is not a valid timestamp` };
+      const m = CANONICAL_TIMESTAMP.exec(raw);
+      const canonical = m && isRealDate(Number(m[1]), Number(m[2]), Number(m[3])) && Number(m[4]) <= 23 && Number(m[5]) <= 59 && Number(m[6]) <= 59;
+      const ts = canonical ? raw : parseTimestamp(raw);
+      return ts ? { ok: true, value: ts } : { ok: false, reasonCode: 'bad_timestamp', message: `${shown()} is not a valid timestamp` };
     }
     case 'bool': {
       const b = BOOLS[raw.toLowerCase()];
-      return b ? { ok: true, value: b } : { ok: false, reasonCode: 'bad_bool', message: `${shown} is not Y/N` };
+      return b ? { ok: true, value: b } : { ok: false, reasonCode: 'bad_bool', message: `${shown()} is not Y/N` };
     }
   }
 }
@@ -75,17 +98,50 @@ function checkMin(column: ColumnContract, n: number, value: string): Parsed {
     const reasonCode = n < 0 ? 'negative_amount' : 'out_of_range';
     return { ok: false, reasonCode, message: `${column.pii ? 'value' : n} is below the minimum ${column.min}` };
   }
+  if (column.max !== undefined && n > column.max) {
+    return { ok: false, reasonCode: 'out_of_range', message: `${column.pii ? 'value' : n} is above the maximum ${column.max}` };
+  }
   return { ok: true, value };
 }
 
-/** Masks PII columns of a raw record for the quarantine table: keeps the first character and the length. */
-export function maskRecord(contract: SourceContract, header: readonly string[], record: readonly string[]): Record<string, string> {
+function isFuture(column: ColumnContract, value: string, context: RowContext): boolean {
+  return column.type === 'date' ? value > context.asOf : Date.parse(value) >= context.asOfEndMs;
+}
+
+/** End of a calendar day in an IANA time zone (the next local midnight), as epoch milliseconds. */
+export function endOfDayMs(day: string, timezone: string): number {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+  const localMidnight = Date.UTC(y, m - 1, d + 1);
+  let guess = localMidnight;
+  // Two rounds settle the offset even when the next midnight is near a DST change.
+  for (let i = 0; i < 2; i++) guess = localMidnight - zoneOffsetMs(timezone, guess);
+  return guess;
+}
+
+function zoneOffsetMs(timezone: string, ms: number): number {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(new Date(ms));
+  const get = (type: string) => Number(parts.find((p) => p.type === type)!.value);
+  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) - Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * Masks PII columns of a raw record for the quarantine table: keeps the first character and the length (values
+ * cut at 200 characters). When the record does not line up with the header, a PII value may sit under any
+ * column, so every value of a source with PII columns is masked.
+ */
+export function maskRecord(contract: Pick<SourceContract, 'columns'>, header: readonly string[], record: readonly string[]): Record<string, string> {
   const pii = new Set(contract.columns.filter((c) => c.pii).map((c) => c.name));
+  const maskAll = pii.size > 0 && record.length !== header.length;
   const out: Record<string, string> = {};
   record.forEach((value, i) => {
     const name = header[i] ?? `column_${i + 1}`;
-    const chars = [...value];
-    out[name] = pii.has(name) && chars.length > 0 ? chars[0] + '*'.repeat(chars.length - 1) : value.slice(0, 200);
+    const head = value.slice(0, 200);
+    out[name] = (maskAll || pii.has(name)) && head.length > 0 ? mask(head) : head;
   });
   return out;
+}
+
+function mask(value: string): string {
+  const chars = [...value];
+  return chars[0] + '*'.repeat(chars.length - 1);
 }

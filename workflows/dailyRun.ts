@@ -1,5 +1,5 @@
 import { ApplicationFailure, ParentClosePolicy, defineQuery, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
-import { SOURCE_NAMES } from '../config/sources';
+import { SOURCE_NAMES } from '../config/sourceNames';
 import { ErrorType, type DailyRunInput, type DailyRunResult, type RunProgress, type Stage, type StageResult } from '../shared';
 import { long, quick } from './policies';
 import { collectOutcomes } from './collectOutcomes';
@@ -31,8 +31,8 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     let { startedAt } = await quick.beginStage({ runId, stage: 'ingest' });
     // Runs started before the complaints source existed replay without it (patched → deprecatePatch → removal).
     const sources = patched('ingest-complaints') ? SOURCE_NAMES : SOURCE_NAMES.filter((s) => s !== 'complaints');
-    const loads = await Promise.all(sources.map((source) => long.ingestSource({ runId, inputDir: input.inputDir, source })));
-    done(await quick.completeIngest({ runId, loads, maxRejectRate: config.quality.maxRejectRate, startedAt }));
+    const loads = await Promise.all(sources.map((source) => long.ingestSource({ runId, inputDir: input.inputDir, source, asOf, timezone: config.timezone })));
+    done(await quick.completeIngest({ runId, loads, maxRejectRate: config.quality.maxRejectRate, startedAt, asOf, timezone: config.timezone }));
 
     begin('clean');
     done(await long.cleanCustomers({ runId }));

@@ -2,12 +2,14 @@ import type { Knex } from 'knex';
 import * as schemas from './20261123000000_schemas';
 import * as tagCatalogueSegments from './20261123120000_tag_catalogue_segments';
 import * as modelLifecycle from './20261124000000_model_lifecycle';
+import * as qualityChecks from './20261124100000_quality_checks';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
   '20261123000000_schemas': schemas,
   '20261123120000_tag_catalogue_segments': tagCatalogueSegments,
   '20261124000000_model_lifecycle': modelLifecycle,
+  '20261124100000_quality_checks': qualityChecks,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -70,6 +70,13 @@ test('every input row is loaded or quarantined, and the quarantine says why', as
   const reasons = await ctx.db('audit.quarantine').where({ run_id: 'it-first' }).distinct('reason_code').pluck('reason_code');
   // The generator injects negative amounts and duplicated rows at its default rates.
   expect(reasons).toEqual(expect.arrayContaining(['negative_amount', 'duplicate_key']));
+  // The manifest carries the same accounting per source.
+  const manifest = JSON.parse(readFileSync(path.join(first.snapshotDir, 'manifest.json'), 'utf8'));
+  for (const load of loads) {
+    const m = manifest.sources[load.source];
+    expect(m).toMatchObject({ rows_in: Number(load.rows_in), loaded: Number(load.loaded), quarantined: Number(load.quarantined), file_sha256: load.file_sha256 });
+    expect(Object.values(m.reasons as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(m.quarantined);
+  }
 });
 
 test('the manifest lists every snapshot file with its true row count and sha256, readable by DuckDB', async () => {
