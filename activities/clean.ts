@@ -20,7 +20,9 @@ const STAGE_COLUMNS: (keyof CleanCustomer)[] = [
 
 /**
  * The run's cleaned records. rid follows (source_system, customer_key) order, so "the smallest key" of a
- * cluster is the same whatever else was loaded. base_key: records with one valid ID are one person.
+ * cluster is the same whatever else was loaded. base_key, the deterministic rule: records with the same valid
+ * ID number and the same name are one person. The same ID under another name (a keying error in one of them,
+ * or a name change) is a separate base that the scored match joins when the other evidence agrees.
  */
 const CREATE_STAGE = `
 create temp table clean_stage (
@@ -28,7 +30,7 @@ create temp table clean_stage (
   source_system text not null, customer_key text not null, seed_golden_id text not null,
   name_masked text, name_hash text, id_hash text, id_body_hash text, phone_hash text, id_valid boolean not null, phone_valid boolean not null,
   birth_date date, gender text, city text, city_tier int, occupation text, annual_income numeric(18,2), opened_at date, findings text,
-  base_key text generated always as (case when id_hash is not null then 'id:' || id_hash else 'sk:' || source_system || ':' || customer_key end) stored,
+  base_key text generated always as (case when id_hash is not null then 'id:' || id_hash || ':' || coalesce(name_hash, '') else 'sk:' || source_system || ':' || customer_key end) stored,
   name_initial text generated always as (left(name_masked, 1)) stored
 ) on commit drop`;
 
@@ -36,14 +38,18 @@ const FEATURES = 'base_key, id_hash, id_body_hash, name_hash, phone_hash, birth_
 
 /**
  * Candidate pairs by blocking: records sharing a phone hash, an ID body hash, or a birth date and the first
- * character of the name. Only pairs with at least one record lacking a valid ID are compared: two valid IDs
- * are either the same base already or two persons. Each pair appears once (a is the record without an ID, or
- * the smaller rid when neither has one).
+ * character of the name, plus records of one valid ID under different names. Otherwise only pairs with at least
+ * one record lacking a valid ID are compared: two different valid IDs are two persons. Each pair appears once
+ * (a is the record without an ID, or the smaller rid when neither has one).
  */
 const CANDIDATE_PAIRS = `
 with probe as (select * from clean_stage where id_hash is null),
+renamed as (select id_hash from clean_stage where id_hash is not null group by id_hash having count(distinct base_key) > 1),
 pair as (
-  select a.rid as ra, b.rid as rb from probe a join clean_stage b on b.phone_hash = a.phone_hash
+  select a.rid as ra, b.rid as rb from renamed i join clean_stage a using (id_hash) join clean_stage b using (id_hash)
+   where a.base_key < b.base_key
+  union
+  select a.rid, b.rid from probe a join clean_stage b on b.phone_hash = a.phone_hash
    where b.base_key <> a.base_key and (b.id_hash is not null or a.rid < b.rid)
   union
   select a.rid, b.rid from probe a join clean_stage b on b.id_body_hash = a.id_body_hash
@@ -172,7 +178,8 @@ async function resolveCustomers(deps: ActivityDeps, runId: string, previousRunId
     });
     await pipeline(source, toCsv, copy);
     await client.query(`create index on clean_stage (phone_hash); create index on clean_stage (id_body_hash);
-                        create index on clean_stage (birth_date, name_initial); create index on clean_stage (base_key); analyze clean_stage`);
+                        create index on clean_stage (birth_date, name_initial); create index on clean_stage (base_key); create index on clean_stage (id_hash);
+                        analyze clean_stage`);
 
     const { pairs, edges } = await linkCandidates(client, heartbeat);
     const links = clusterEdges(edges);

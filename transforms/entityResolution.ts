@@ -1,14 +1,14 @@
 /**
  * Entity resolution of cleaned customer records into persons. Pure functions.
  *
- * Records with the same valid ID number share one *base* (the deterministic rule). Bases are then linked by a
+ * Records with the same valid ID number and name share one *base* (the deterministic rule). Bases are then linked by a
  * scored comparison of keyed hashes and KYC fields, for candidate pairs found by blocking (in SQL), and linked
  * bases are clustered transitively by union-find. Two different valid ID numbers never end up in one cluster.
  */
 
 /** What entity resolution compares for one record: keyed hashes and non-identifying KYC fields only. */
 export interface MatchRecord {
-  /** 'id:<id_hash>' for a valid ID, else 'sk:<source_system>:<customer_key>'. */
+  /** 'id:<id_hash>:<name_hash>' for a valid ID, else 'sk:<source_system>:<customer_key>'. */
   base_key: string;
   id_hash: string | null;
   id_body_hash: string | null;
@@ -82,16 +82,21 @@ export interface BaseLink {
   score: number;
 }
 
-const isIdBase = (baseKey: string): boolean => baseKey.startsWith('id:');
+/** The valid ID number a base stands for ('id:<id_hash>'), or null for a record without one. */
+function idOf(baseKey: string): string | null {
+  if (!baseKey.startsWith('id:')) return null;
+  const end = baseKey.indexOf(':', 3);
+  return end < 0 ? baseKey : baseKey.slice(0, end);
+}
 
 /**
- * Union-find over base keys with a cannot-link rule: a union that would put two different valid IDs (two
- * 'id:' bases) into one cluster is refused. Only bases that take part in an edge are held, so memory is
+ * Union-find over base keys with a cannot-link rule: a union that would put two different valid ID numbers
+ * into one cluster is refused (bases of one ID under different names may join). Only bases that take part in an edge are held, so memory is
  * bounded by the number of links, not the number of customers.
  */
 export class BaseClusters {
   private readonly parent = new Map<string, string>();
-  /** Per root: the one 'id:' base in its cluster, if any. */
+  /** Per root: the one valid ID number in its cluster, if any. */
   private readonly idBase = new Map<string, string | null>();
 
   private find(x: string): string {
@@ -99,7 +104,7 @@ export class BaseClusters {
     for (let p = this.parent.get(root); p !== undefined && p !== root; p = this.parent.get(root)) root = p;
     if (!this.parent.has(x)) {
       this.parent.set(x, x);
-      this.idBase.set(x, isIdBase(x) ? x : null);
+      this.idBase.set(x, idOf(x));
     }
     // Path compression.
     for (let cur = x; cur !== root; ) {

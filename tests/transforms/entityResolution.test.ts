@@ -75,6 +75,15 @@ describe('BaseClusters', () => {
     const clusters = uf.clusters();
     expect(clusters.get('sk:a')).not.toBe(clusters.get('sk:b'));
   });
+
+  it('bases of one ID under different names may join; of different IDs may not', () => {
+    const uf = new BaseClusters();
+    expect(uf.union('id:1:nameA', 'id:1:nameB')).toBe(true);
+    expect(uf.union('id:1:nameA', 'id:2:nameA')).toBe(false);
+    expect(uf.union('id:1:', 'sk:x')).toBe(true);
+    expect(uf.union('sk:x', 'id:1:nameB')).toBe(true);
+    expect(new Set(['id:1:nameA', 'id:1:nameB', 'id:1:', 'sk:x'].map((k) => uf.clusters().get(k))).size).toBe(1);
+  });
 });
 
 describe('clusterEdges', () => {
