@@ -9,13 +9,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { readEnv } from '../config/env';
-import { createDb, migrate } from '../db/knex';
 import { generateSourceExtracts } from '../generator/generate';
 import { createActivities } from '../activities';
 import type { StageResult } from '../shared';
-import { createLogger } from '../services/logger';
-import { dropDatabase, ensureDatabase, ensurePostgres, withDatabase } from '../services/postgres';
+import { openBenchDatabase } from './benchDatabase';
 import { landGeneratedCustomers, measureAgainstGroundTruth } from './groundTruth';
 
 const AS_OF = '2026-11-20';
@@ -28,16 +25,7 @@ async function main(): Promise<void> {
   // --dirt invalidIdChecksum=0.2,crossSystemDuplicate=0.3 : harsher than the defaults (the generator validates names and ranges).
   const dirt = Object.fromEntries(values.dirt.split(',').filter(Boolean).map((kv) => [kv.split('=')[0]!, Number(kv.split('=')[1])]));
   const dirtLabel = values.dirt === '' ? 'default' : values.dirt;
-  const env = readEnv();
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  const pg = await ensurePostgres(env, log);
-  const database = 'portrait_bench_er';
-  const admin = withDatabase(pg.url, 'postgres');
-  await dropDatabase(admin, database);
-  await ensureDatabase(admin, database);
-  const url = withDatabase(pg.url, database);
-  const db = createDb(url, 4);
-  await migrate(db);
+  const { env, log, pg, url, db } = await openBenchDatabase('portrait_bench_er', 4);
 
   const dir = path.join(env.home, 'bench', `er-n${customers}-s${seed}${values.dirt === '' ? '' : `-${values.dirt.replace(/[^a-zA-Z0-9.]+/g, '_')}`}`);
   const t0 = now();
