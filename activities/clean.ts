@@ -251,6 +251,16 @@ export function createCleanActivities(deps: ActivityDeps) {
           .orderBy('golden_id')
           .stream(),
       );
+      const changesFile = await writeParquetSnapshot(
+        runSnapshotDir(env.snapshotDir, runId),
+        'identity_changes.parquet',
+        { previous_run_id: { type: 'UTF8' }, kind: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, golden_ids: { type: 'UTF8' } },
+        db('core.identity_changes')
+          .select('previous_run_id', 'kind', 'golden_id', db.raw("array_to_string(golden_ids, ',') as golden_ids"))
+          .where({ run_id: runId })
+          .orderBy(['kind', 'golden_id'])
+          .stream(),
+      );
       const goldenCount = Number(golden[0]!.count);
       const identityChanges = Object.fromEntries(changes.map((c) => [c.kind, Number(c.n)]));
       log.info({ run_id: runId, stage: 'clean', source_records: summary.source_records, golden: goldenCount, scored_links: summary.scored_links, identity_changes: identityChanges }, 'customers resolved');
@@ -260,7 +270,7 @@ export function createCleanActivities(deps: ActivityDeps) {
         {
           stage: 'clean',
           rows: goldenCount,
-          files: [file],
+          files: [file, changesFile],
           details: {
             ...summary,
             golden_customers: goldenCount,
