@@ -44,9 +44,8 @@ const FEATURES = 'base_key, id_hash, id_body_hash, name_hash, phone_hash, birth_
  */
 const CANDIDATE_PAIRS = `
 with probe as (select * from clean_stage where id_hash is null),
-renamed as (select id_hash from clean_stage where id_hash is not null group by id_hash having count(distinct base_key) > 1),
 pair as (
-  select a.rid as ra, b.rid as rb from renamed i join clean_stage a using (id_hash) join clean_stage b using (id_hash)
+  select a.rid as ra, b.rid as rb from er_renamed i join clean_stage a using (id_hash) join clean_stage b using (id_hash)
    where a.base_key < b.base_key
   union
   select a.rid, b.rid from probe a join clean_stage b on b.phone_hash = a.phone_hash
@@ -107,8 +106,11 @@ insert into core.customer_sources (run_id, source_system, customer_key, golden_i
 select $1, s.source_system, s.customer_key, g.golden_id,
        case when l.base_key is not null then 'scored' when s.id_hash is not null then 'id_number' else 'source_key' end, l.score,
        s.name_masked, s.name_hash, s.id_hash, s.id_body_hash, s.phone_hash, s.id_valid, s.phone_valid, s.birth_date, s.gender, s.city, s.city_tier,
-       s.occupation, s.annual_income, s.opened_at, s.findings
+       s.occupation, s.annual_income, s.opened_at,
+       case when r.id_hash is null then s.findings
+            else array_to_string(array(select unnest(string_to_array(s.findings, ',') || 'id_name_conflict'::text) order by 1), ',') end
 from clean_stage s
+left join er_renamed r on r.id_hash = s.id_hash
 left join er_links l on l.base_key = s.base_key
 join er_golden g on g.cluster = coalesce(l.cluster_key, s.base_key)
 order by s.rid`;
@@ -180,6 +182,9 @@ async function resolveCustomers(deps: ActivityDeps, runId: string, previousRunId
     await client.query(`create index on clean_stage (phone_hash); create index on clean_stage (id_body_hash);
                         create index on clean_stage (birth_date, name_initial); create index on clean_stage (base_key); create index on clean_stage (id_hash);
                         analyze clean_stage`);
+    // Valid IDs carried by records under different names: compared by the scored match, and a finding on each.
+    await client.query(`create temp table er_renamed on commit drop as
+                        select id_hash from clean_stage where id_hash is not null group by id_hash having count(distinct base_key) > 1`);
 
     const { pairs, edges } = await linkCandidates(client, heartbeat);
     const links = clusterEdges(edges);

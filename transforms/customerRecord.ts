@@ -25,7 +25,9 @@ export type CustomerFinding =
   | 'id_birth_date_mismatch'
   | 'id_gender_mismatch'
   | 'phone_invalid'
-  | 'birth_date_unparsed';
+  | 'birth_date_unparsed'
+  /** Set by entity resolution: another record carries the same valid ID under another name. */
+  | 'id_name_conflict';
 
 /**
  * The cleaned, PII-free view of one source record: the attributes of the golden record, and the keyed hashes

@@ -198,3 +198,30 @@ describe('merges and splits between runs', () => {
     expect(row.source_keys).toBe('card:XB1,card:XC1,core:XA1');
   });
 });
+
+describe('one valid ID under two names', () => {
+  const f17 = '44030519851201007';
+  const id = f17 + idCheckChar(f17);
+  const base = { id_number: id, birth_date: '1985-12-01', gender: 'M', city: '深圳' };
+
+  beforeAll(async () => {
+    await db('landing.customers').insert([
+      // Different names and phones: a keying error in one ID, two persons.
+      { run_id: 'conflict-1', row_number: 1, source_system: 'core', customer_key: 'Y1', name: '王伟', phone: '13700001111', ...base },
+      { run_id: 'conflict-1', row_number: 2, source_system: 'core', customer_key: 'Y2', name: '陈静', phone: '13600002222', ...base },
+      // Another name but the same phone as Y1: a name change or a typo, one person.
+      { run_id: 'conflict-1', row_number: 3, source_system: 'card', customer_key: 'Z1', name: '王 炜', phone: '137 0000 1111', ...base },
+    ]);
+    await clean('conflict-1', '2026-12-10');
+  });
+
+  test('is not merged on the ID alone; the scored match decides, and every record carries the finding', async () => {
+    const rows = await db('core.customer_sources').where({ run_id: 'conflict-1' }).orderBy('customer_key').select('customer_key', 'golden_id', 'match_rule', 'findings');
+    const byKey = Object.fromEntries(rows.map((r) => [r.customer_key, r]));
+    expect(byKey.Y1.golden_id).toBe(byKey.Z1.golden_id);
+    expect(byKey.Y2.golden_id).not.toBe(byKey.Y1.golden_id);
+    expect(rows.map((r) => r.findings)).toEqual(['id_name_conflict', 'id_name_conflict', 'id_name_conflict']);
+    expect(byKey.Z1.match_rule).toBe('scored');
+    expect(byKey.Y2.match_rule).toBe('id_number');
+  });
+});
