@@ -136,6 +136,8 @@ interface ResolutionSummary {
   candidate_pairs: number;
   scored_links: number;
   previous_run_id: string | null;
+  /** Wall-clock seconds per phase (normalise, match, assign, write), for operators; never part of a snapshot. */
+  phase_seconds: Record<string, number>;
 }
 
 /** Streams the candidate pairs through scorePair and clusters the accepted ones; only edges are held. */
@@ -161,6 +163,13 @@ async function resolveCustomers(deps: ActivityDeps, runId: string, previousRunId
   const { db, databaseUrl, env } = deps;
   return withTransaction(databaseUrl, async (client) => {
     for (const table of ['customer_sources', 'customers', 'identity_changes']) await client.query(`delete from core.${table} where run_id = $1`, [runId]);
+    const phases: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (phase: string) => {
+      const t = performance.now();
+      phases[phase] = Number(((t - mark) / 1000).toFixed(3));
+      mark = t;
+    };
     await client.query(CREATE_STAGE);
     let rows = 0;
     const copy = client.query(copyFrom(`copy clean_stage (${STAGE_COLUMNS.join(', ')}) from stdin with (format csv)`));
@@ -186,6 +195,7 @@ async function resolveCustomers(deps: ActivityDeps, runId: string, previousRunId
     await client.query(`create temp table er_renamed on commit drop as
                         select id_hash from clean_stage where id_hash is not null group by id_hash having count(distinct base_key) > 1`);
 
+    lap('normalise');
     const { pairs, edges } = await linkCandidates(client, heartbeat);
     const links = clusterEdges(edges);
     await client.query('create temp table er_links (base_key text primary key, cluster_key text not null, score smallint not null) on commit drop');
@@ -193,13 +203,16 @@ async function resolveCustomers(deps: ActivityDeps, runId: string, previousRunId
     for (const l of links) await linkCopy.write(csvLine([l.base_key, l.cluster_key, String(l.score)]));
     await linkCopy.end();
 
+    lap('match');
     for (const statement of ASSIGN_GOLDEN_IDS) await client.query(statement, statement.includes('$1') ? [previousRunId] : []);
     if (previousRunId !== null) {
       for (const statement of RECORD_IDENTITY_CHANGES) await client.query(statement, [runId, previousRunId]);
     }
+    lap('assign');
     await client.query(WRITE_LINEAGE, [runId]);
     await client.query(WRITE_GOLDEN, [runId]);
-    return { source_records: rows, candidate_pairs: pairs, scored_links: edges.length, previous_run_id: previousRunId };
+    lap('write');
+    return { source_records: rows, candidate_pairs: pairs, scored_links: edges.length, previous_run_id: previousRunId, phase_seconds: phases };
   });
 }
 
