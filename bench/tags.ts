@@ -12,15 +12,12 @@ import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { readEnv } from '../config/env';
 import { loadConfig } from '../config/load';
 import { SOURCES, SOURCE_NAMES, sourcePath } from '../config/sources';
-import { createDb, migrate } from '../db/knex';
 import { generateSourceExtracts } from '../generator/generate';
 import { createActivities } from '../activities';
 import type { StageResult } from '../shared';
-import { createLogger } from '../services/logger';
-import { dropDatabase, ensureDatabase, ensurePostgres, withDatabase } from '../services/postgres';
+import { openBenchDatabase } from './benchDatabase';
 
 const RUN_ID = 'bench-tags';
 const AS_OF = '2026-11-20';
@@ -29,16 +26,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { customers: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' } } });
   const customers = Number(values.customers);
   const seed = Number(values.seed);
-  const env = readEnv();
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  const pg = await ensurePostgres(env, log);
-  const database = 'portrait_bench_tags';
-  const admin = withDatabase(pg.url, 'postgres');
-  await dropDatabase(admin, database);
-  await ensureDatabase(admin, database);
-  const url = withDatabase(pg.url, database);
-  const db = createDb(url, 6);
-  await migrate(db);
+  const { env, log, pg, url, db } = await openBenchDatabase('portrait_bench_tags', 6);
 
   const dir = path.join(env.home, 'bench', `tags-n${customers}-s${seed}`);
   const t0 = now();

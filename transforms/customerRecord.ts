@@ -1,5 +1,5 @@
-import { birthDateFromId, genderFromId, normalizeIdNumber } from './idNumber';
-import { keyedHash, maskName, normalizeGender, normalizePhone, parseDate, toHalfWidth } from './normalize';
+import { birthDateFromId, crossCheckId, genderFromId, normalizeIdNumber, type IdNumberError } from './idNumber';
+import { keyedHash, maskName, normalizeGender, normalizeName, normalizePhone, parseDate, toHalfWidth } from './normalize';
 
 /** A KYC row as loaded into landing.customers (raw text for the fields whose formats vary by system). */
 export interface RawCustomer {
@@ -16,14 +16,33 @@ export interface RawCustomer {
   opened_at: string | null;
 }
 
-/** The cleaned, PII-free view of one source record plus the golden_id it resolves to. */
+/** Data-quality findings about one source record: recorded with the lineage, never a reason to drop it. */
+export type CustomerFinding =
+  | 'id_missing'
+  | 'id_bad_format'
+  | 'id_bad_checksum'
+  | 'id_bad_birth_date'
+  | 'id_birth_date_mismatch'
+  | 'id_gender_mismatch'
+  | 'phone_invalid'
+  | 'birth_date_unparsed'
+  /** Set by entity resolution: another record carries the same valid ID under another name. */
+  | 'id_name_conflict';
+
+/**
+ * The cleaned, PII-free view of one source record: the attributes of the golden record, and the keyed hashes
+ * entity resolution compares. Which golden customer it belongs to is decided across records (entityResolution).
+ */
 export interface CleanCustomer {
   source_system: string;
   customer_key: string;
-  golden_id: string;
-  match_rule: 'id_number' | 'phone_birth' | 'source_key';
+  /** The golden_id a new cluster gets when this record holds its smallest source key. */
+  seed_golden_id: string;
   name_masked: string | null;
+  name_hash: string | null;
   id_hash: string | null;
+  /** Keyed hash of the ID's first 17 digits, also when only its check character is wrong. */
+  id_body_hash: string | null;
   phone_hash: string | null;
   id_valid: boolean;
   phone_valid: boolean;
@@ -34,7 +53,16 @@ export interface CleanCustomer {
   occupation: string | null;
   annual_income: number | null;
   opened_at: string | null;
+  /** Sorted finding codes, comma-separated; null when the record is clean. */
+  findings: string | null;
 }
+
+const ID_ERROR_FINDING: Record<IdNumberError, CustomerFinding> = {
+  empty: 'id_missing',
+  bad_format: 'id_bad_format',
+  bad_checksum: 'id_bad_checksum',
+  bad_birth_date: 'id_bad_birth_date',
+};
 
 const CITY_TIERS: Record<string, number> = {
   北京: 1, 上海: 1, 广州: 1, 深圳: 1,
@@ -47,46 +75,47 @@ export function cityTier(city: string | null): number | null {
   return CITY_TIERS[city.replace(/市$/, '')] ?? 3;
 }
 
+/** 'G' + 20 hex characters of a keyed hash: the form of every golden_id. */
+export function goldenIdFor(piiKey: string, stableKey: string): string {
+  return `G${keyedHash(piiKey, `golden|${stableKey}`).slice(0, 20)}`;
+}
+
 /**
- * Normalises one source record and derives its golden_id. Matching is deterministic: a valid resident ID
- * number identifies the person; without one, the normalised mobile plus birth date; otherwise the record
- * stands alone. The golden_id is a keyed hash of that match key, so it is stable from one day's run to the next.
+ * Normalises one source record: keyed hashes of the identifying fields, KYC attributes (birth date and gender
+ * from a valid ID number first) and data-quality findings (an ID whose birth date or gender contradicts the
+ * KYC fields is kept and flagged).
  */
 export function cleanCustomer(raw: RawCustomer, piiKey: string): CleanCustomer {
   const id = normalizeIdNumber(raw.id_number);
   const phone = normalizePhone(raw.phone);
-  const idValid = id.value !== null;
-  let birthDate = parseDate(raw.birth_date);
-  let gender = normalizeGender(raw.gender);
+  const kycBirthDate = parseDate(raw.birth_date);
+  const kycGender = normalizeGender(raw.gender);
+  const findings: CustomerFinding[] = [];
+  if (id.error) findings.push(ID_ERROR_FINDING[id.error]);
+  if (raw.phone != null && raw.phone.trim() !== '' && phone === null) findings.push('phone_invalid');
+  if (raw.birth_date != null && raw.birth_date.trim() !== '' && kycBirthDate === null) findings.push('birth_date_unparsed');
+  let birthDate = kycBirthDate;
+  let gender = kycGender;
   if (id.value) {
-    // The ID number is the authoritative source of birth date and gender when KYC fields are missing or malformed.
-    birthDate = birthDate ?? birthDateFromId(id.value);
-    gender = gender ?? genderFromId(id.value);
+    findings.push(...crossCheckId(id.value, kycBirthDate, kycGender));
+    // A valid ID (checksummed, issued by the state) wins over hand-keyed KYC fields; a disagreement is a finding.
+    birthDate = birthDateFromId(id.value);
+    gender = genderFromId(id.value);
   }
-  let matchRule: CleanCustomer['match_rule'];
-  let matchKey: string;
-  if (id.value) {
-    matchRule = 'id_number';
-    matchKey = `id:${id.value}`;
-  } else if (phone && birthDate) {
-    matchRule = 'phone_birth';
-    matchKey = `pb:${phone}|${birthDate}`;
-  } else {
-    matchRule = 'source_key';
-    matchKey = `sk:${raw.source_system}:${raw.customer_key}`;
-  }
-  const name = raw.name ? toHalfWidth(raw.name).trim().replace(/\s+/g, '') : null;
+  const body = id.value ? id.value.slice(0, 17) : (id.body ?? null);
+  const name = normalizeName(raw.name);
   const city = raw.city ? toHalfWidth(raw.city).trim() || null : null;
   const income = raw.annual_income === null || raw.annual_income === '' ? null : Number(raw.annual_income);
   return {
     source_system: raw.source_system,
     customer_key: raw.customer_key,
-    golden_id: `G${keyedHash(piiKey, `golden|${matchKey}`).slice(0, 20)}`,
-    match_rule: matchRule,
+    seed_golden_id: goldenIdFor(piiKey, `sk:${raw.source_system}:${raw.customer_key}`),
     name_masked: name ? maskName(name) : null,
+    name_hash: name ? keyedHash(piiKey, `name|${name}`) : null,
     id_hash: id.value ? keyedHash(piiKey, `id|${id.value}`) : null,
+    id_body_hash: body ? keyedHash(piiKey, `idbody|${body}`) : null,
     phone_hash: phone ? keyedHash(piiKey, `phone|${phone}`) : null,
-    id_valid: idValid,
+    id_valid: id.value !== null,
     phone_valid: phone !== null,
     birth_date: birthDate,
     gender,
@@ -95,5 +124,6 @@ export function cleanCustomer(raw: RawCustomer, piiKey: string): CleanCustomer {
     occupation: raw.occupation ? toHalfWidth(raw.occupation).trim() || null : null,
     annual_income: income !== null && Number.isFinite(income) ? income : null,
     opened_at: raw.opened_at,
+    findings: findings.length ? [...findings].sort().join(',') : null,
   };
 }

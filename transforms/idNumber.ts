@@ -40,11 +40,22 @@ export function upgradeLegacyId(id15: string): string {
   return first17 + idCheckChar(first17);
 }
 
+export interface NormalizedIdNumber {
+  /** The 18-character ID when it can be trusted (format, checksum and birth date all valid), else null. */
+  value: string | null;
+  error?: IdNumberError;
+  /**
+   * The first 17 digits when only the check character is wrong: a typo there leaves the rest usable as
+   * evidence for a scored match, never as an identity on its own.
+   */
+  body?: string;
+}
+
 /**
  * Clean a raw ID as found in source systems: trims, removes inner spaces, full-width → half-width,
  * lowercase x → X, upgrades 15-digit legacy IDs. value is null when the ID cannot be trusted.
  */
-export function normalizeIdNumber(raw: string | null | undefined): { value: string | null; error?: IdNumberError } {
+export function normalizeIdNumber(raw: string | null | undefined): NormalizedIdNumber {
   const s = toHalfWidth(raw ?? '').replace(/\s+/g, '').toUpperCase();
   if (s === '') return { value: null, error: 'empty' };
   let id: string;
@@ -56,8 +67,8 @@ export function normalizeIdNumber(raw: string | null | undefined): { value: stri
   } else {
     return { value: null, error: 'bad_format' };
   }
-  if (idCheckChar(id.slice(0, 17)) !== id.charAt(17)) return { value: null, error: 'bad_checksum' };
   if (!plausibleBirthDate(id.slice(6, 14))) return { value: null, error: 'bad_birth_date' };
+  if (idCheckChar(id.slice(0, 17)) !== id.charAt(17)) return { value: null, error: 'bad_checksum', body: id.slice(0, 17) };
   return { value: id };
 }
 
@@ -69,4 +80,18 @@ export function birthDateFromId(id18: string): string {
 /** Gender encoded by the 17th digit: odd = male, even = female. */
 export function genderFromId(id18: string): 'M' | 'F' {
   return (id18.charCodeAt(16) - 48) % 2 === 1 ? 'M' : 'F';
+}
+
+export type IdCrossCheckFinding = 'id_birth_date_mismatch' | 'id_gender_mismatch';
+
+/**
+ * Compares the birth date and gender encoded in a valid ID with the KYC fields of the same record. A
+ * mismatch is a data-quality finding to record (one of them is wrong), not a reason to reject the record.
+ * Missing KYC values are not mismatches.
+ */
+export function crossCheckId(id18: string, kycBirthDate: string | null, kycGender: 'M' | 'F' | null): IdCrossCheckFinding[] {
+  const findings: IdCrossCheckFinding[] = [];
+  if (kycBirthDate !== null && kycBirthDate !== birthDateFromId(id18)) findings.push('id_birth_date_mismatch');
+  if (kycGender !== null && kycGender !== genderFromId(id18)) findings.push('id_gender_mismatch');
+  return findings;
 }

@@ -53,10 +53,13 @@ export function normalizePhone(raw: string | null | undefined): string | null {
 const DATE_SEPARATED = /^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})$/;
 const DATE_COMPACT = /^(\d{4})(\d{2})(\d{2})$/;
 const DATE_CHINESE = /^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$/;
+const DATE_DAY_FIRST = /^(\d{1,2})([-/.])(\d{1,2})\2(\d{4})$/;
 
 /**
  * A calendar date as 'YYYY-MM-DD', or null. Accepts YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD (one separator
- * kind), YYYYMMDD and YYYY年M月D日, with full-width digits. Impossible dates (2023-02-30) give null.
+ * kind), YYYYMMDD, YYYY年M月D日 and day-first DD-MM-YYYY / DD/MM/YYYY / DD.MM.YYYY, with full-width digits.
+ * Day-first is only taken when it cannot be month-first: 20-11-2026 is read, 05/06/2026 (5 June or May 6?)
+ * gives null rather than a guess. Impossible dates (2023-02-30, 31/02/2024) give null.
  */
 export function parseDate(raw: string | null | undefined): string | null {
   if (raw == null) return null;
@@ -73,6 +76,11 @@ export function parseDate(raw: string | null | undefined): string | null {
     y = Number(match[1]);
     m = Number(match[2]);
     d = Number(match[3]);
+  } else if ((match = DATE_DAY_FIRST.exec(s))) {
+    d = Number(match[1]);
+    m = Number(match[3]);
+    y = Number(match[4]);
+    if (d <= 12 && d !== m) return null; // ambiguous with month-first
   } else {
     return null;
   }
@@ -121,11 +129,12 @@ export function parseTimestamp(raw: string | null | undefined): string | null {
   return `${base}${millis === 0 ? '' : `.${String(millis).padStart(3, '0')}`}+08:00`;
 }
 
-const AMOUNT = /^([+-]?)(?:¥|RMB|CNY)?\s*([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?$/;
+const AMOUNT = /^([+-]?)(?:¥|RMB|CNY)?\s*([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*(万)?\s*(?:元)?$/;
 
 /**
  * A money amount in yuan, or null. Accepts '12345.60', '12,345.60' (grouping only in threes),
- * a '¥'/'￥'/'RMB'/'CNY' prefix, a sign before or after the currency, full-width digits.
+ * a '¥'/'￥'/'RMB'/'CNY' prefix, a sign before or after the currency, full-width digits and separators,
+ * a '元' suffix and '万' (×10,000: '1.5万' = 15000, rounded to the fen).
  * Negative values are returned as such (flagging them is a data-quality rule, not parsing).
  */
 export function parseAmount(raw: string | null | undefined): number | null {
@@ -135,20 +144,40 @@ export function parseAmount(raw: string | null | undefined): number | null {
   if (!match) return null;
   if (match[1] && match[2]) return null; // two signs
   const sign = (match[1] || match[2]) === '-' ? -1 : 1;
-  const value = Number(`${(match[3] as string).replace(/,/g, '')}${match[4] ?? ''}`);
+  let value = Number(`${(match[3] as string).replace(/,/g, '')}${match[4] ?? ''}`);
+  if (match[5]) value = Math.round(value * 10_000 * 100) / 100;
   return Number.isFinite(value) ? sign * value : null;
 }
 
-const MALE = new Set(['男', '男性', 'm', 'male', '1']);
-const FEMALE = new Set(['女', '女性', 'f', 'female', '2']);
+const MALE = new Set(['男', '男性', '先生', 'm', 'male', 'man', '1']);
+const FEMALE = new Set(['女', '女性', '女士', 'f', 'female', 'woman', '2']);
 
-/** 'M' | 'F' from 男/女, M/F (any case), male/female, 1/2 (GB/T 2261.1 codes); otherwise null. */
+/** 'M' | 'F' from 男/女(性), 先生/女士, M/F (any case), male/female, 1/2 (GB/T 2261.1 codes); otherwise null (0 and 9 = unknown). */
 export function normalizeGender(raw: string | null | undefined): 'M' | 'F' | null {
   if (raw == null) return null;
   const s = toHalfWidth(raw).trim().toLowerCase();
   if (MALE.has(s)) return 'M';
   if (FEMALE.has(s)) return 'F';
   return null;
+}
+
+// Middle dots separating the parts of minority and transliterated names (阿沛·阿旺晋美), as systems write them.
+const NAME_DOTS = /[\u00b7\u2022\u2027\u2219\u30fb\uff65\u318d.]/g;
+
+/**
+ * A person's name as compared across systems: full-width → half-width, whitespace removed (Chinese names have
+ * none; systems pad or split them), every middle-dot variant → '·' with none at the ends, Latin letters upper-case.
+ * null when nothing is left.
+ */
+export function normalizeName(raw: string | null | undefined): string | null {
+  if (raw == null) return null;
+  const s = toHalfWidth(raw)
+    .replace(/\s+/g, '')
+    .replace(NAME_DOTS, '·')
+    .replace(/·{2,}/g, '·')
+    .replace(/^·+|·+$/g, '')
+    .toUpperCase();
+  return s === '' ? null : s;
 }
 
 /** Keeps the first character, masks the rest one '*' per character: '张三' → '张*', '欧阳娜娜' → '欧***'. */

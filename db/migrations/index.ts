@@ -3,6 +3,7 @@ import * as schemas from './20261123000000_schemas';
 import * as tagCatalogueSegments from './20261123120000_tag_catalogue_segments';
 import * as modelLifecycle from './20261124000000_model_lifecycle';
 import * as qualityChecks from './20261124100000_quality_checks';
+import * as entityResolution from './20261124200000_entity_resolution';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261123120000_tag_catalogue_segments': tagCatalogueSegments,
   '20261124000000_model_lifecycle': modelLifecycle,
   '20261124100000_quality_checks': qualityChecks,
+  '20261124200000_entity_resolution': entityResolution,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

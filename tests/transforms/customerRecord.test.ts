@@ -1,4 +1,4 @@
-import { cityTier, cleanCustomer, type RawCustomer } from '../../transforms/customerRecord';
+import { cityTier, cleanCustomer, goldenIdFor, type RawCustomer } from '../../transforms/customerRecord';
 import { idCheckChar } from '../../transforms/idNumber';
 import { keyedHash } from '../../transforms/normalize';
 
@@ -31,7 +31,7 @@ describe('test fixture', () => {
   });
 });
 
-describe('cleanCustomer: identity resolution', () => {
+describe('cleanCustomer: identifying hashes', () => {
   const core = cleanCustomer(raw(), KEY);
   const cardLowerX = cleanCustomer(
     raw({ source_system: 'card', customer_key: 'K-9', id_number: ID18.toLowerCase(), phone: '+86 138 0013 8000', birth_date: '1985/03/07', gender: '男' }),
@@ -41,23 +41,28 @@ describe('cleanCustomer: identity resolution', () => {
     raw({ source_system: 'card', customer_key: 'K-10', id_number: ID15, phone: '+86 138 0013 8000', birth_date: '1985/03/07', gender: '男' }),
     KEY,
   );
+  const cardFullWidth = cleanCustomer(
+    raw({ source_system: 'card', customer_key: 'K-12', id_number: ID18.replace(/[0-9X]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0)), name: '张 三丰' }),
+    KEY,
+  );
 
-  it('the same person written two ways resolves to one golden_id via the ID number', () => {
-    expect(core.match_rule).toBe('id_number');
-    expect(cardLowerX.match_rule).toBe('id_number');
-    expect(cardLegacy.match_rule).toBe('id_number');
-    expect(cardLowerX.golden_id).toBe(core.golden_id);
-    expect(cardLegacy.golden_id).toBe(core.golden_id);
+  it('the same person written three ways has one ID hash, ID body hash, phone hash and name hash', () => {
+    for (const c of [cardLowerX, cardLegacy, cardFullWidth]) {
+      expect(c.id_hash).toBe(core.id_hash);
+      expect(c.id_body_hash).toBe(core.id_body_hash);
+      expect(c.name_hash).toBe(core.name_hash);
+      expect(c.id_valid).toBe(true);
+    }
+    expect(cardLowerX.phone_hash).toBe(core.phone_hash);
+    expect(cardLegacy.phone_hash).toBe(core.phone_hash);
   });
 
   it('normalises the attributes identically across systems', () => {
     for (const c of [cardLowerX, cardLegacy]) {
-      expect(c.id_hash).toBe(core.id_hash);
-      expect(c.phone_hash).toBe(core.phone_hash);
       expect(c.birth_date).toBe('1985-03-07');
       expect(c.gender).toBe('M');
-      expect(c.id_valid).toBe(true);
       expect(c.phone_valid).toBe(true);
+      expect(c.findings).toBeNull();
     }
   });
 
@@ -66,70 +71,55 @@ describe('cleanCustomer: identity resolution', () => {
     expect(cardLegacy.customer_key).toBe('K-10');
   });
 
-  it('golden_id is G + 20 hex characters of the keyed hash of the match key', () => {
-    expect(core.golden_id).toBe(`G${keyedHash(KEY, `golden|id:${ID18}`).slice(0, 20)}`);
-    expect(core.golden_id).toMatch(/^G[0-9a-f]{20}$/);
+  it('hashes are keyed hashes of the normalised values; seed_golden_id is G + 20 hex of the keyed source key', () => {
     expect(core.id_hash).toBe(keyedHash(KEY, `id|${ID18}`));
+    expect(core.id_body_hash).toBe(keyedHash(KEY, `idbody|${FIRST17}`));
     expect(core.phone_hash).toBe(keyedHash(KEY, 'phone|+8613800138000'));
+    expect(core.name_hash).toBe(keyedHash(KEY, 'name|张三丰'));
+    expect(core.seed_golden_id).toBe(`G${keyedHash(KEY, 'golden|sk:core:C001').slice(0, 20)}`);
+    expect(core.seed_golden_id).toBe(goldenIdFor(KEY, 'sk:core:C001'));
+    expect(core.seed_golden_id).toMatch(/^G[0-9a-f]{20}$/);
   });
 
-  it('golden_id is stable from run to run and depends on the PII key', () => {
+  it('is stable from run to run and depends on the PII key', () => {
     expect(cleanCustomer(raw(), KEY)).toEqual(core);
     const other = cleanCustomer(raw(), 'another-key');
-    expect(other.golden_id).not.toBe(core.golden_id);
-    expect(other.id_hash).not.toBe(core.id_hash);
-    expect(other.phone_hash).not.toBe(core.phone_hash);
+    for (const k of ['seed_golden_id', 'id_hash', 'id_body_hash', 'phone_hash', 'name_hash'] as const) expect(other[k]).not.toBe(core[k]);
   });
 
-  it('a different valid ID is a different person even with the same phone and birth date', () => {
-    const f17 = '44030319850307171';
-    const other = cleanCustomer(raw({ id_number: f17 + idCheckChar(f17) }), KEY);
-    expect(other.match_rule).toBe('id_number');
-    expect(other.golden_id).not.toBe(core.golden_id);
+  it('an invalid-checksum ID is not an identity, but its 17-digit body still is evidence', () => {
+    const badCheck = cleanCustomer(raw({ id_number: `${FIRST17}5` }), KEY);
+    expect(badCheck.id_valid).toBe(false);
+    expect(badCheck.id_hash).toBeNull();
+    expect(badCheck.id_body_hash).toBe(core.id_body_hash);
+    expect(badCheck.findings).toBe('id_bad_checksum');
+    const garbage = cleanCustomer(raw({ id_number: 'garbage' }), KEY);
+    expect(garbage.id_body_hash).toBeNull();
+    expect(garbage.findings).toBe('id_bad_format');
+    expect(cleanCustomer(raw({ id_number: null }), KEY).findings).toBe('id_missing');
   });
 
-  it('an invalid-checksum ID falls back to phone + birth date', () => {
-    const badCheck = `${FIRST17}5`;
-    const a = cleanCustomer(raw({ id_number: badCheck }), KEY);
-    const b = cleanCustomer(
-      raw({ source_system: 'card', customer_key: 'K-11', id_number: null, phone: '+86 138-0013-8000', birth_date: '1985年3月7日', gender: '男' }),
-      KEY,
-    );
-    expect(a.match_rule).toBe('phone_birth');
-    expect(a.id_valid).toBe(false);
-    expect(a.id_hash).toBeNull();
-    expect(b.match_rule).toBe('phone_birth');
-    expect(a.golden_id).toBe(b.golden_id);
-    expect(a.golden_id).toBe(`G${keyedHash(KEY, 'golden|pb:+8613800138000|1985-03-07').slice(0, 20)}`);
-  });
-
-  it('phone + birth date: a different birth date is a different person', () => {
-    const a = cleanCustomer(raw({ id_number: null }), KEY);
-    const b = cleanCustomer(raw({ id_number: null, birth_date: '1985-03-08' }), KEY);
-    expect(a.match_rule).toBe('phone_birth');
-    expect(b.match_rule).toBe('phone_birth');
-    expect(a.golden_id).not.toBe(b.golden_id);
-  });
-
-  it('no phone and no ID → source_key, unique per source record', () => {
-    const a = cleanCustomer(raw({ id_number: null, phone: null }), KEY);
-    const b = cleanCustomer(raw({ id_number: null, phone: null, customer_key: 'C002' }), KEY);
-    const c = cleanCustomer(raw({ id_number: null, phone: null, source_system: 'card' }), KEY);
-    expect(a.match_rule).toBe('source_key');
-    expect(a.golden_id).toBe(`G${keyedHash(KEY, 'golden|sk:core:C001').slice(0, 20)}`);
-    expect(new Set([a.golden_id, b.golden_id, c.golden_id]).size).toBe(3);
-    expect(a.phone_hash).toBeNull();
-    expect(a.phone_valid).toBe(false);
-  });
-
-  it('a landline or a phone without a birth date does not match on phone', () => {
-    const landline = cleanCustomer(raw({ id_number: null, phone: '010-12345678' }), KEY);
-    expect(landline.match_rule).toBe('source_key');
+  it('a landline has no phone hash and is a finding; an empty phone is not', () => {
+    const landline = cleanCustomer(raw({ phone: '010-12345678' }), KEY);
     expect(landline.phone_valid).toBe(false);
     expect(landline.phone_hash).toBeNull();
-    const noBirth = cleanCustomer(raw({ id_number: null, birth_date: null }), KEY);
-    expect(noBirth.match_rule).toBe('source_key');
-    expect(noBirth.phone_valid).toBe(true);
+    expect(landline.findings).toBe('phone_invalid');
+    expect(cleanCustomer(raw({ phone: '' }), KEY).findings).toBeNull();
+  });
+});
+
+describe('cleanCustomer: ID cross-check with the KYC fields', () => {
+  it('a KYC birth date or gender that contradicts the valid ID is a finding, and the ID wins', () => {
+    const c = cleanCustomer(raw({ birth_date: '1985-03-08', gender: '女' }), KEY);
+    expect(c.findings).toBe('id_birth_date_mismatch,id_gender_mismatch');
+    expect(c.birth_date).toBe('1985-03-07');
+    expect(c.gender).toBe('M');
+  });
+
+  it('an unparseable KYC birth date is a finding, not a mismatch', () => {
+    const c = cleanCustomer(raw({ birth_date: '2024-13-45' }), KEY);
+    expect(c.findings).toBe('birth_date_unparsed');
+    expect(c.birth_date).toBe('1985-03-07');
   });
 });
 
@@ -175,8 +165,8 @@ describe('cleanCustomer: attributes', () => {
     for (const secret of ['张三丰', '三丰', ID18, ID18.toLowerCase(), ID15, '13800138000']) expect(text).not.toContain(secret);
     expect(Object.keys(c).sort()).toEqual(
       [
-        'source_system', 'customer_key', 'golden_id', 'match_rule', 'name_masked', 'id_hash', 'phone_hash', 'id_valid', 'phone_valid',
-        'birth_date', 'gender', 'city', 'city_tier', 'occupation', 'annual_income', 'opened_at',
+        'source_system', 'customer_key', 'seed_golden_id', 'name_masked', 'name_hash', 'id_hash', 'id_body_hash', 'phone_hash', 'id_valid',
+        'phone_valid', 'birth_date', 'gender', 'city', 'city_tier', 'occupation', 'annual_income', 'opened_at', 'findings',
       ].sort(),
     );
     expect(c.name_masked).toBe('张**');

@@ -1,5 +1,6 @@
 import {
   birthDateFromId,
+  crossCheckId,
   genderFromId,
   idCheckChar,
   isValidIdNumber,
@@ -73,7 +74,7 @@ describe('normalizeIdNumber', () => {
     expect(normalizeIdNumber('N/A')).toEqual({ value: null, error: 'bad_format' });
     expect(normalizeIdNumber('11010119900101001')).toEqual({ value: null, error: 'bad_format' });
     expect(normalizeIdNumber('11010119900101001Y')).toEqual({ value: null, error: 'bad_format' });
-    expect(normalizeIdNumber('110101199001010016')).toEqual({ value: null, error: 'bad_checksum' });
+    expect(normalizeIdNumber('110101199001010016')).toEqual({ value: null, error: 'bad_checksum', body: '11010119900101001' });
     const badDate17 = '31010419810229002';
     expect(normalizeIdNumber(badDate17 + idCheckChar(badDate17))).toEqual({ value: null, error: 'bad_birth_date' });
     expect(normalizeIdNumber('110101901301001')).toEqual({ value: null, error: 'bad_birth_date' });
@@ -86,5 +87,18 @@ describe('birthDateFromId / genderFromId', () => {
     expect(birthDateFromId(VALID_MALE)).toBe('1990-01-01');
     expect(genderFromId(VALID_X)).toBe('F'); // 17th digit 2
     expect(genderFromId(VALID_MALE)).toBe('M'); // 17th digit 1
+  });
+});
+
+describe('crossCheckId', () => {
+  it('agrees when the KYC fields match the ID or are missing', () => {
+    expect(crossCheckId(VALID_MALE, '1990-01-01', 'M')).toEqual([]);
+    expect(crossCheckId(VALID_X, '1949-12-31', 'F')).toEqual([]);
+    expect(crossCheckId(VALID_MALE, null, null)).toEqual([]);
+  });
+  it('reports each field that contradicts the ID', () => {
+    expect(crossCheckId(VALID_MALE, '1990-01-02', 'M')).toEqual(['id_birth_date_mismatch']);
+    expect(crossCheckId(VALID_MALE, '1990-01-01', 'F')).toEqual(['id_gender_mismatch']);
+    expect(crossCheckId(VALID_X, '1994-12-31', 'M')).toEqual(['id_birth_date_mismatch', 'id_gender_mismatch']);
   });
 });

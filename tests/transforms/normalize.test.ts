@@ -5,6 +5,7 @@ import {
   maskName,
   maskPhone,
   normalizeGender,
+  normalizeName,
   normalizePhone,
   parseAmount,
   parseDate,
@@ -69,6 +70,11 @@ describe('parseDate', () => {
     ['１９８５－０３－０７', '1985-03-07'],
     [' 2024-02-29 ', '2024-02-29'],
     ['2000-02-29', '2000-02-29'],
+    ['20-11-2026', '2026-11-20'], // day first: 20 cannot be a month
+    ['20/11/2026', '2026-11-20'],
+    ['31.12.1999', '1999-12-31'],
+    ['05/05/2026', '2026-05-05'], // both readings agree
+    ['２０／１１／２０２６', '2026-11-20'],
   ])('parses %p', (raw, expected) => {
     expect(parseDate(raw)).toBe(expected);
   });
@@ -82,7 +88,9 @@ describe('parseDate', () => {
     '2024-00-10',
     '2024-04-31',
     '31/02/2024',
-    '07/03/1985',
+    '07/03/1985', // 7 March or July 3: ambiguous, not guessed
+    '11/12/2026',
+    '20-11/2026', // mixed separators
     '1985-03/07', // mixed separators
     '198537',
     '2024-01-01T10:00:00',
@@ -144,10 +152,15 @@ describe('parseAmount', () => {
     ['+7', 7],
     ['0', 0],
     ['1,234,567.891', 1234567.891],
+    ['1,234.50元', 1234.5],
+    ['１，２３４．５０', 1234.5],
+    ['1.5万', 15000],
+    ['¥ 12.3456万元', 123456],
+    ['0.00015万', 1.5],
   ])('parses %p', (raw, expected) => {
     expect(parseAmount(raw)).toBe(expected);
   });
-  it.each(['', 'abc', '12a', '1,2345.00', '12,34', '1.2.3', '--5', '-¥-5', '.5', 'N/A', '¥'])('rejects %p', (raw) => {
+  it.each(['', 'abc', '12a', '1,2345.00', '12,34', '1.2.3', '--5', '-¥-5', '.5', 'N/A', '¥', '万', '1万万', '元5'])('rejects %p', (raw) => {
     expect(parseAmount(raw)).toBeNull();
   });
   it('rejects null', () => expect(parseAmount(null)).toBeNull());
@@ -167,6 +180,9 @@ describe('normalizeGender', () => {
     ['male', 'M'],
     ['Female', 'F'],
     [' Ｍ ', 'M'],
+    ['先生', 'M'],
+    ['女士', 'F'],
+    ['女性', 'F'],
   ])('maps %p', (raw, expected) => {
     expect(normalizeGender(raw)).toBe(expected);
   });
@@ -174,6 +190,28 @@ describe('normalizeGender', () => {
     expect(normalizeGender(raw)).toBeNull();
   });
   it('rejects null', () => expect(normalizeGender(null)).toBeNull());
+});
+
+describe('normalizeName', () => {
+  it.each([
+    [' 张 三丰 ', '张三丰'],
+    ['张\u3000三丰', '张三丰'],
+    ['ＡＢＣ', 'ABC'],
+    ['john smith', 'JOHNSMITH'],
+    ['阿沛·阿旺晋美', '阿沛·阿旺晋美'],
+    ['阿沛•阿旺晋美', '阿沛·阿旺晋美'],
+    ['阿沛・阿旺晋美', '阿沛·阿旺晋美'],
+    ['阿沛．阿旺晋美', '阿沛·阿旺晋美'], // full-width full stop
+    ['阿沛.阿旺晋美', '阿沛·阿旺晋美'],
+    ['阿沛 · 阿旺晋美', '阿沛·阿旺晋美'],
+    ['买买提··艾力', '买买提·艾力'],
+    ['·艾力·', '艾力'],
+  ])('%p → %p', (raw, expected) => {
+    expect(normalizeName(raw)).toBe(expected);
+  });
+  it.each([null, undefined, '', '   ', '·'])('%p → null', (raw) => {
+    expect(normalizeName(raw)).toBeNull();
+  });
 });
 
 describe('masking and keyed hashing', () => {
