@@ -32,7 +32,8 @@ interface CandidateRow {
 /**
  * Candidates of one campaign: customers of its target segments (or with one of its trigger events) with their score
  * for its product and every fact the policies need, all as of the end of the run date in the run's time zone:
- * the latest consent for its channel (latest record wins, so an opt-out counts at once), suppression lists,
+ * the latest consent for its channel (latest record wins, so an opt-out counts at once), the suppression lists as they
+ * stand now (a do-not-contact request applies to every send from the moment it is recorded, even a backfill),
  * the latest conversion and refusal (an opt-out on any channel), and contacts in the rolling window (campaign
  * history plus Portrait treatment contacts of earlier dates, once per idempotency key; another run of the same
  * date is a re-run of that date, not an extra contact).
@@ -62,7 +63,7 @@ conversion as (
 ),
 suppressed as (
   select k.golden_id, array_agg(distinct l.list) as lists from campaign.suppressions l join keys k using (customer_key), q
-  where l.added_at < q.cutoff and (l.removed_at is null or l.removed_at >= q.cutoff) group by k.golden_id
+  where l.removed_at is null group by k.golden_id
 ),
 history as (
   select k.golden_id, h.channel, h.contacted_at as at from landing.campaign_contacts h join keys k using (customer_key), q
