@@ -17,6 +17,7 @@ import { createPortraitWorker } from '../services/worker';
 import { WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../shared';
 import { parseFlags, requireDate, requireInt, UsageError } from './args';
 import { printSummary, runSummary } from './summary';
+import { SUPPRESS_HELP, suppressCommand } from './suppress';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -31,6 +32,7 @@ Commands:
   generate   write synthetic source extracts (CSV) for an as-of date
   tags       list the tag catalogue and trigger events (tags list [--json|--markdown])
   model      model registry and evaluation (model list | show VERSION | evaluate --csv FILE --label COL)
+  suppress   compliance suppression lists (suppress add|remove --list LIST --key KEY | list)
 
 Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
@@ -63,6 +65,8 @@ HELP.model = `Usage: portrait model list [--json]
 list/show read the registry (audit.models); evaluate runs a k-fold evaluation of the histogram forest on any flat
 labelled CSV (delimiter detected) and prints AUC mean ± sd, PR AUC, top-decile lift, fit and score times.`;
 
+HELP.suppress = SUPPRESS_HELP;
+
 const DEMO_AS_OF = '2026-11-20';
 
 async function main(argv: string[]): Promise<number> {
@@ -81,6 +85,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  suppress: suppressCommand,
+
   async generate(argv) {
     const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' } });
     const customers = requireInt(values.customers, '--customers', 1);
