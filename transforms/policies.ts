@@ -124,7 +124,10 @@ export function arbitrate(pairs: readonly EligiblePair[], campaigns: readonly Ca
     return c;
   };
   const ranked = pairs
-    .map((p) => ({ p, c: campaignOf(p.campaignId), ev: p.score * campaignOf(p.campaignId).valuePerConversion }))
+    .map((p) => {
+      const c = campaignOf(p.campaignId);
+      return { p, c, ev: p.score * c.valuePerConversion };
+    })
     .sort((a, b) => a.c.priority - b.c.priority || b.ev - a.ev || cmp(a.p.campaignId, b.p.campaignId) || cmp(a.p.goldenId, b.p.goldenId));
   const taken = new Set<string>();
   const used = new Map<string, number>();
