@@ -141,7 +141,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
         };
         // Pairs passing every per-customer policy wait for arbitration; only they are kept in memory.
         const pairs: EligiblePair[] = [];
-        const selectedFacts = new Map<string, { score: number; consentId: string | null; recordedAt: string | null }>();
+        const eligibleFacts = new Map<string, { score: number; consentId: string | null; recordedAt: string | null }>();
         for (const campaign of active) {
           summary[campaign.id] = { treatment: 0, control: 0, globalHoldout: 0, campaignHoldout: 0, excluded: {}, controlShare: checkControlShare(0, 0, 0, 1) };
           // Streamed on a pool connection while this client runs the COPY: memory stays bounded by the eligible pairs.
@@ -169,7 +169,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
               continue;
             }
             pairs.push({ campaignId: campaign.id, goldenId: candidate.goldenId, score: candidate.score });
-            selectedFacts.set(`${campaign.id}\u0000${candidate.goldenId}`, { score: candidate.score, consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null });
+            eligibleFacts.set(`${campaign.id}\u0000${candidate.goldenId}`, { score: candidate.score, consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null });
           }
           heartbeat({ campaign: campaign.id });
         }
@@ -185,7 +185,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
           stats[arm]++;
           if (holdout === 'global') stats.globalHoldout++;
           if (holdout === 'campaign') stats.campaignHoldout++;
-          const facts = selectedFacts.get(`${campaign.id}\u0000${selection.goldenId}`)!;
+          const facts = eligibleFacts.get(`${campaign.id}\u0000${selection.goldenId}`)!;
           dispatchRows.push(
             csvLine([
               runId, asOf, campaign.id, selection.goldenId, campaign.channel, arm, String(facts.score), idempotencyKey(campaign.id, asOf, selection.goldenId),
