@@ -59,7 +59,7 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     const deliverWebhooks = patched('deliver-webhooks');
     const dispatched = await long.dispatchCampaigns({ runId, asOf, timezone: config.timezone, campaigns: [...config.campaigns], policies: config.policies, ...(deliverWebhooks ? { delivery: config.delivery } : {}) });
     const { dispatches, ...dispatchStage } = dispatched;
-    if (deliverWebhooks) {
+    if (deliverWebhooks && config.delivery) {
       const { webhooks, ...options } = config.delivery;
       const withWebhook = dispatches.filter((d) => d.channel && webhooks[d.channel]);
       const delivered = await Promise.all(
