@@ -1,5 +1,5 @@
 /** Names and payload types shared by workflows, activities and clients. Types only: safe in the workflow bundle. */
-import type { PortraitConfig } from './config/schema';
+import type { Channel, PortraitConfig } from './config/schema';
 
 export const WORKFLOW_DAILY_RUN = 'dailyRun';
 export const WORKFLOW_COLLECT_OUTCOMES = 'collectOutcomes';
@@ -53,6 +53,8 @@ export interface DispatchRef {
   runId: string;
   asOf: string;
   campaignId: string;
+  /** Absent in dispatches recorded before webhook delivery existed. */
+  channel?: Channel;
   treatment: number;
   control: number;
 }

@@ -1,13 +1,14 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
 import { csvLine } from './ingest';
 import { copyWriter, withTransaction } from './pg';
-import { assignArm, firstFailedPolicy, idempotencyKey, type Candidate } from '../transforms/policies';
+import {
+  arbitrate, assignControl, checkControlShare, expectedControlShare, firstFailedPolicy, idempotencyKey, isCampaignActive,
+  type Candidate, type ControlShareCheck, type EligiblePair, type ExclusionReason, type Policies,
+} from '../transforms/policies';
+import { sendAtIso, writeCampaignFiles } from './deliver';
 import type { CampaignConfig, PortraitConfig } from '../config/schema';
 import type { DispatchRef, SnapshotFile, StageResult } from '../shared';
 
@@ -18,110 +19,201 @@ interface CandidateRow {
   granted: boolean | null;
   consent_id: string | null;
   consent_recorded_at: Date | null;
+  reachable: boolean;
   max_overdue_days: number;
+  credit_band: string | null;
+  suppressions: string[];
+  days_since_conversion: number | null;
+  days_since_refusal: number | null;
   recent_contacts: string | number;
+  channel_contacts_last_day: string | number;
 }
 
 /**
- * Candidates of one campaign: customers of its target segments (or with one of its trigger events) with their score for its product, the latest
- * consent for its channel recorded before the end of the run date, and their contacts in the rolling window
- * (campaign history plus Portrait dispatches of earlier dates; another run of the same date is a re-run of that
- * date, not an extra contact).
+ * Candidates of one campaign: customers of its target segments (or with one of its trigger events) with their score
+ * for its product and every fact the policies need, all as of the end of the run date in the run's time zone:
+ * the latest consent for its channel (latest record wins, so an opt-out counts at once), the suppression lists as they
+ * stand now (a do-not-contact request applies to every send from the moment it is recorded, even a backfill),
+ * the latest conversion and refusal (an opt-out on any channel), and contacts in the rolling window (campaign
+ * history plus Portrait treatment contacts of earlier dates, once per idempotency key; another run of the same
+ * date is a re-run of that date, not an extra contact).
  */
 const CANDIDATES_SQL = `
-with p as (select ?::date as as_of, ((?::date + 1)::timestamp at time zone ?) as cutoff, ?::int as cap_days),
-keys as (select customer_key, golden_id from core.customer_sources where run_id = ?),
+with q as (
+  select p_as_of, p_tz, p_cap_days, p_run_id, p_channel, p_product, p_segments, p_triggers,
+         ((p_as_of + 1)::timestamp at time zone p_tz) as cutoff,
+         ((p_as_of + 1) + p_send_time) at time zone p_tz as send_at
+  from (select ?::date as p_as_of, ?::text as p_tz, ?::int as p_cap_days, ?::text as p_run_id, ?::text as p_channel, ?::text as p_product,
+               ?::text[] as p_segments, ?::text[] as p_triggers, ?::time as p_send_time) p
+),
+keys as (select s.customer_key, s.golden_id from core.customer_sources s, q where s.run_id = q.p_run_id),
 consent as (
   select distinct on (k.golden_id) k.golden_id, c.granted, c.consent_id, c.recorded_at
-  from landing.consent c join keys k using (customer_key), p
-  where c.run_id = ? and c.channel = ? and c.recorded_at < p.cutoff
+  from landing.consent c join keys k using (customer_key), q
+  where c.run_id = q.p_run_id and c.channel = q.p_channel and c.recorded_at < q.cutoff
   order by k.golden_id, c.recorded_at desc, c.consent_id desc
 ),
+refusal as (
+  select k.golden_id, max(c.recorded_at) as at from landing.consent c join keys k using (customer_key), q
+  where c.run_id = q.p_run_id and not c.granted and c.recorded_at < q.cutoff group by k.golden_id
+),
+conversion as (
+  select k.golden_id, max(h.converted_at) as at from landing.campaign_contacts h join keys k using (customer_key), q
+  where h.run_id = q.p_run_id and h.converted and h.converted_at < q.cutoff group by k.golden_id
+),
+suppressed as (
+  select k.golden_id, array_agg(distinct l.list) as lists from campaign.suppressions l join keys k using (customer_key), q
+  where l.removed_at is null group by k.golden_id
+),
+history as (
+  select k.golden_id, h.channel, h.contacted_at as at from landing.campaign_contacts h join keys k using (customer_key), q
+  where h.run_id = q.p_run_id and h.contacted_at >= q.cutoff - make_interval(days => q.p_cap_days) and h.contacted_at < q.cutoff
+  union all
+  select golden_id, channel, at from (
+    select distinct on (d.idempotency_key) d.golden_id, d.channel, coalesce(d.send_at, (d.as_of + 1)::timestamp at time zone q.p_tz) as at
+    from campaign.dispatch d, q
+    where d.arm = 'treatment' and d.as_of > q.p_as_of - q.p_cap_days and d.as_of < q.p_as_of
+    order by d.idempotency_key
+  ) portrait
+),
 contacts as (
-  select golden_id, count(*) as n from (
-    select k.golden_id from landing.campaign_contacts h join keys k using (customer_key), p
-    where h.run_id = ? and h.contacted_at >= p.cutoff - make_interval(days => p.cap_days) and h.contacted_at < p.cutoff
-    union all
-    select d.golden_id from campaign.dispatch d, p
-    where d.arm = 'treatment' and d.run_id <> ? and d.as_of > p.as_of - p.cap_days and d.as_of < p.as_of
-  ) x group by golden_id
+  select h.golden_id, count(*) as n, count(*) filter (where h.channel = q.p_channel and h.at >= q.send_at - interval '1 day') as on_channel
+  from history h, q group by h.golden_id
 )
 select s.golden_id, s.segment, sc.score, c.granted, c.consent_id, c.recorded_at as consent_recorded_at,
-       t.max_overdue_days, coalesce(ct.n, 0) as recent_contacts
+       (cu.phone_hash is not null) as reachable, t.max_overdue_days, t.credit_band,
+       coalesce(sp.lists, '{}'::text[]) || case when coalesce(t.complaints_90d, 0) > 0 then array['complaint'] else '{}'::text[] end as suppressions,
+       q.p_as_of - (cv.at at time zone q.p_tz)::date as days_since_conversion,
+       q.p_as_of - (rf.at at time zone q.p_tz)::date as days_since_refusal,
+       coalesce(ct.n, 0) as recent_contacts, coalesce(ct.on_channel, 0) as channel_contacts_last_day
 from mart.segments s
-join mart.scores sc on sc.run_id = s.run_id and sc.golden_id = s.golden_id and sc.product = ?
+cross join q
+join mart.scores sc on sc.run_id = s.run_id and sc.golden_id = s.golden_id and sc.product = q.p_product
 join mart.tags t on t.run_id = s.run_id and t.golden_id = s.golden_id
+join core.customers cu on cu.run_id = s.run_id and cu.golden_id = s.golden_id
 left join consent c on c.golden_id = s.golden_id
+left join refusal rf on rf.golden_id = s.golden_id
+left join conversion cv on cv.golden_id = s.golden_id
+left join suppressed sp on sp.golden_id = s.golden_id
 left join contacts ct on ct.golden_id = s.golden_id
-where s.run_id = ? and (s.segment = any(?::text[])
-  or exists (select 1 from mart.trigger_events te where te.run_id = s.run_id and te.golden_id = s.golden_id and te.event = any(?::text[])))
-order by sc.score desc, s.golden_id`;
+where s.run_id = q.p_run_id and (s.segment = any(q.p_segments)
+  or exists (select 1 from mart.trigger_events te where te.run_id = s.run_id and te.golden_id = s.golden_id and te.event = any(q.p_triggers)))
+order by s.golden_id`;
+
+interface CampaignSummary {
+  treatment: number;
+  control: number;
+  /** Control rows by holdout kind. */
+  globalHoldout: number;
+  campaignHoldout: number;
+  excluded: Partial<Record<ExclusionReason, number>>;
+  controlShare: ControlShareCheck;
+}
 
 export function createDispatchActivities(deps: ActivityDeps) {
   const { db, env, log, databaseUrl } = deps;
   return {
     /**
-     * Evaluates every campaign in priority order, records each customer×campaign verdict (eligibility ledger),
-     * assigns arms by a stable hash, and writes the dispatch ledger and the marketing files. A retry rebuilds the
-     * run's ledger and files identically (the ledger's unique keys make double sends impossible).
+     * Evaluates every active campaign: records each customer×campaign verdict with its first failed policy
+     * (eligibility ledger), arbitrates across campaigns, assigns arms by stable hashes (global, then campaign
+     * holdout), writes the dispatch ledger with proof of consent, queues webhook deliveries, and writes the
+     * marketing files. A retry rebuilds the run's ledgers and files identically; deliveries are keyed by the
+     * contact's idempotency key, so nothing already delivered is queued again.
      */
-    async dispatchCampaigns({ runId, asOf, timezone, campaigns, policies }: { runId: string; asOf: string; timezone: string; campaigns: CampaignConfig[]; policies: PortraitConfig['policies'] }): Promise<StageResult & { dispatches: DispatchRef[] }> {
+    async dispatchCampaigns({ runId, asOf, timezone, campaigns, policies, delivery }: { runId: string; asOf: string; timezone: string; campaigns: CampaignConfig[]; policies: Policies; delivery?: PortraitConfig['delivery'] }): Promise<StageResult & { dispatches: DispatchRef[] }> {
       const startedAt = new Date();
-      const ordered = [...campaigns].sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
-      const summary: Record<string, { treatment: number; control: number; excluded: Record<string, number> }> = {};
+      const active = campaigns.filter((c) => isCampaignActive(c, asOf)).sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
+      const inactive = campaigns.filter((c) => !isCampaignActive(c, asOf)).map((c) => c.id).sort();
+      const summary: Record<string, CampaignSummary> = {};
+      const webhookChannels = Object.entries(delivery?.webhooks ?? {}).filter(([, w]) => w).map(([channel]) => channel);
       await withTransaction(databaseUrl, async (client) => {
         await client.query('delete from campaign.eligibility where run_id = $1', [runId]);
         await client.query('delete from campaign.dispatch where run_id = $1', [runId]);
-        const assigned = new Set<string>();
-        for (const campaign of ordered) {
-          const stats = { treatment: 0, control: 0, excluded: {} as Record<string, number> };
-          summary[campaign.id] = stats;
-          // Streamed on a pool connection while this client runs the COPYs: memory stays bounded.
+        const eligibility = copyWriter(client, 'copy campaign.eligibility (run_id, campaign_id, golden_id, eligible, reason) from stdin with (format csv)');
+        let eligibilityBuf = '';
+        const record = async (campaignId: string, goldenId: string, reason: ExclusionReason | null) => {
+          eligibilityBuf += csvLine([runId, campaignId, goldenId, reason ? 'false' : 'true', reason]);
+          if (reason) summary[campaignId]!.excluded[reason] = (summary[campaignId]!.excluded[reason] ?? 0) + 1;
+          if (eligibilityBuf.length > 1 << 20) {
+            await eligibility.write(eligibilityBuf);
+            eligibilityBuf = '';
+          }
+        };
+        // Pairs passing every per-customer policy wait for arbitration; only they are kept in memory.
+        const pairs: EligiblePair[] = [];
+        const eligibleFacts = new Map<string, { score: number; consentId: string | null; recordedAt: string | null }>();
+        for (const campaign of active) {
+          summary[campaign.id] = { treatment: 0, control: 0, globalHoldout: 0, campaignHoldout: 0, excluded: {}, controlShare: checkControlShare(0, 0, 0, 1) };
+          // Streamed on a pool connection while this client runs the COPY: memory stays bounded by the eligible pairs.
           const rows = db
-            .raw(CANDIDATES_SQL, [asOf, asOf, timezone, policies.frequencyCap.days, runId, runId, campaign.channel, runId, runId, campaign.product, runId, pgTextArray(campaign.segments), pgTextArray(campaign.triggers ?? [])])
+            .raw(CANDIDATES_SQL, [asOf, timezone, policies.frequencyCap.days, runId, campaign.channel, campaign.product, pgTextArray(campaign.segments), pgTextArray(campaign.triggers), campaign.sendTime])
             .stream() as AsyncIterable<CandidateRow>;
-          const eligibility = copyWriter(client, 'copy campaign.eligibility (run_id, campaign_id, golden_id, eligible, reason) from stdin with (format csv)');
-          let eligibilityBuf = '';
-          const dispatchRows: string[] = [];
-          let selected = 0;
           for await (const row of rows) {
             const candidate: Candidate = {
               goldenId: row.golden_id,
               segment: row.segment,
               score: Number(row.score),
               consentGranted: row.granted,
-              maxOverdueDays: Number(row.max_overdue_days),
+              reachable: row.reachable,
+              maxOverdueDays: Number(row.max_overdue_days ?? 0),
+              creditBand: row.credit_band,
+              suppressions: row.suppressions,
+              daysSinceConversion: row.days_since_conversion === null ? null : Number(row.days_since_conversion),
+              daysSinceRefusal: row.days_since_refusal === null ? null : Number(row.days_since_refusal),
               recentContacts: Number(row.recent_contacts),
+              channelContactsLastDay: Number(row.channel_contacts_last_day),
             };
-            let reason: string | null = firstFailedPolicy(candidate, campaign, policies);
-            if (!reason && assigned.has(candidate.goldenId)) reason = 'arbitration';
-            if (!reason && selected >= campaign.budget) reason = 'over_budget';
-            eligibilityBuf += csvLine([runId, campaign.id, candidate.goldenId, reason ? 'false' : 'true', reason]);
-            if (eligibilityBuf.length > 1 << 20) {
-              await eligibility.write(eligibilityBuf);
-              eligibilityBuf = '';
-            }
+            const reason = firstFailedPolicy(candidate, campaign, policies);
             if (reason) {
-              stats.excluded[reason] = (stats.excluded[reason] ?? 0) + 1;
+              await record(campaign.id, candidate.goldenId, reason);
               continue;
             }
-            selected++;
-            assigned.add(candidate.goldenId);
-            const arm = assignArm(campaign.id, candidate.goldenId, campaign.holdoutShare);
-            stats[arm]++;
-            dispatchRows.push(
-              csvLine([
-                runId, asOf, campaign.id, candidate.goldenId, campaign.channel, arm, String(candidate.score), idempotencyKey(campaign.id, asOf, candidate.goldenId),
-                row.consent_id, row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null, arm === 'treatment' ? 'delivered_file' : 'held_out',
-              ]),
-            );
+            pairs.push({ campaignId: campaign.id, goldenId: candidate.goldenId, score: candidate.score });
+            eligibleFacts.set(`${campaign.id}\u0000${candidate.goldenId}`, { score: candidate.score, consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null });
           }
-          await eligibility.write(eligibilityBuf);
-          await eligibility.end();
-          const dispatch = copyWriter(client, 'copy campaign.dispatch (run_id, as_of, campaign_id, golden_id, channel, arm, score, idempotency_key, consent_id, consent_recorded_at, delivery_status) from stdin with (format csv)');
-          await dispatch.write(dispatchRows.join(''));
-          await dispatch.end();
           heartbeat({ campaign: campaign.id });
+        }
+
+        const byId = new Map(active.map((c) => [c.id, c]));
+        const dispatchRows: string[] = [];
+        for (const selection of arbitrate(pairs, active)) {
+          await record(selection.campaignId, selection.goldenId, selection.reason);
+          if (selection.reason) continue;
+          const campaign = byId.get(selection.campaignId)!;
+          const stats = summary[campaign.id]!;
+          const { arm, holdout } = assignControl(campaign.id, selection.goldenId, campaign.holdoutShare, policies.globalHoldoutShare);
+          stats[arm]++;
+          if (holdout === 'global') stats.globalHoldout++;
+          if (holdout === 'campaign') stats.campaignHoldout++;
+          const facts = eligibleFacts.get(`${campaign.id}\u0000${selection.goldenId}`)!;
+          dispatchRows.push(
+            csvLine([
+              runId, asOf, campaign.id, selection.goldenId, campaign.channel, arm, String(facts.score), idempotencyKey(campaign.id, asOf, selection.goldenId),
+              facts.consentId, facts.recordedAt, arm === 'treatment' ? 'delivered_file' : 'held_out', holdout, campaign.templateId, sendAtIso(asOf, campaign.sendTime, timezone),
+            ]),
+          );
+        }
+        await eligibility.write(eligibilityBuf);
+        await eligibility.end();
+        const dispatch = copyWriter(
+          client,
+          'copy campaign.dispatch (run_id, as_of, campaign_id, golden_id, channel, arm, score, idempotency_key, consent_id, consent_recorded_at, delivery_status, holdout, template_id, send_at) from stdin with (format csv)',
+        );
+        // Sorted so the ledger's physical order (and anything reading it unsorted) does not depend on arbitration order.
+        await dispatch.write(dispatchRows.sort().join(''));
+        await dispatch.end();
+        // Queue treatment contacts for the configured webhooks; a key delivered by an earlier run of this date stays delivered.
+        await client.query(
+          `insert into campaign.deliveries (idempotency_key, sink, run_id, as_of, campaign_id, golden_id, channel, status)
+           select idempotency_key, 'webhook', run_id, as_of, campaign_id, golden_id, channel, 'pending' from campaign.dispatch
+           where run_id = $1 and arm = 'treatment' and channel = any($2::text[])
+           on conflict (idempotency_key, sink) do nothing`,
+          [runId, webhookChannels],
+        );
+        for (const campaign of active) {
+          const s = summary[campaign.id]!;
+          s.controlShare = checkControlShare(s.treatment, s.control, expectedControlShare(campaign.holdoutShare, policies.globalHoldoutShare), policies.controlShareTolerance);
+          if (!s.controlShare.withinTolerance) log.warn({ run_id: runId, stage: 'dispatch', campaign_id: campaign.id, control_share: s.controlShare }, 'control share outside tolerance');
         }
       });
 
@@ -140,51 +232,23 @@ export function createDispatchActivities(deps: ActivityDeps) {
           runDir,
           'dispatch.parquet',
           {
-            campaign_id: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, channel: { type: 'UTF8' }, arm: { type: 'UTF8' }, score: { type: 'DOUBLE' },
+            campaign_id: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, channel: { type: 'UTF8' }, arm: { type: 'UTF8' }, holdout: { type: 'UTF8', optional: true }, score: { type: 'DOUBLE' },
             idempotency_key: { type: 'UTF8' }, consent_id: { type: 'UTF8', optional: true }, consent_recorded_at: { type: 'UTF8', optional: true },
           },
-          db('campaign.dispatch').select('campaign_id', 'golden_id', 'channel', 'arm', 'score', 'idempotency_key', 'consent_id', 'consent_recorded_at').where({ run_id: runId }).orderBy(['campaign_id', 'golden_id']).stream(),
+          db('campaign.dispatch').select('campaign_id', 'golden_id', 'channel', 'arm', 'holdout', 'score', 'idempotency_key', 'consent_id', 'consent_recorded_at').where({ run_id: runId }).orderBy(['campaign_id', 'golden_id']).stream(),
         ),
       );
-      for (const campaign of ordered) files.push(await writeDeliveryFile(runDir, runId, campaign));
-      const dispatches: DispatchRef[] = ordered.map((c) => ({ runId, asOf, campaignId: c.id, treatment: summary[c.id]!.treatment, control: summary[c.id]!.control }));
-      log.info({ run_id: runId, stage: 'dispatch', campaigns: summary }, 'campaigns dispatched');
+      for (const campaign of active) files.push(...(await writeCampaignFiles(deps, runDir, runId, campaign)));
+      const dispatches: DispatchRef[] = active.map((c) => ({ runId, asOf, campaignId: c.id, channel: c.channel, treatment: summary[c.id]!.treatment, control: summary[c.id]!.control }));
+      log.info({ run_id: runId, stage: 'dispatch', campaigns: summary, inactive }, 'campaigns dispatched');
       const total = Object.values(summary).reduce((n, s) => n + s.treatment + s.control, 0);
-      const result = await recordStage(db, runId, { stage: 'dispatch', rows: total, files, details: { campaigns: summary } }, startedAt);
+      const result = await recordStage(db, runId, { stage: 'dispatch', rows: total, files, details: { campaigns: summary, inactive } }, startedAt);
       return { ...result, dispatches };
     },
   };
-
-  /** The list marketing receives: treatment contacts only, UTF-8 with BOM so Excel shows Chinese correctly. */
-  async function writeDeliveryFile(runDir: string, runId: string, campaign: CampaignConfig): Promise<SnapshotFile> {
-    const rel = path.join('deliveries', `${campaign.id}_${campaign.channel}.csv`);
-    const target = path.join(runDir, rel);
-    await mkdir(path.dirname(target), { recursive: true });
-    const rows = await db('campaign.dispatch as d')
-      .join('mart.tags as t', function () {
-        this.on('t.golden_id', '=', 'd.golden_id').andOn('t.run_id', '=', 'd.run_id');
-      })
-      .join('mart.segments as s', function () {
-        this.on('s.golden_id', '=', 'd.golden_id').andOn('s.run_id', '=', 'd.run_id');
-      })
-      .where({ 'd.run_id': runId, 'd.campaign_id': campaign.id, 'd.arm': 'treatment' })
-      .select('d.golden_id', 'd.channel', 'd.score', 'd.idempotency_key', 's.segment', 't.age_band', 't.city_tier')
-      .orderBy('d.golden_id');
-    const header = ['campaign_id', 'campaign_name', 'golden_id', 'channel', 'segment', 'age_band', 'city_tier', 'score', 'idempotency_key'];
-    const lines = rows.map((r) => csvRow([campaign.id, campaign.name, r.golden_id, r.channel, r.segment, r.age_band, r.city_tier === null ? '' : String(r.city_tier), Number(r.score).toFixed(6), r.idempotency_key]));
-    const body = '\uFEFF' + csvRow(header) + lines.join('');
-    await writeFile(`${target}.partial`, body, 'utf8');
-    await rename(`${target}.partial`, target);
-    return { path: rel, rows: rows.length, sha256: createHash('sha256').update(body, 'utf8').digest('hex') };
-  }
-}
-
-/** Excel-friendly CSV row: quotes only where needed, CRLF line ends. */
-function csvRow(values: readonly (string | null)[]): string {
-  return values.map((v) => (v === null ? '' : /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',') + '\r\n';
 }
 
 /** A text[] literal: knex would expand a JS array binding into a list of parameters. */
-function pgTextArray(values: readonly string[]): string {
+export function pgTextArray(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 }

@@ -6,6 +6,7 @@ import { createTagActivities } from './tags';
 import { createSegmentActivities } from './segment';
 import { createScoreActivities } from './score';
 import { createDispatchActivities } from './dispatch';
+import { createDeliveryActivities } from './deliver';
 import { createOutcomeActivities } from './outcomes';
 
 export type { ActivityDeps } from './deps';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSegmentActivities(deps),
     ...createScoreActivities(deps),
     ...createDispatchActivities(deps),
+    ...createDeliveryActivities(deps),
     ...createOutcomeActivities(deps),
   };
 }

@@ -20,6 +20,7 @@ import { WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../
 import { parseFlags, requireDate, requireInt, UsageError } from './args';
 import { modelRegistryCommand } from './modelCommands';
 import { printSummary, runSummary } from './summary';
+import { SUPPRESS_HELP, suppressCommand } from './suppress';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -35,6 +36,7 @@ Commands:
   tags       list the tag catalogue and trigger events (tags list [--json|--markdown])
   model      model registry and evaluation (model list | show VERSION | promote VERSION | evaluate --csv FILE --label COL)
   validate   check one source file against its contract (no run, no database)
+  suppress   compliance suppression lists (suppress add|remove --list LIST --key KEY | list)
 
 Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
@@ -79,6 +81,7 @@ the ingest stage, without a run, Temporal or a database, and prints rows in, val
 file can be read as that source, even with bad rows; 1 with one line when it cannot (missing, wrong delimiter or
 header, undecodable header).`;
 
+HELP.suppress = SUPPRESS_HELP;
 const DEMO_AS_OF = '2026-11-20';
 
 async function main(argv: string[]): Promise<number> {
@@ -97,6 +100,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  suppress: suppressCommand,
+
   async generate(argv) {
     const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' } });
     const customers = requireInt(values.customers, '--customers', 1);

@@ -38,26 +38,37 @@ export function loadConfig(file = resolveConfigPath()): PortraitConfig {
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`);
   }
-  return parseConfig(withSegments(raw, file), `config file ${file}`);
+  return parseConfig(withCampaigns(withSegments(raw, file), file), `config file ${file}`);
 }
 
 /** Segments and clustering come from segments.yaml beside the main file unless the main file has its own. */
 function withSegments(raw: unknown, file: string): unknown {
   if (!raw || typeof raw !== 'object' || 'segments' in raw) return raw;
-  const segmentsFile = process.env.PORTRAIT_SEGMENTS ? path.resolve(process.env.PORTRAIT_SEGMENTS) : path.join(path.dirname(file), 'segments.yaml');
+  const segments = readSibling(file, 'segments.yaml', process.env.PORTRAIT_SEGMENTS, 'segments');
+  return { ...raw, segmentsVersion: segments.version === undefined ? undefined : String(segments.version), segments: segments.segments, clustering: segments.clustering };
+}
+
+/** The campaign catalogue comes from campaigns.yaml beside the main file unless the main file has its own list. */
+function withCampaigns(raw: unknown, file: string): unknown {
+  if (!raw || typeof raw !== 'object' || 'campaigns' in raw) return raw;
+  const catalogue = readSibling(file, 'campaigns.yaml', process.env.PORTRAIT_CAMPAIGNS, 'campaigns');
+  return { ...raw, campaigns: catalogue.campaigns };
+}
+
+/** A YAML file next to the main config (or at the path an environment variable names), parsed to an object. */
+function readSibling(file: string, name: string, override: string | undefined, what: string): Record<string, unknown> {
+  const sibling = override ? path.resolve(override) : path.join(path.dirname(file), name);
   let text: string;
   try {
-    text = readFileSync(segmentsFile, 'utf8');
+    text = readFileSync(sibling, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read segments file ${segmentsFile}: ${(err as Error).message}`);
+    throw new ConfigError(`cannot read ${what} file ${sibling}: ${(err as Error).message}`);
   }
-  let segments: { version?: unknown; segments?: unknown; clustering?: unknown };
   try {
-    segments = YAML.parse(text) ?? {};
+    return YAML.parse(text) ?? {};
   } catch (err) {
-    throw new ConfigError(`segments file ${segmentsFile} is not valid YAML: ${(err as Error).message}`);
+    throw new ConfigError(`${what} file ${sibling} is not valid YAML: ${(err as Error).message}`);
   }
-  return { ...raw, segmentsVersion: segments.version === undefined ? undefined : String(segments.version), segments: segments.segments, clustering: segments.clustering };
 }
 
 /** The shipped config lives next to the sources; dist/ builds look one level further up. */

@@ -3,21 +3,56 @@ import { TAG_IDS } from '../transforms/tagCatalogue';
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'duration like 30d, 12h, 10s or 500ms');
 
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'time of day HH:MM (24 h)');
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'date YYYY-MM-DD');
+
+/** Products a campaign may offer; only those with a model in model.products can be dispatched (checked below). */
+export const CAMPAIGN_PRODUCTS = ['consumer_loan', 'mortgage', 'credit_card', 'wealth', 'time_deposit'] as const;
+export const CHANNELS = ['sms', 'app_push', 'wechat', 'call', 'email'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
 export const campaignSchema = z
   .object({
     id: z.string().regex(/^[a-z][a-z0-9_]*$/),
     name: z.string().min(1),
-    product: z.string().min(1),
-    segments: z.array(z.string()).min(1),
+    product: z.enum(CAMPAIGN_PRODUCTS),
+    segments: z.array(z.string()).default([]),
     /** Trigger events (see activities/tags.ts) that also qualify a customer, whatever the segment. */
     triggers: z.array(z.string()).default([]),
-    channel: z.enum(['sms', 'app_push', 'wechat', 'call', 'email']),
+    channel: z.enum(CHANNELS),
     costPerContact: z.number().nonnegative(),
     valuePerConversion: z.number().nonnegative(),
+    /** Maximum contacts (treatment arm) per run. */
     budget: z.number().int().positive(),
     minScore: z.number().min(0).max(1),
     holdoutShare: z.number().min(0).max(0.5),
+    /** Lower number wins arbitration. */
     priority: z.number().int().positive(),
+    /** Inclusive as-of dates; outside them the campaign is inactive (not evaluated). Open-ended when absent. */
+    startDate: isoDate.optional(),
+    endDate: isoDate.optional(),
+    templateId: z.string().min(1),
+    /** Local send time in the run's time zone on the day after the as-of date (quiet hours are checked against it). */
+    sendTime: hhmm,
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.segments.length === 0 && c.triggers.length === 0) ctx.addIssue({ code: 'custom', path: ['segments'], message: 'a campaign needs target segments or trigger events' });
+    if (c.startDate && c.endDate && c.endDate < c.startDate) ctx.addIssue({ code: 'custom', path: ['endDate'], message: `endDate ${c.endDate} is before startDate ${c.startDate}` });
+  });
+
+const webhookSchema = z.object({ url: z.string().url() }).strict();
+
+/** Optional sinks beyond the files: a webhook per channel. */
+export const deliverySchema = z
+  .object({
+    webhooks: z.object(Object.fromEntries(CHANNELS.map((c) => [c, webhookSchema.optional()])) as Record<Channel, z.ZodOptional<typeof webhookSchema>>).strict().default({}),
+    batchSize: z.number().int().min(1).max(1000).default(100),
+    concurrency: z.number().int().min(1).max(64).default(4),
+    /** Attempts per batch inside one activity attempt (5xx, 429, timeouts); Temporal retries the activity after that. */
+    maxAttempts: z.number().int().min(1).max(20).default(5),
+    initialBackoffMs: z.number().int().min(1).max(60_000).default(200),
+    requestTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
   })
   .strict();
 
@@ -58,9 +93,22 @@ export const configSchema = z
     policies: z
       .object({
         maxOverdueDaysForLoanOffer: z.number().int().nonnegative(),
+        /** Credit bands (tag credit_band) that never get a credit offer, whatever the overdue days. */
+        highRiskCreditBands: z.array(z.enum(['good', 'watch', 'substandard', 'doubtful'])).default(['substandard', 'doubtful']),
         frequencyCap: z.object({ contacts: z.number().int().positive(), days: z.number().int().positive() }).strict(),
+        /** Contacts per customer per channel per calendar day (run time zone), across all campaigns. */
+        channelDailyCap: z.number().int().positive().default(1),
+        /** Days without offers after a conversion (any product) or a refusal (an opt-out on any channel). */
+        cooldownDays: z.object({ conversion: z.number().int().nonnegative(), refusal: z.number().int().nonnegative() }).strict().default({ conversion: 30, refusal: 30 }),
+        /** No sends on these channels when the scheduled send time falls in [start, end) (wraps midnight). */
+        quietHours: z.object({ start: hhmm, end: hhmm, channels: z.array(z.enum(CHANNELS)) }).strict().default({ start: '21:00', end: '08:00', channels: ['sms', 'call'] }),
+        /** Share of all customers held out of every campaign (stable hash of golden_id). */
+        globalHoldoutShare: z.number().min(0).max(0.5).default(0.05),
+        /** Control share is flagged when it is further than this many binomial standard deviations from the expected share. */
+        controlShareTolerance: z.number().positive().default(3),
       })
       .strict(),
+    delivery: deliverySchema.default({}),
     outcomes: z.object({ attributionWindow: duration }).strict(),
   })
   .strict()
@@ -78,7 +126,7 @@ export const configSchema = z
         if (!segmentIds.has(s)) ctx.addIssue({ code: 'custom', path: ['campaigns', i, 'segments', j], message: `unknown segment "${s}"` });
       });
       if (!cfg.model.products.includes(c.product)) {
-        ctx.addIssue({ code: 'custom', path: ['campaigns', i, 'product'], message: `product "${c.product}" is not in model.products` });
+        ctx.addIssue({ code: 'custom', path: ['campaigns', i, 'product'], message: `product "${c.product}" has no model: add it to model.products in portrait.yaml or remove the campaign` });
       }
     });
     cfg.model.excludeFeatures.forEach((tag, i) => {

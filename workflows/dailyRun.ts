@@ -1,7 +1,7 @@
 import { ApplicationFailure, ParentClosePolicy, defineQuery, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import { SOURCE_NAMES } from '../config/sourceNames';
 import { ErrorType, type DailyRunInput, type DailyRunResult, type RunProgress, type Stage, type StageResult } from '../shared';
-import { long, quick } from './policies';
+import { delivery, long, quick } from './policies';
 import { collectOutcomes } from './collectOutcomes';
 
 export const progressQuery = defineQuery<RunProgress>('progress');
@@ -55,8 +55,21 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     done(await quick.completeScoring({ runId, models, startedAt }));
 
     begin('dispatch');
-    const dispatched = await long.dispatchCampaigns({ runId, asOf, timezone: config.timezone, campaigns: [...config.campaigns], policies: config.policies });
+    // Runs recorded before webhook delivery existed replay without the delivery config and activities.
+    const deliverWebhooks = patched('deliver-webhooks');
+    const dispatched = await long.dispatchCampaigns({ runId, asOf, timezone: config.timezone, campaigns: [...config.campaigns], policies: config.policies, ...(deliverWebhooks ? { delivery: config.delivery } : {}) });
     const { dispatches, ...dispatchStage } = dispatched;
+    if (deliverWebhooks && config.delivery) {
+      const { webhooks, ...options } = config.delivery;
+      const withWebhook = dispatches.filter((d) => d.channel && webhooks[d.channel]);
+      const delivered = await Promise.all(
+        withWebhook.map((d) => {
+          const campaign = config.campaigns.find((c) => c.id === d.campaignId)!;
+          return delivery.deliverWebhook({ asOf, campaign: { id: campaign.id, name: campaign.name, channel: campaign.channel }, url: webhooks[campaign.channel]!.url, options });
+        }),
+      );
+      if (delivered.length) dispatchStage.details = { ...dispatchStage.details, webhooks: delivered };
+    }
     done(dispatchStage);
 
     begin('outcomes');

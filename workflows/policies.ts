@@ -16,3 +16,10 @@ export const long = proxyActivities<Activities>({
   heartbeatTimeout: '5 minutes',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 3, nonRetryableErrorTypes },
 });
+
+/** Sink deliveries: a short heartbeat timeout, so a lost worker's batches are picked up again within seconds. */
+export const delivery = proxyActivities<Activities>({
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes },
+});

@@ -4,6 +4,7 @@ import * as tagCatalogueSegments from './20261123120000_tag_catalogue_segments';
 import * as modelLifecycle from './20261124000000_model_lifecycle';
 import * as qualityChecks from './20261124100000_quality_checks';
 import * as entityResolution from './20261124200000_entity_resolution';
+import * as campaignDelivery from './20261124300000_campaign_delivery';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261124000000_model_lifecycle': modelLifecycle,
   '20261124100000_quality_checks': qualityChecks,
   '20261124200000_entity_resolution': entityResolution,
+  '20261124300000_campaign_delivery': campaignDelivery,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -15,7 +15,7 @@ describe('portrait CLI arguments', () => {
     expect(String(out.mock.calls[0]![0])).toContain('Commands:');
   });
 
-  test.each(['demo', 'worker', 'run', 'status', 'generate', 'tags', 'model', 'validate'])('%s --help prints its usage', async (command) => {
+  test.each(['demo', 'worker', 'run', 'status', 'generate', 'tags', 'model', 'validate', 'suppress'])('%s --help prints its usage', async (command) => {
     await expect(main([command, '--help'])).resolves.toBe(0);
     expect(String(out.mock.calls[0]![0])).toMatch(new RegExp(`^Usage: portrait ${command}`));
   });
@@ -28,6 +28,10 @@ describe('portrait CLI arguments', () => {
     await expect(main(['generate', '--customers', 'many', '--seed', '1', '--out', '/tmp/x'])).rejects.toThrow('--customers must be an integer ≥ 1, got "many"');
     await expect(main(['status'])).rejects.toThrow('RUN_ID is required');
     await expect(main(['model'])).rejects.toThrow('model needs a subcommand: list, show or evaluate');
+    await expect(main(['suppress'])).rejects.toThrow('suppress needs a subcommand: add, remove or list');
+    await expect(main(['suppress', 'add', '--list', 'vip', '--key', 'C1'])).rejects.toThrow('--list must be one of deceased, do_not_contact, staff');
+    await expect(main(['suppress', 'add', '--list', 'staff'])).rejects.toThrow('give either --key (repeatable) or --file');
+    await expect(main(['suppress', 'remove', '--list', 'staff', '--key', 'C 1'])).rejects.toThrow('--key:1: not a customer key: "C 1"');
     await expect(main(['model', 'evaluate', '--label', 'y'])).rejects.toThrow('--csv is required');
     await expect(main(['model', 'evaluate', '--csv', '/nonexistent.csv', '--label', 'y'])).rejects.toThrow('--csv /nonexistent.csv does not exist');
     await expect(main(['tags', 'show'])).rejects.toThrow('unknown tags subcommand "show"; try portrait tags list');
@@ -40,5 +44,14 @@ describe('portrait CLI arguments', () => {
     expect(requireInt(undefined, '--seed', 0, 7)).toBe(7);
     expect(requireInt('12', '--seed', 0)).toBe(12);
     expect(() => requireInt('-1', '--seed', 0)).toThrow(UsageError);
+  });
+});
+
+describe('parseKeyFile', () => {
+  const { parseKeyFile } = jest.requireActual('../../cli/suppress') as typeof import('../../cli/suppress');
+  test('one key per line; BOM, header, blanks and duplicates handled; a bad line is named', () => {
+    expect(parseKeyFile('\uFEFFcustomer_key\r\nC1\n\nK2\nC1\n', 'keys.csv')).toEqual(['C1', 'K2']);
+    expect(() => parseKeyFile('C1\nC2,extra\n', 'keys.csv')).toThrow('keys.csv:2: not a customer key: "C2,extra"');
+    expect(() => parseKeyFile('customer_key\n', 'keys.csv')).toThrow('keys.csv: no customer keys');
   });
 });

@@ -9,10 +9,12 @@ const YAML_PATH = path.resolve(__dirname, '..', '..', 'config', 'portrait.yaml')
 // A fresh, mutable copy of the shipped config each time.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const SEGMENTS_PATH = path.resolve(__dirname, '..', '..', 'config', 'segments.yaml');
+const CAMPAIGNS_PATH = path.resolve(__dirname, '..', '..', 'config', 'campaigns.yaml');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const base = (): any => {
   const segments = YAML.parse(readFileSync(SEGMENTS_PATH, 'utf8'));
-  return { ...YAML.parse(readFileSync(YAML_PATH, 'utf8')), segmentsVersion: String(segments.version), segments: segments.segments, clustering: segments.clustering };
+  const campaigns = YAML.parse(readFileSync(CAMPAIGNS_PATH, 'utf8'));
+  return { ...YAML.parse(readFileSync(YAML_PATH, 'utf8')), segmentsVersion: String(segments.version), segments: segments.segments, clustering: segments.clustering, campaigns: campaigns.campaigns };
 };
 
 function messageOf(raw: unknown): string {
@@ -56,7 +58,21 @@ describe('loadConfig: the shipped config', () => {
       ['cl_q4_sms', 'consumer_loan', 0.1],
       ['cc_q4_push', 'credit_card', 0.1],
     ]);
-    expect(cfg.policies).toEqual({ maxOverdueDaysForLoanOffer: 30, frequencyCap: { contacts: 2, days: 7 } });
+    expect(cfg.campaigns.map((c) => [c.channel, c.templateId, c.sendTime, c.startDate, c.endDate])).toEqual([
+      ['sms', 'SMS_CL_Q4_01', '10:00', '2026-10-01', '2026-12-31'],
+      ['app_push', 'PUSH_CC_Q4_01', '19:30', '2026-10-01', '2026-12-31'],
+    ]);
+    expect(cfg.policies).toEqual({
+      maxOverdueDaysForLoanOffer: 30,
+      highRiskCreditBands: ['substandard', 'doubtful'],
+      frequencyCap: { contacts: 2, days: 7 },
+      channelDailyCap: 1,
+      cooldownDays: { conversion: 30, refusal: 30 },
+      quietHours: { start: '21:00', end: '08:00', channels: ['sms', 'call'] },
+      globalHoldoutShare: 0.05,
+      controlShareTolerance: 3,
+    });
+    expect(cfg.delivery).toEqual({ webhooks: {}, batchSize: 100, concurrency: 4, maxAttempts: 5, initialBackoffMs: 200, requestTimeoutMs: 10000 });
     expect(cfg.outcomes.attributionWindow).toBe('30d');
   });
 
@@ -91,7 +107,18 @@ describe('loadConfig: the shipped config', () => {
       const file = path.join(dir, 'shards.yaml');
       writeFileSync(file, readFileSync(YAML_PATH, 'utf8').replace('shards: 4', 'shards: 0'));
       writeFileSync(path.join(dir, 'segments.yaml'), readFileSync(SEGMENTS_PATH, 'utf8'));
+      writeFileSync(path.join(dir, 'campaigns.yaml'), readFileSync(CAMPAIGNS_PATH, 'utf8'));
       expect(() => loadConfig(file)).toThrow(`invalid config file ${file}: shards: Number must be greater than or equal to 1`);
+    });
+
+    it('a campaign problem in campaigns.yaml names the field; a missing campaigns.yaml is named', () => {
+      const sub = mkdtempSync(path.join(dir, 'c-'));
+      const file = path.join(sub, 'portrait.yaml');
+      writeFileSync(file, readFileSync(YAML_PATH, 'utf8'));
+      writeFileSync(path.join(sub, 'segments.yaml'), readFileSync(SEGMENTS_PATH, 'utf8'));
+      expect(() => loadConfig(file)).toThrow(`cannot read campaigns file ${path.join(sub, 'campaigns.yaml')}`);
+      writeFileSync(path.join(sub, 'campaigns.yaml'), readFileSync(CAMPAIGNS_PATH, 'utf8').replace('budget: 1500', 'budget: -1'));
+      expect(() => loadConfig(file)).toThrow(`invalid config file ${file}: campaigns.0.budget: Number must be greater than 0`);
     });
 
     it('a missing segments file is named', () => {
@@ -120,7 +147,40 @@ describe('parseConfig: field paths in errors', () => {
   it('product not in model.products', () => {
     const raw = base();
     raw.campaigns[0].product = 'mortgage';
-    expect(messageOf(raw)).toBe('invalid config: campaigns.0.product: product "mortgage" is not in model.products');
+    expect(messageOf(raw)).toBe('invalid config: campaigns.0.product: product "mortgage" has no model: add it to model.products in portrait.yaml or remove the campaign');
+  });
+
+  it('product outside the catalogue', () => {
+    const raw = base();
+    raw.campaigns[1].product = 'business_loan';
+    expect(messageOf(raw)).toMatch(/^invalid config: campaigns\.1\.product: Invalid enum value\. Expected 'consumer_loan' \| 'mortgage' \| 'credit_card' \| 'wealth' \| 'time_deposit', received 'business_loan'/);
+  });
+
+  it('campaign fields: channel, send time, dates, template, targets', () => {
+    const cases: [(c: Record<string, unknown>) => void, string][] = [
+      [(c) => (c.channel = 'fax'), 'campaigns.0.channel: Invalid enum value'],
+      [(c) => (c.sendTime = '25:00'), 'campaigns.0.sendTime: time of day HH:MM (24 h)'],
+      [(c) => (c.startDate = '2026/10/01'), 'campaigns.0.startDate: date YYYY-MM-DD'],
+      [(c) => (c.endDate = '2026-09-30'), 'campaigns.0.endDate: endDate 2026-09-30 is before startDate 2026-10-01'],
+      [(c) => delete c.templateId, 'campaigns.0.templateId: Required'],
+      [(c) => ((c.segments = []), (c.triggers = [])), 'campaigns.0.segments: a campaign needs target segments or trigger events'],
+    ];
+    for (const [mutate, expected] of cases) {
+      const raw = base();
+      mutate(raw.campaigns[0]);
+      expect(messageOf(raw)).toContain(expected);
+    }
+  });
+
+  it('policies and delivery fields', () => {
+    const raw = base();
+    raw.policies.quietHours.start = '9pm';
+    raw.policies.globalHoldoutShare = 0.9;
+    raw.delivery.webhooks.sms = { url: 'not a url' };
+    const message = messageOf(raw);
+    expect(message).toContain('policies.quietHours.start: time of day HH:MM (24 h)');
+    expect(message).toContain('policies.globalHoldoutShare: Number must be less than or equal to 0.5');
+    expect(message).toContain('delivery.webhooks.sms.url: Invalid url');
   });
 
   it('last segment not a catch-all', () => {

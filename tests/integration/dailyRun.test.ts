@@ -5,7 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { loadConfig, configSha256 } from '../../config/load';
 import type { PortraitConfig } from '../../config/schema';
 import { generateSourceExtracts } from '../../generator/generate';
-import { assignArm } from '../../transforms/policies';
+import { assignControl } from '../../transforms/policies';
 import { SOURCE_NAMES } from '../../config/sources';
 import { STAGES, WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../../shared';
 import { createTestContext, type TestContext } from '../helpers/testContext';
@@ -125,7 +125,7 @@ test('dispatch honours consent, risk exclusion, arbitration and budgets; arms fo
   for (const d of dispatched) {
     perCustomer.set(d.golden_id, (perCustomer.get(d.golden_id) ?? 0) + 1);
     const campaign = config.campaigns.find((c) => c.id === d.campaign_id)!;
-    expect(d.arm).toBe(assignArm(campaign.id, d.golden_id, campaign.holdoutShare));
+    expect(d.arm).toBe(assignControl(campaign.id, d.golden_id, campaign.holdoutShare, config.policies.globalHoldoutShare).arm);
     expect(d.consent_id).not.toBeNull();
   }
   expect(Math.max(...perCustomer.values())).toBe(1);
@@ -144,7 +144,7 @@ test('dispatch honours consent, risk exclusion, arbitration and budgets; arms fo
   for (const campaign of config.campaigns) expect(dispatched.filter((d) => d.campaign_id === campaign.id).length).toBeLessThanOrEqual(campaign.budget);
   const [ledger] = await duckQuery(`select count(*)::int as n, count(distinct campaign_id || golden_id)::int as distinct_n from read_parquet('${path.join(first.snapshotDir, 'eligibility.parquet')}') where eligible`);
   expect(ledger!.n).toBe(dispatched.length);
-  const csv = readFileSync(path.join(first.snapshotDir, 'deliveries', 'cl_q4_sms_sms.csv'));
+  const csv = readFileSync(path.join(first.snapshotDir, 'deliveries', 'cl_q4_sms', 'cl_q4_sms_sms.csv'));
   expect(csv.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
   expect(csv.toString('utf8')).toContain('消费贷');
 });

@@ -1,0 +1,220 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import pLimit from 'p-limit';
+import type { ActivityDeps } from './deps';
+import { writeParquetSnapshot } from './snapshots';
+import { keyedHash } from '../transforms/normalize';
+import { batchKey } from '../transforms/policies';
+import { CHANNEL_FIELDS, contactRecord, type ContactFacts } from '../transforms/deliveryFields';
+import type { CampaignConfig, Channel, PortraitConfig } from '../config/schema';
+import type { SnapshotFile } from '../shared';
+
+export { sendAtIso } from '../transforms/deliveryFields';
+
+interface ContactRow {
+  idempotency_key: string;
+  golden_id: string;
+  template_id: string | null;
+  send_at: Date | null;
+  phone_hash: string | null;
+  name_masked: string | null;
+}
+
+function contactFacts(piiKey: string, campaign: { id: string; name: string; channel: Channel }, row: ContactRow): ContactFacts {
+  return {
+    idempotency_key: row.idempotency_key,
+    campaign_id: campaign.id,
+    campaign_name: campaign.name,
+    template_id: row.template_id ?? '',
+    send_at: row.send_at ? row.send_at.toISOString() : '',
+    phone_token: row.phone_hash,
+    name_masked: row.name_masked,
+    // Keyed per channel, so references from two channels cannot be joined without the bank's key.
+    customer_ref: keyedHash(piiKey, `${campaign.channel}|${row.golden_id}`),
+  };
+}
+
+/**
+ * The marketing files of one campaign: its treatment contacts as CSV (UTF-8 with BOM, CRLF, so Excel shows Chinese)
+ * and Parquet, carrying only the fields its channel needs, plus a manifest with counts per arm and each file's sha256.
+ */
+export async function writeCampaignFiles(deps: ActivityDeps, runDir: string, runId: string, campaign: CampaignConfig): Promise<SnapshotFile[]> {
+  const { db, env } = deps;
+  const dir = path.join('deliveries', campaign.id);
+  const base = `${campaign.id}_${campaign.channel}`;
+  const rows: ContactRow[] = await db('campaign.dispatch as d')
+    .join('core.customers as cu', function () {
+      this.on('cu.golden_id', '=', 'd.golden_id').andOn('cu.run_id', '=', 'd.run_id');
+    })
+    .where({ 'd.run_id': runId, 'd.campaign_id': campaign.id, 'd.arm': 'treatment' })
+    .select('d.idempotency_key', 'd.golden_id', 'd.template_id', 'd.send_at', 'cu.phone_hash', 'cu.name_masked')
+    .orderBy('d.idempotency_key');
+  const records = rows.map((r) => contactRecord(campaign.channel, contactFacts(env.piiKey, campaign, r)));
+  const fields = CHANNEL_FIELDS[campaign.channel];
+
+  const csvPath = path.join(dir, `${base}.csv`);
+  const csv = '\uFEFF' + csvRow(fields) + records.map((r) => csvRow(fields.map((f) => r[f] ?? null))).join('');
+  const csvFile = await writeAtomically(path.join(runDir, csvPath), csv);
+  const parquet = await writeParquetSnapshot(runDir, path.join(dir, `${base}.parquet`), Object.fromEntries(fields.map((f) => [f, { type: 'UTF8' as const, optional: true }])), toAsync(records));
+
+  const arms = await db('campaign.dispatch').where({ run_id: runId, campaign_id: campaign.id }).select('arm', 'holdout').count<{ arm: string; holdout: string | null; n: string }[]>('* as n').groupBy('arm', 'holdout');
+  const count = (arm: string, holdout: string | null) => Number(arms.find((a) => a.arm === arm && a.holdout === holdout)?.n ?? 0);
+  const files = [{ path: csvPath, rows: records.length, sha256: csvFile }, parquet];
+  // No run id: a re-run of the same inputs must give a byte-identical manifest.
+  const manifest = {
+    campaign_id: campaign.id,
+    campaign_name: campaign.name,
+    channel: campaign.channel,
+    template_id: campaign.templateId,
+    send_at: records[0]?.send_at ?? null,
+    fields,
+    counts: { treatment: count('treatment', null), control_global_holdout: count('control', 'global'), control_campaign_holdout: count('control', 'campaign') },
+    files,
+  };
+  const manifestPath = path.join(dir, 'manifest.json');
+  const manifestSha = await writeAtomically(path.join(runDir, manifestPath), JSON.stringify(manifest, null, 2) + '\n');
+  return [...files, { path: manifestPath, rows: files.length, sha256: manifestSha }];
+}
+
+async function writeAtomically(target: string, body: string): Promise<string> {
+  await mkdir(path.dirname(target), { recursive: true });
+  await writeFile(`${target}.partial`, body, 'utf8');
+  await rename(`${target}.partial`, target);
+  return createHash('sha256').update(body, 'utf8').digest('hex');
+}
+
+async function* toAsync<T>(items: readonly T[]): AsyncIterable<T> {
+  yield* items;
+}
+
+/** Excel-friendly CSV row: quotes only where needed, CRLF line ends. */
+function csvRow(values: readonly (string | null)[]): string {
+  return values.map((v) => (v === null ? '' : /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',') + '\r\n';
+}
+
+export interface DeliverWebhookInput {
+  asOf: string;
+  campaign: { id: string; name: string; channel: Channel };
+  url: string;
+  options: Omit<PortraitConfig['delivery'], 'webhooks'>;
+}
+
+export interface DeliverWebhookResult {
+  campaignId: string;
+  channel: Channel;
+  contacts: number;
+  batches: number;
+  /** Batches found already delivered (an earlier attempt or run of the same date). */
+  skippedBatches: number;
+  delivered: number;
+  rejected: number;
+  /** HTTP requests made, retries included. */
+  requests: number;
+}
+
+/** 429, 5xx and network failures are worth retrying; any other 4xx will fail the same way again. */
+function retryable(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+export function createDeliveryActivities(deps: ActivityDeps) {
+  const { db, env, log } = deps;
+  return {
+    /**
+     * Posts a campaign's queued contacts (campaign.deliveries, sink 'webhook') for one as-of date to its channel's
+     * webhook in JSON batches, each with an Idempotency-Key derived from its contacts, so a batch resent after a
+     * crash carries the same key. Batches are cut from the full ordered contact list (not only the pending ones)
+     * so the cut is the same on every attempt. 429/5xx/timeouts retry with exponential backoff; other 4xx mark the
+     * batch rejected without retry. Status is kept per contact; at most `concurrency` requests are in flight.
+     */
+    async deliverWebhook({ asOf, campaign, url, options }: DeliverWebhookInput): Promise<DeliverWebhookResult> {
+      const ctx = Context.current();
+      const target = redactUrl(url);
+      const rows: (ContactRow & { status: string })[] = await db('campaign.deliveries as dl')
+        .join('campaign.dispatch as d', function () {
+          this.on('d.run_id', '=', 'dl.run_id').andOn('d.campaign_id', '=', 'dl.campaign_id').andOn('d.golden_id', '=', 'dl.golden_id');
+        })
+        .join('core.customers as cu', function () {
+          this.on('cu.run_id', '=', 'dl.run_id').andOn('cu.golden_id', '=', 'dl.golden_id');
+        })
+        .where({ 'dl.sink': 'webhook', 'dl.campaign_id': campaign.id, 'dl.as_of': asOf, 'dl.channel': campaign.channel })
+        .select('dl.idempotency_key', 'dl.status', 'dl.golden_id', 'd.template_id', 'd.send_at', 'cu.phone_hash', 'cu.name_masked')
+        .orderBy('dl.idempotency_key');
+      const batches: (typeof rows)[] = [];
+      for (let i = 0; i < rows.length; i += options.batchSize) batches.push(rows.slice(i, i + options.batchSize));
+      const result: DeliverWebhookResult = { campaignId: campaign.id, channel: campaign.channel, contacts: rows.length, batches: batches.length, skippedBatches: 0, delivered: 0, rejected: 0, requests: 0 };
+      const limit = pLimit(options.concurrency);
+
+      const post = async (batch: typeof rows): Promise<void> => {
+        if (batch.every((r) => r.status !== 'pending')) {
+          result.skippedBatches++;
+          return;
+        }
+        const keys = batch.map((r) => r.idempotency_key);
+        const key = batchKey(keys);
+        const body = JSON.stringify({ batch_key: key, campaign_id: campaign.id, channel: campaign.channel, contacts: batch.map((r) => contactRecord(campaign.channel, contactFacts(env.piiKey, campaign, r))) });
+        for (let attempt = 1; ; attempt++) {
+          ctx.heartbeat({ delivered: result.delivered });
+          result.requests++;
+          let status = 0;
+          let error = '';
+          try {
+            const res = await fetch(url, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'idempotency-key': key },
+              body,
+              signal: AbortSignal.timeout(options.requestTimeoutMs),
+            });
+            status = res.status;
+            error = res.ok ? '' : (await res.text().catch(() => '')).slice(0, 200);
+            if (!res.ok && !retryable(status)) {
+              await mark(keys, key, 'rejected', attempt, status, `HTTP ${status}: ${error}`);
+              result.rejected += batch.length;
+              log.warn({ campaign_id: campaign.id, batch_key: key, status, url: target }, 'webhook rejected a batch; not retried');
+              return;
+            }
+            if (res.ok) {
+              await mark(keys, key, 'delivered', attempt, status, null);
+              result.delivered += batch.length;
+              return;
+            }
+          } catch (err) {
+            error = (err as Error).name === 'TimeoutError' ? `timeout after ${options.requestTimeoutMs} ms` : (err as Error).message;
+          }
+          if (attempt >= options.maxAttempts) {
+            await db('campaign.deliveries').whereIn('idempotency_key', keys).andWhere({ sink: 'webhook' }).update({ attempts: db.raw('attempts + ?', [attempt]), http_status: status || null, error: error.slice(0, 200) });
+            // Retryable for Temporal: the activity's next attempt resends only the batches still pending.
+            throw new Error(`webhook ${target} failed for batch ${key} after ${attempt} attempts: ${status ? `HTTP ${status}` : error}`);
+          }
+          await sleep(options.initialBackoffMs * 2 ** (attempt - 1));
+        }
+      };
+
+      const mark = async (keys: string[], key: string, status: 'delivered' | 'rejected', attempts: number, httpStatus: number, error: string | null) => {
+        await db('campaign.deliveries')
+          .whereIn('idempotency_key', keys)
+          .andWhere({ sink: 'webhook' })
+          .update({ status, batch_key: key, attempts: db.raw('attempts + ?', [attempts]), http_status: httpStatus, error, delivered_at: status === 'delivered' ? db.fn.now() : null });
+      };
+
+      // Settle every batch before failing, so no request is still in flight when Temporal starts the next attempt.
+      const settled = await Promise.allSettled(batches.map((b) => limit(() => post(b))));
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      log.info({ url: target, ...result }, 'webhook delivery finished');
+      return result;
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Host and path only: query strings may carry tokens. */
+function redactUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
