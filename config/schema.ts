@@ -52,7 +52,13 @@ export const configSchema = z
         frequencyCap: z.object({ contacts: z.number().int().positive(), days: z.number().int().positive() }).strict(),
       })
       .strict(),
-    outcomes: z.object({ attributionWindow: duration }).strict(),
+    outcomes: z
+      .object({
+        attributionWindow: duration,
+        /** How long collectOutcomes sleeps before attributing; defaults to the window (shorter only for demos and tests). */
+        collectAfter: duration.optional(),
+      })
+      .strict(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
