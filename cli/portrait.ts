@@ -17,6 +17,7 @@ import { createPortraitWorker } from '../services/worker';
 import { WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../shared';
 import { parseFlags, requireDate, requireInt, UsageError } from './args';
 import { printSummary, runSummary } from './summary';
+import { outcomeReport, printOutcomeReport } from './report';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -31,6 +32,7 @@ Commands:
   generate   write synthetic source extracts (CSV) for an as-of date
   tags       list the tag catalogue and trigger events (tags list [--json|--markdown])
   model      model registry and evaluation (model list | show VERSION | evaluate --csv FILE --label COL)
+  report     the outcome table of a run: lift with 95% CIs, ROI, uplift by score decile (report RUN_ID)
 
 Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
@@ -315,6 +317,31 @@ function errorLine(err: unknown): string {
   if (err instanceof WorkflowFailedError) while (e.cause) e = e.cause as typeof e;
   return (e?.message ?? String(err)).split('\n')[0]!;
 }
+
+HELP.report = `Usage: portrait report RUN_ID [--json]
+
+The outcome table of a run (campaign.results): per campaign and by segment, channel and score decile, contacts
+and conversions per arm, absolute lift (95% Newcombe interval), relative lift (95% Katz interval), incremental
+conversions, cost, value, ROI, uplift@k and Qini.`;
+
+COMMANDS.report = async (argv) => {
+  const { values, positionals } = parseFlags(argv, {}, 1);
+  const runId = positionals[0];
+  if (!runId) throw new UsageError('RUN_ID is required');
+  const env = readEnv();
+  const stack = await startStack(env, createLogger(env.logLevel), { temporal: false });
+  const db = createDb(stack.databaseUrl, 2);
+  try {
+    const result = await outcomeReport(db, runId);
+    if (!result) throw new UsageError(`no run with id ${runId}`);
+    if (values.json) out(result);
+    else printOutcomeReport(result, (line) => process.stdout.write(line + '\n'));
+    return 0;
+  } finally {
+    await db.destroy();
+    await stack.stop();
+  }
+};
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(

@@ -27,6 +27,7 @@ describe('portrait CLI arguments', () => {
     await expect(main(['run', '--as-of', '2026-02-30'])).rejects.toThrow('--as-of must be a real date as YYYY-MM-DD, got "2026-02-30"');
     await expect(main(['generate', '--customers', 'many', '--seed', '1', '--out', '/tmp/x'])).rejects.toThrow('--customers must be an integer ≥ 1, got "many"');
     await expect(main(['status'])).rejects.toThrow('RUN_ID is required');
+    await expect(main(['report'])).rejects.toThrow('RUN_ID is required');
     await expect(main(['model'])).rejects.toThrow('model needs a subcommand: list, show or evaluate');
     await expect(main(['model', 'evaluate', '--label', 'y'])).rejects.toThrow('--csv is required');
     await expect(main(['model', 'evaluate', '--csv', '/nonexistent.csv', '--label', 'y'])).rejects.toThrow('--csv /nonexistent.csv does not exist');

@@ -190,3 +190,31 @@ test('last touch: a later treatment contact for the same product takes the credi
   const now = await ctx.db('campaign.outcomes').where({ run_id: 'it-day0', campaign_id: campaign.id }).whereIn('golden_id', stolen.map((s) => s.golden_id));
   expect(now.every((o) => o.converted === false)).toBe(true);
 });
+
+test('portrait report prints the outcome table (text and --json) and exits 0; an unknown run is a usage error', async () => {
+  const { main } = await import('../../cli/portrait');
+  const saved = { url: process.env.DATABASE_URL, write: process.stdout.write };
+  let printed = '';
+  process.env.DATABASE_URL = ctx.databaseUrl;
+  process.stdout.write = ((chunk: string) => {
+    printed += chunk;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await expect(main(['report', 'it-day0', '--json'])).resolves.toBe(0);
+    const json = JSON.parse(printed);
+    printed = '';
+    await expect(main(['report', 'it-day0'])).resolves.toBe(0);
+    await expect(main(['report', 'no-such-run'])).rejects.toThrow('no run with id no-such-run');
+    process.stdout.write = saved.write;
+    expect(json.campaigns.map((c: { campaignId: string }) => c.campaignId)).toEqual(config.campaigns.map((c) => c.id).sort());
+    const table = await ctx.db('campaign.results').where({ run_id: 'it-day0' }).count<{ n: string }[]>('* as n');
+    expect(json.campaigns.reduce((n: number, c: { rows: unknown[] }) => n + c.rows.length, 0)).toBe(Number(table[0]!.n));
+    for (const c of config.campaigns) expect(printed).toContain(`${c.id}: window ${WINDOW_DAYS} d, conversions seen through ${D1}`);
+    expect(printed).toContain('score_decile=10');
+    expect(printed).toContain('Qini coefficient');
+  } finally {
+    process.stdout.write = saved.write;
+    process.env.DATABASE_URL = saved.url;
+  }
+});
