@@ -18,6 +18,7 @@ import { WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../
 import { parseFlags, requireDate, requireInt, UsageError } from './args';
 import { printSummary, runSummary } from './summary';
 import { outcomeReport, printOutcomeReport } from './report';
+import { runFollowUpDay } from './followUp';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -25,7 +26,7 @@ const HELP: Record<string, string> = {
 Usage: portrait <command> [options]
 
 Commands:
-  demo       start what is missing, generate 20,000 customers, run one daily run, print a summary
+  demo       start what is missing, generate 20,000 customers, run a day and its follow-up 30 days later, print the outcomes
   worker     run a worker on the task queue (PostgreSQL and Temporal found or started)
   run        start the daily run for an as-of date
   status     show a run: status, stages, row counts, snapshot folder
@@ -38,8 +39,8 @@ Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
 
 Starts embedded PostgreSQL and a Temporal dev server unless DATABASE_URL / TEMPORAL_ADDRESS are set, runs an
-in-process worker, generates the extracts, runs one daily run (attribution window shortened to 10s) and prints
-a summary. Defaults: 20000 customers, seed 7, as-of 2026-11-20.`,
+in-process worker, generates the extracts, runs the daily run, then a second run on the extracts of 30 days later
+(products opened since), collects the first run's outcomes and prints a summary and the outcome table. Defaults: 20000 customers, seed 7, as-of 2026-11-20.`,
   worker: `Usage: portrait worker [--json]
 
 Polls the task queue (PORTRAIT_TASK_QUEUE, default "portrait") until SIGINT/SIGTERM.`,
@@ -225,8 +226,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
     const asOf = values['as-of'] ? requireDate(values['as-of'], '--as-of') : DEMO_AS_OF;
     const env = readEnv();
     const base = loadCheckedConfig(undefined);
-    // The demo cannot wait 30 days: its outcome workflows sleep 10 s on the same durable timer.
-    const config = { ...base, outcomes: { ...base.outcomes, attributionWindow: '10s' } } as PortraitConfig;
+    // The demo cannot wait 30 days: a second run loads the extracts of 30 days later, then the outcome workflows
+    // (still on their durable timer) are signalled to collect.
+    const config = { ...base, outcomes: { ...base.outcomes, collectAfter: '1h' } } as PortraitConfig;
     const log = createLogger(env.logLevel);
     const t0 = process.hrtime.bigint();
     const stack = await startStack(env, log);
@@ -245,19 +247,24 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
       worker = await createPortraitWorker({ env, databaseUrl: stack.databaseUrl, temporalAddress: stack.temporalAddress, log, taskQueue });
       workerDone = worker.run();
       const client = await temporalClient(env, stack.temporalAddress);
-      const input = { ...newRunInput(asOf, inputDir, config, undefined), awaitOutcomes: true };
+      const input = { ...newRunInput(asOf, inputDir, config, undefined), awaitOutcomes: false };
       const handle = await client.workflow.start(WORKFLOW_DAILY_RUN, { taskQueue, workflowId: `dailyRun-${input.runId}`, args: [input] });
       log.info({ run_id: input.runId, workflow_id: handle.workflowId }, 'daily run started');
       const result: DailyRunResult = await handle.result();
       const db = createDb(stack.databaseUrl, 2);
       try {
+        const day1 = await runFollowUpDay({ db, client, taskQueue, day0: result, config, customers, seed, dataDir: path.join(env.home, 'data'), newRunInput: (d, dir) => newRunInput(d, dir, config, undefined) });
+        log.info({ run_id: day1.runId, as_of: day1.asOf }, 'follow-up run loaded; outcomes collected');
         const summary = await runSummary(db, result.runId);
+        const outcomes = await outcomeReport(db, result.runId);
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-        const extra = { wall_seconds: Number(seconds.toFixed(1)), temporal_ui: stack.temporalUi ?? `(TEMPORAL_ADDRESS ${stack.temporalAddress})`, workflow_id: handle.workflowId };
-        if (values.json) out({ ...summary, ...extra });
+        const extra = { wall_seconds: Number(seconds.toFixed(1)), temporal_ui: stack.temporalUi ?? `(TEMPORAL_ADDRESS ${stack.temporalAddress})`, workflow_id: handle.workflowId, follow_up_run_id: day1.runId };
+        if (values.json) out({ ...summary, outcome_report: outcomes, ...extra });
         else {
           printSummary(summary!);
-          process.stdout.write(`\nTemporal UI: ${extra.temporal_ui}   workflow ${handle.workflowId}\nDemo wall time: ${extra.wall_seconds} s\n`);
+          process.stdout.write('\n');
+          printOutcomeReport(outcomes!, (line) => process.stdout.write(line + '\n'));
+          process.stdout.write(`\nFollow-up run ${day1.runId} (as of ${day1.asOf}) supplied the conversions.\nTemporal UI: ${extra.temporal_ui}   workflow ${handle.workflowId}\nDemo wall time: ${extra.wall_seconds} s\n`);
         }
       } finally {
         await db.destroy();

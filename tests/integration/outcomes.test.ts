@@ -4,6 +4,7 @@ import { loadConfig, configSha256 } from '../../config/load';
 import type { PortraitConfig } from '../../config/schema';
 import { generateSourceExtracts } from '../../generator/generate';
 import { buildTrainingSet } from '../../activities/trainingSet';
+import { treatmentContacts } from '../../cli/followUp';
 import { computeLift } from '../../transforms/lift';
 import { SIGNAL_COLLECT_NOW, WORKFLOW_COLLECT_OUTCOMES, WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../../shared';
 import { createTestContext, type TestContext } from '../helpers/testContext';
@@ -52,16 +53,7 @@ beforeAll(async () => {
   await ctx.startWorker();
   day0 = await runDay('it-day0', D0, day0Dir);
 
-  // What the channel systems report back: the treatment contacts of day 0, by customer key.
-  const products = new Map(config.campaigns.map((c) => [c.id, c.product]));
-  const treated = await ctx.db('campaign.dispatch as d')
-    .join('core.customer_sources as s', function () {
-      this.on('s.run_id', '=', 'd.run_id').andOn('s.golden_id', '=', 'd.golden_id');
-    })
-    .where({ 'd.run_id': 'it-day0', 'd.arm': 'treatment' })
-    .select('s.customer_key', 'd.campaign_id')
-    .orderBy(['s.customer_key', 'd.campaign_id']);
-  const contacts = treated.map((t) => ({ customerKey: t.customer_key as string, product: products.get(t.campaign_id)!, contactedOn: D0 }));
+  const contacts = await treatmentContacts(ctx.db, 'it-day0', config.campaigns);
   const day30Dir = path.join(ctx.workDir, 'extracts', D1);
   await generateSourceExtracts({ customers: 2500, seed: 7, outDir: day30Dir, asOf: D1, followUp: { baseAsOf: D0, contacts } });
   await runDay('it-day30', D1, day30Dir);
