@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { parse } from 'csv-parse/sync';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { readEnv, type PortraitEnv } from '../config/env';
@@ -10,7 +12,7 @@ import { createDb } from '../db/knex';
 import { evaluateCsv } from '../models/evaluateCsv';
 import { TAGS, TAG_CATALOGUE_VERSION } from '../transforms/tagCatalogue';
 import { TRIGGER_EVENTS } from '../activities/tags';
-import { generateSourceExtracts } from '../generator/generate';
+import { generateSourceExtracts, type ChannelContact } from '../generator/generate';
 import { createLogger } from '../services/logger';
 import { startStack } from '../services/stack';
 import { createPortraitWorker } from '../services/worker';
@@ -49,10 +51,12 @@ Polls the task queue (PORTRAIT_TASK_QUEUE, default "portrait") until SIGINT/SIGT
 Starts dailyRun for the date. --input defaults to $PORTRAIT_HOME/data/<as-of>. Needs a worker (portrait worker).
 --wait blocks until the run ends and exits non-zero if it failed.`,
   status: `Usage: portrait status RUN_ID [--json]`,
-  generate: `Usage: portrait generate --customers N --seed S --out DIR [--as-of YYYY-MM-DD] [--json]
+  generate: `Usage: portrait generate --customers N --seed S --out DIR [--as-of YYYY-MM-DD] [--follow-up-of YYYY-MM-DD [--contacts FILE]] [--json]
 
 Writes customers, accounts, balances, loans, transactions, app_events, consent and campaign_contacts CSV files
-(plus ground_truth.csv for entity-resolution checks). Same arguments → byte-identical files.`,
+(plus ground_truth.csv for entity-resolution checks). Same arguments → byte-identical files.
+--follow-up-of D0: the same bank as of --as-of: D0's files plus the loans and cards opened since; customers listed
+in --contacts (CSV with header customer_key,product,contacted_on) open the offered product more often.`,
 };
 
 HELP.tags = `Usage: portrait tags list [--json|--markdown]
@@ -85,13 +89,17 @@ async function main(argv: string[]): Promise<number> {
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   async generate(argv) {
-    const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' } });
+    const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' }, 'follow-up-of': { type: 'string' }, contacts: { type: 'string' } });
     const customers = requireInt(values.customers, '--customers', 1);
     const seed = requireInt(values.seed, '--seed', 0);
     if (!values.out) throw new UsageError('--out is required');
     const asOf = values['as-of'] ? requireDate(values['as-of'], '--as-of') : DEMO_AS_OF;
+    const baseAsOf = values['follow-up-of'] ? requireDate(values['follow-up-of'], '--follow-up-of') : undefined;
+    if (values.contacts && !baseAsOf) throw new UsageError('--contacts needs --follow-up-of');
+    if (baseAsOf && baseAsOf >= asOf) throw new UsageError(`--follow-up-of ${baseAsOf} must be before --as-of ${asOf}`);
+    const followUp = baseAsOf ? { baseAsOf, contacts: values.contacts ? await readContactsCsv(values.contacts) : [] } : undefined;
     const started = process.hrtime.bigint();
-    const summary = await generateSourceExtracts({ customers, seed, outDir: path.resolve(values.out), asOf });
+    const summary = await generateSourceExtracts({ customers, seed, outDir: path.resolve(values.out), asOf, followUp });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (values.json) out({ ...summary, out: path.resolve(values.out), seconds });
     else {
@@ -297,6 +305,15 @@ function catalogueText(): string {
 
 function loadCheckedConfig(file: string | undefined): PortraitConfig {
   return loadConfig(file ? path.resolve(file) : undefined);
+}
+
+async function readContactsCsv(file: string): Promise<ChannelContact[]> {
+  if (!existsSync(file)) throw new UsageError(`--contacts ${file} does not exist`);
+  const rows = parse(await readFile(file), { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
+  return rows.map((r, i) => {
+    if (!r.customer_key || !r.product || !r.contacted_on) throw new UsageError(`--contacts ${file}: row ${i + 1} needs customer_key, product and contacted_on`);
+    return { customerKey: r.customer_key, product: r.product, contactedOn: r.contacted_on };
+  });
 }
 
 function newRunInput(asOf: string, inputDir: string, config: PortraitConfig, seed: number | undefined): DailyRunInput {
