@@ -36,7 +36,7 @@ export async function buildTrainingSet(
     (select distinct on (o.campaign_id, o.contacted_on, o.golden_id)
            'outcome:' || o.run_id || ':' || o.campaign_id || ':' || o.golden_id, o.golden_id, o.contacted_on - 1, o.arm, o.converted
     from campaign.outcome_labels o
-    where o.product = :product and o.contacted_on + o.window_days <= cast(:asOf as date) and o.observed_through >= o.contacted_on + o.window_days
+    where o.product = :product and o.window_days > 0 and o.contacted_on + o.window_days <= cast(:asOf as date) and o.observed_through >= o.contacted_on + o.window_days
     order by o.campaign_id, o.contacted_on, o.golden_id, o.run_id)
   )`;
   const points = `
