@@ -41,9 +41,10 @@ const OPENINGS_SQL = {
 /**
  * One row per contact of the campaign's dispatch (both arms). A conversion is the first opening of the campaign's
  * product after the contact date and within the window, in the extracts of the data run. Last touch across
- * campaigns: it is not credited here when another treatment contact offering the same product (any campaign, any
- * later date; campaign products come from each run's recorded config) falls strictly between this contact and the
- * opening. Control customers are judged by the same rule from the date they would have been contacted.
+ * campaigns: it is not credited here when another treatment contact offering the same product falls strictly
+ * between this contact's date and the opening — a Portrait dispatch of any campaign on a later date (campaign
+ * products come from each run's recorded config) or a contact in the bank's campaign history of the data run (dated
+ * in the run's time zone). Control customers are judged by the same rule from the date they would have been contacted.
  * Score deciles: 1 = the highest scores of the campaign's contacts.
  */
 const ATTRIBUTE_SQL = (table: 'loans' | 'accounts') => `
@@ -67,12 +68,17 @@ campaign_products as (
 insert into campaign.outcomes (run_id, campaign_id, golden_id, arm, converted, converted_at, value, contacted_on, segment, channel, score_decile)
 select :runId, :campaignId, ct.golden_id, ct.arm, credited.opened_at is not null, credited.opened_at, credited.value, :contactDay::date, ct.segment, ct.channel, ct.score_decile
 from contacts ct
+cross join (select coalesce(config->>'timezone', 'Asia/Shanghai') as name from audit.runs where run_id = :runId) tz
 left join lateral (
   select fo.opened_at, fo.value from first_opening fo
   where fo.golden_id = ct.golden_id and not exists (
     select 1 from campaign.dispatch d2 join campaign_products cp on cp.run_id = d2.run_id and cp.campaign_id = d2.campaign_id
     where d2.golden_id = ct.golden_id and d2.arm = 'treatment' and cp.product = :product
       and d2.as_of > :contactDay::date and d2.as_of < fo.opened_at)
+  and not exists (
+    select 1 from landing.campaign_contacts h join core.customer_sources k2 on k2.run_id = h.run_id and k2.customer_key = h.customer_key
+    where h.run_id = :dataRun and k2.golden_id = ct.golden_id and h.product = :product
+      and (h.contacted_at at time zone tz.name)::date > :contactDay::date and (h.contacted_at at time zone tz.name)::date < fo.opened_at)
 ) credited on true`;
 
 const GROUPS_SQL = `
@@ -191,9 +197,13 @@ export function createOutcomeActivities(deps: ActivityDeps) {
         );
         const results = await trx('campaign.outcome_results').where({ run_id: runId }).orderBy('campaign_id');
         await recordStage(trx, runId, { stage: 'outcomes', rows: outcomesFile.rows, files: [outcomesFile, resultsFile], details: { campaigns: Object.fromEntries(results.map((r) => [r.campaign_id, r.result])) } }, startedAt);
+        // Still under the lock: another campaign of the run must not rewrite the files while the manifest hashes them.
+        const run = await trx('audit.runs').where({ run_id: runId }).first('status');
+        if (run?.status === 'succeeded') {
+          const sha = await writeManifest({ ...deps, db: trx }, runId);
+          await trx('audit.runs').where({ run_id: runId }).update({ manifest_sha256: sha });
+        }
       });
-      const run = await db('audit.runs').where({ run_id: runId }).first('status');
-      if (run?.status === 'succeeded') await writeManifest(deps, runId).then((sha) => db('audit.runs').where({ run_id: runId }).update({ manifest_sha256: sha }));
       log.info({ run_id: runId, stage: 'outcomes', campaign_id: campaign.id, data_run_id: dataRunId, observed_through: observedThrough, lift: lift.absoluteLift }, 'outcomes attributed');
       return outcome;
     },

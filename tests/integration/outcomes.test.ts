@@ -163,12 +163,17 @@ test('last touch: a later treatment contact for the same product takes the credi
     .where('converted_at', '>=', '2026-11-22')
     .orderBy('golden_id')
     .select('golden_id', 'arm', ctx.db.raw("to_char(converted_at - 1, 'YYYY-MM-DD') as rival_day"));
-  expect(converted.length).toBeGreaterThan(2);
+  expect(converted.length).toBeGreaterThan(3);
   const stolen = converted.slice(0, 3);
+  const byBank = converted[3]!;
   // Another run on a later date contacted these customers about the same product the day before they opened it.
   const rivalConfig = { campaigns: [{ id: 'rival_offer', product: campaign.product }] };
   await ctx.db('audit.runs').insert({ run_id: 'it-rival', as_of: '2026-11-21', input_dir: '-', config_sha256: '-', config: JSON.stringify(rivalConfig), code_version: 'test', seed: 0, status: 'succeeded', snapshot_dir: '-', started_at: new Date() });
   await ctx.db('campaign.dispatch').insert(stolen.map((s) => ({ run_id: 'it-rival', as_of: s.rival_day, campaign_id: 'rival_offer', golden_id: s.golden_id, channel: 'sms', arm: 'treatment', score: 0.5, idempotency_key: `rival-${s.golden_id}`, delivery_status: 'delivered_file' })));
+  // And the bank's own campaign system contacted one more about the product the day before (in the later extracts).
+  const key = await ctx.db('core.customer_sources').where({ run_id: 'it-day30', golden_id: byBank.golden_id }).orderBy('customer_key').first('customer_key');
+  await ctx.db('landing.campaign_contacts').insert({ run_id: 'it-day30', row_number: 999_999, contact_id: 'M-rival', customer_key: key.customer_key, campaign_id: 'BANK-RIVAL', product: campaign.product, channel: 'call', contacted_at: ctx.db.raw("(?::date + time '10:00') at time zone 'Asia/Shanghai'", [byBank.rival_day]), converted: false });
+  stolen.push(byBank);
   const handle = await ctx.client.workflow.start(WORKFLOW_COLLECT_OUTCOMES, {
     taskQueue: ctx.taskQueue,
     workflowId: `recollect-${campaign.id}`,
