@@ -155,6 +155,20 @@ test('labelled contacts of both arms feed the next training set, with features f
   expect(early.filter((r) => r.contact_id.startsWith('outcome:')).length).toBe(0);
 });
 
+test('collecting again gives byte-identical outcomes.parquet and results.parquet', async () => {
+  const { createHash } = await import('node:crypto');
+  const hashes = () => ['outcomes.parquet', 'results.parquet'].map((f) => createHash('sha256').update(readFileSync(path.join(day0.snapshotDir, f))).digest('hex'));
+  const before = hashes();
+  const campaign = config.campaigns[1]!;
+  const handle = await ctx.client.workflow.start(WORKFLOW_COLLECT_OUTCOMES, {
+    taskQueue: ctx.taskQueue,
+    workflowId: `again-${campaign.id}`,
+    args: [{ runId: 'it-day0', asOf: D0, campaignId: campaign.id, attributionWindow: `${WINDOW_DAYS}d`, collectAfter: '1s', campaign }],
+  });
+  await handle.result();
+  expect(hashes()).toEqual(before);
+});
+
 test('last touch: a later treatment contact for the same product takes the credit (timer path, short wait)', async () => {
   const campaign = config.campaigns[0]!;
   const before = await ctx.db('campaign.results').where({ run_id: 'it-day0', campaign_id: campaign.id, dimension: 'campaign' }).first();
