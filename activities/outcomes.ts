@@ -63,7 +63,7 @@ first_opening as (
 ),
 campaign_products as (
   select r.run_id, c->>'id' as campaign_id, c->>'product' as product
-  from audit.runs r cross join lateral jsonb_array_elements(r.config->'campaigns') c
+  from audit.runs r cross join lateral jsonb_array_elements(case when jsonb_typeof(r.config->'campaigns') = 'array' then r.config->'campaigns' else '[]'::jsonb end) c
 )
 insert into campaign.outcomes (run_id, campaign_id, golden_id, arm, converted, converted_at, value, contacted_on, segment, channel, score_decile)
 select :runId, :campaignId, ct.golden_id, ct.arm, credited.opened_at is not null, credited.opened_at, credited.value, :contactDay::date, ct.segment, ct.channel, ct.score_decile
