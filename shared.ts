@@ -3,6 +3,8 @@ import type { Channel, PortraitConfig } from './config/schema';
 
 export const WORKFLOW_DAILY_RUN = 'dailyRun';
 export const WORKFLOW_COLLECT_OUTCOMES = 'collectOutcomes';
+/** Signal to collectOutcomes: stop waiting and attribute now. */
+export const SIGNAL_COLLECT_NOW = 'collectNow';
 
 /** Error types that must never be retried; set explicitly because bundlers mangle class names. */
 export const ErrorType = {
@@ -64,6 +66,8 @@ export interface CollectOutcomesInput {
   asOf: string;
   campaignId: string;
   attributionWindow: string;
+  /** Timer before attributing (default: the attribution window); the window itself still sets which openings count. */
+  collectAfter?: string;
 }
 
 export interface DailyRunResult {

@@ -1,81 +1,210 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { recordStage, writeManifest } from './runs';
-import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
-import { computeLift, roi, type LiftResult } from '../transforms/lift';
+import { runSnapshotDir, writeParquetSnapshot, type SnapshotSchema } from './snapshots';
+import { computeLift, type LiftResult } from '../transforms/lift';
+import { buildResultRows, RESULT_DIMENSIONS, type ArmGroup, type ResultDimension, type ResultRow } from '../transforms/outcomeResults';
 import type { CampaignConfig } from '../config/schema';
+import { ErrorType } from '../shared';
 
 export interface CampaignOutcome {
   campaignId: string;
-  /** The run whose extracts supplied the conversions (the newest one on or after the dispatch date). */
+  /** The latest run loaded at collection time, whose extracts supplied the product openings. */
   dataRunId: string | null;
   attributionDays: number;
+  /** Openings are known up to this date: min(as-of of the data run, contact date + window). */
+  observedThrough: string;
+  /** False when the data run ends before the window does: the counts may still grow. */
+  windowClosed: boolean;
   lift: LiftResult;
   cost: number;
+  value: number;
   incrementalValue: number | null;
   roi: number | null;
+  qiniCoefficient: number | null;
 }
+
+/** Where the opening of each campaign product shows up: a landing table and the product value in it. */
+const CONVERSION_SOURCES: Record<string, { table: 'loans' | 'accounts'; product: string }> = {
+  consumer_loan: { table: 'loans', product: 'consumer_loan' },
+  credit_card: { table: 'loans', product: 'credit_card' },
+  mortgage: { table: 'loans', product: 'mortgage' },
+  business_loan: { table: 'loans', product: 'business_loan' },
+  time_deposit: { table: 'accounts', product: 'time' },
+};
+
+const OPENINGS_SQL = {
+  loans: `select l.loan_id as opening_id, l.customer_key, l.opened_at, l.principal::float8 as value from landing.loans l where l.run_id = :dataRun and l.product = :sourceProduct`,
+  accounts: `select a.account_id as opening_id, a.customer_key, a.opened_at, null::float8 as value from landing.accounts a where a.run_id = :dataRun and a.product = :sourceProduct and a.opened_at is not null`,
+};
+
+/**
+ * One row per contact of the campaign's dispatch (both arms). A conversion is the first opening of the campaign's
+ * product after the contact date and within the window, in the extracts of the data run. Last touch across
+ * campaigns: it is not credited here when another treatment contact offering the same product falls strictly
+ * between this contact's date and the opening — a Portrait dispatch of any campaign on a later date (campaign
+ * products come from each run's recorded config) or a contact in the bank's campaign history of the data run (dated
+ * in the run's time zone). Control customers are judged by the same rule from the date they would have been contacted.
+ * Score deciles: 1 = the highest scores of the campaign's contacts.
+ */
+const ATTRIBUTE_SQL = (table: 'loans' | 'accounts') => `
+with contacts as (
+  select d.golden_id, d.arm, d.channel, s.segment, ntile(10) over (order by d.score desc, d.golden_id) as score_decile
+  from campaign.dispatch d left join mart.segments s on s.run_id = d.run_id and s.golden_id = d.golden_id
+  where d.run_id = :runId and d.campaign_id = :campaignId
+),
+openings as (
+  select k.golden_id, o.opening_id, o.opened_at, o.value
+  from (${OPENINGS_SQL[table]}) o join core.customer_sources k on k.run_id = :dataRun and k.customer_key = o.customer_key
+  where o.opened_at > :contactDay::date and o.opened_at <= :observedThrough::date
+),
+first_opening as (
+  select distinct on (golden_id) golden_id, opened_at, value from openings order by golden_id, opened_at, opening_id
+),
+campaign_products as (
+  select r.run_id, c->>'id' as campaign_id, c->>'product' as product
+  from audit.runs r cross join lateral jsonb_array_elements(case when jsonb_typeof(r.config->'campaigns') = 'array' then r.config->'campaigns' else '[]'::jsonb end) c
+)
+insert into campaign.outcomes (run_id, campaign_id, golden_id, arm, converted, converted_at, value, contacted_on, segment, channel, score_decile)
+select :runId, :campaignId, ct.golden_id, ct.arm, credited.opened_at is not null, credited.opened_at, credited.value, :contactDay::date, ct.segment, ct.channel, ct.score_decile
+from contacts ct
+cross join (select coalesce(config->>'timezone', 'Asia/Shanghai') as name from audit.runs where run_id = :runId) tz
+left join lateral (
+  select fo.opened_at, fo.value from first_opening fo
+  where fo.golden_id = ct.golden_id and not exists (
+    select 1 from campaign.dispatch d2 join campaign_products cp on cp.run_id = d2.run_id and cp.campaign_id = d2.campaign_id
+    where d2.golden_id = ct.golden_id and d2.arm = 'treatment' and cp.product = :product
+      and d2.as_of > :contactDay::date and d2.as_of < fo.opened_at)
+  and not exists (
+    select 1 from landing.campaign_contacts h join core.customer_sources k2 on k2.run_id = h.run_id and k2.customer_key = h.customer_key
+    where h.run_id = :dataRun and k2.golden_id = ct.golden_id and h.product = :product
+      and (h.contacted_at at time zone tz.name)::date > :contactDay::date and (h.contacted_at at time zone tz.name)::date < fo.opened_at)
+) credited on true`;
+
+const GROUPS_SQL = `
+select dimension, dimension_value, arm, count(*)::int as contacts, sum(converted::int)::int as conversions from (
+  select 'campaign' as dimension, 'all' as dimension_value, arm, converted from campaign.outcomes where run_id = :runId and campaign_id = :campaignId
+  union all select 'segment', coalesce(segment, '(none)'), arm, converted from campaign.outcomes where run_id = :runId and campaign_id = :campaignId
+  union all select 'channel', channel, arm, converted from campaign.outcomes where run_id = :runId and campaign_id = :campaignId
+  union all select 'score_decile', score_decile::text, arm, converted from campaign.outcomes where run_id = :runId and campaign_id = :campaignId
+) x group by dimension, dimension_value, arm`;
+
+const RESULT_COLUMNS: SnapshotSchema = {
+  campaign_id: { type: 'UTF8' },
+  dimension: { type: 'UTF8' },
+  dimension_value: { type: 'UTF8' },
+  treatment_contacts: { type: 'INT64' },
+  treatment_conversions: { type: 'INT64' },
+  control_contacts: { type: 'INT64' },
+  control_conversions: { type: 'INT64' },
+  ...Object.fromEntries(
+    [
+      'treatment_rate', 'control_rate', 'absolute_lift', 'absolute_lift_lo', 'absolute_lift_hi', 'absolute_lift_newcombe_lo', 'absolute_lift_newcombe_hi',
+      'relative_lift', 'relative_lift_lo', 'relative_lift_hi', 'incremental_conversions', 'cost', 'value', 'incremental_value', 'roi', 'uplift_at_k', 'qini', 'qini_coefficient',
+    ].map((c) => [c, { type: 'DOUBLE' as const, optional: true }]),
+  ),
+};
+
+const addDays = (isoDate: string, days: number): string => new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
 export function createOutcomeActivities(deps: ActivityDeps) {
   const { db, env, log } = deps;
   return {
     /**
-     * Attributes conversions to one campaign's dispatch, for treatment and control alike: the campaign's product
-     * opened after the run date and within the attribution window, seen in the newest extracts available.
-     * Stores per-contact outcomes and the lift result, rewrites outcomes.parquet and the run's manifest.
+     * Attributes conversions to one campaign's dispatch for treatment and control (see ATTRIBUTE_SQL), then stores
+     * per-contact outcomes, the labelled contacts for the next training set, results per campaign, segment, channel
+     * and score decile, and rewrites outcomes.parquet, results.parquet and the run's manifest. Idempotent.
      */
     async attributeOutcomes({ runId, asOf, campaign, attributionDays }: { runId: string; asOf: string; campaign: CampaignConfig; attributionDays: number }): Promise<CampaignOutcome> {
       const startedAt = new Date();
+      const source = CONVERSION_SOURCES[campaign.product];
+      if (!source) {
+        throw ApplicationFailure.nonRetryable(`campaign ${campaign.id}: no conversion source for product "${campaign.product}" (known: ${Object.keys(CONVERSION_SOURCES).join(', ')})`, ErrorType.InvalidConfig);
+      }
+      // The latest run loaded at collection time: its extracts are the freshest view of who opened what.
       const dataRun = await db('audit.runs')
         .where('as_of', '>=', asOf)
         .whereIn('status', ['succeeded', 'running'])
         .whereExists(db('core.customer_sources').whereRaw('core.customer_sources.run_id = audit.runs.run_id'))
-        .orderBy([{ column: 'as_of', order: 'desc' }, { column: 'started_at', order: 'desc' }])
-        .first('run_id');
+        .orderBy([{ column: 'as_of', order: 'desc' }, { column: 'started_at', order: 'desc' }, { column: 'run_id', order: 'desc' }])
+        .first('run_id', db.raw("to_char(as_of, 'YYYY-MM-DD') as as_of"));
       const dataRunId: string | null = dataRun?.run_id ?? null;
-      await db.transaction(async (trx) => {
+      const windowEnd = addDays(asOf, attributionDays);
+      const observedThrough = dataRun && dataRun.as_of < windowEnd ? (dataRun.as_of as string) : dataRun ? windowEnd : asOf;
+      const params = { runId, campaignId: campaign.id, dataRun: dataRunId ?? '', sourceProduct: source.product, product: campaign.product, contactDay: asOf, observedThrough };
+
+      const rows: ResultRow[] = await db.transaction(async (trx) => {
         await trx('campaign.outcomes').where({ run_id: runId, campaign_id: campaign.id }).delete();
+        await trx.raw(ATTRIBUTE_SQL(source.table), params);
+        await trx('campaign.outcome_labels').where({ run_id: runId, campaign_id: campaign.id }).delete();
         await trx.raw(
-          `insert into campaign.outcomes (run_id, campaign_id, golden_id, arm, converted, converted_at, value)
-           select d.run_id, d.campaign_id, d.golden_id, d.arm, conv.opened_at is not null, conv.opened_at, conv.principal::float8
-           from campaign.dispatch d
-           left join lateral (
-             select l.opened_at, l.principal
-             from core.customer_sources s
-             join landing.loans l on l.run_id = s.run_id and l.customer_key = s.customer_key
-             where s.run_id = ? and s.golden_id = d.golden_id and l.product = ?
-               and l.opened_at > ?::date and l.opened_at <= ?::date + ?::int
-             order by l.opened_at, l.loan_id limit 1
-           ) conv on true
-           where d.run_id = ? and d.campaign_id = ?`,
-          [dataRunId ?? '', campaign.product, asOf, asOf, attributionDays, runId, campaign.id],
+          `insert into campaign.outcome_labels (run_id, campaign_id, golden_id, arm, product, channel, contacted_on, window_days, observed_through, converted, converted_at)
+           select run_id, campaign_id, golden_id, arm, :product, channel, contacted_on, :windowDays, :observedThrough::date, converted, converted_at
+           from campaign.outcomes where run_id = :runId and campaign_id = :campaignId`,
+          { ...params, windowDays: attributionDays },
         );
+        const counts = (await trx.raw(GROUPS_SQL, params)).rows as { dimension: ResultDimension; dimension_value: string; arm: string; contacts: number; conversions: number }[];
+        const groups = new Map<string, ArmGroup>();
+        for (const c of counts) {
+          const key = `${c.dimension}\u0000${c.dimension_value}`;
+          const group = groups.get(key) ?? { dimension: c.dimension, value: c.dimension_value, treatment: { contacts: 0, conversions: 0 }, control: { contacts: 0, conversions: 0 } };
+          if (c.arm === 'treatment' || c.arm === 'control') group[c.arm] = { contacts: c.contacts, conversions: c.conversions };
+          groups.set(key, group);
+        }
+        const resultRows = buildResultRows(campaign, [...groups.values()]);
+        await trx('campaign.results').where({ run_id: runId, campaign_id: campaign.id }).delete();
+        if (resultRows.length) await trx('campaign.results').insert(resultRows.map((r) => ({ run_id: runId, ...r })));
+        return resultRows;
       });
-      const counts = await db('campaign.outcomes').where({ run_id: runId, campaign_id: campaign.id }).select('arm').count('* as contacts').sum({ conversions: db.raw('converted::int') }).groupBy('arm');
-      const arm = (name: string) => {
-        const r = counts.find((c) => c.arm === name);
-        return { contacts: Number(r?.contacts ?? 0), conversions: Number(r?.conversions ?? 0) };
+
+      const total = rows.find((r) => r.dimension === 'campaign');
+      const lift = computeLift(
+        { contacts: total?.treatment_contacts ?? 0, conversions: total?.treatment_conversions ?? 0 },
+        { contacts: total?.control_contacts ?? 0, conversions: total?.control_conversions ?? 0 },
+      );
+      const outcome: CampaignOutcome = {
+        campaignId: campaign.id, dataRunId, attributionDays, observedThrough, windowClosed: observedThrough >= windowEnd, lift,
+        cost: total?.cost ?? 0, value: total?.value ?? 0, incrementalValue: total?.incremental_value ?? null, roi: total?.roi ?? null, qiniCoefficient: total?.qini_coefficient ?? null,
       };
-      const lift = computeLift(arm('treatment'), arm('control'));
-      const cost = lift.treatment.contacts * campaign.costPerContact;
-      const incrementalValue = lift.incrementalConversions === null ? null : lift.incrementalConversions * campaign.valuePerConversion;
-      const outcome: CampaignOutcome = { campaignId: campaign.id, dataRunId, attributionDays, lift, cost, incrementalValue, roi: roi(incrementalValue, cost) };
       await db('campaign.outcome_results').insert({ run_id: runId, campaign_id: campaign.id, data_as_of: dataRunId, result: JSON.stringify(outcome) }).onConflict(['run_id', 'campaign_id']).merge();
 
-      // outcomes.parquet covers every campaign of the run measured so far; campaigns finish independently.
+      // The snapshot files cover every campaign of the run measured so far; campaigns finish independently.
       await db.transaction(async (trx) => {
         await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`outcomes:${runId}`]);
-        const file = await writeParquetSnapshot(
-          runSnapshotDir(env.snapshotDir, runId),
+        const runDir = runSnapshotDir(env.snapshotDir, runId);
+        const outcomesFile = await writeParquetSnapshot(
+          runDir,
           'outcomes.parquet',
-          { campaign_id: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, arm: { type: 'UTF8' }, converted: { type: 'BOOLEAN' }, converted_at: { type: 'UTF8', optional: true }, value: { type: 'DOUBLE', optional: true } },
-          trx('campaign.outcomes').select('campaign_id', 'golden_id', 'arm', 'converted', trx.raw("to_char(converted_at, 'YYYY-MM-DD') as converted_at"), 'value').where({ run_id: runId }).orderBy(['campaign_id', 'golden_id']).stream(),
+          {
+            campaign_id: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, arm: { type: 'UTF8' }, converted: { type: 'BOOLEAN' }, converted_at: { type: 'UTF8', optional: true }, value: { type: 'DOUBLE', optional: true },
+            segment: { type: 'UTF8', optional: true }, channel: { type: 'UTF8', optional: true }, score_decile: { type: 'INT32', optional: true },
+          },
+          trx('campaign.outcomes')
+            .select('campaign_id', 'golden_id', 'arm', 'converted', trx.raw("to_char(converted_at, 'YYYY-MM-DD') as converted_at"), 'value', 'segment', 'channel', 'score_decile')
+            .where({ run_id: runId })
+            .orderBy(['campaign_id', 'golden_id'])
+            .stream(),
+        );
+        const resultsFile = await writeParquetSnapshot(
+          runDir,
+          'results.parquet',
+          RESULT_COLUMNS,
+          trx('campaign.results')
+            .select(Object.keys(RESULT_COLUMNS))
+            .where({ run_id: runId })
+            .orderByRaw(`campaign_id, array_position(array[${RESULT_DIMENSIONS.map(() => '?').join(',')}]::text[], dimension), case when dimension = 'score_decile' then lpad(dimension_value, 3, '0') else dimension_value end`, [...RESULT_DIMENSIONS])
+            .stream(),
         );
         const results = await trx('campaign.outcome_results').where({ run_id: runId }).orderBy('campaign_id');
-        await recordStage(trx, runId, { stage: 'outcomes', rows: file.rows, files: [file], details: { campaigns: Object.fromEntries(results.map((r) => [r.campaign_id, r.result])) } }, startedAt);
+        await recordStage(trx, runId, { stage: 'outcomes', rows: outcomesFile.rows, files: [outcomesFile, resultsFile], details: { campaigns: Object.fromEntries(results.map((r) => [r.campaign_id, r.result])) } }, startedAt);
+        // Still under the lock: another campaign of the run must not rewrite the files while the manifest hashes them.
+        const run = await trx('audit.runs').where({ run_id: runId }).first('status');
+        if (run?.status === 'succeeded') {
+          const sha = await writeManifest({ ...deps, db: trx }, runId);
+          await trx('audit.runs').where({ run_id: runId }).update({ manifest_sha256: sha });
+        }
       });
-      const run = await db('audit.runs').where({ run_id: runId }).first('status');
-      if (run?.status === 'succeeded') await writeManifest(deps, runId).then((sha) => db('audit.runs').where({ run_id: runId }).update({ manifest_sha256: sha }));
-      log.info({ run_id: runId, stage: 'outcomes', campaign_id: campaign.id, data_run_id: dataRunId, lift: lift.absoluteLift }, 'outcomes attributed');
+      log.info({ run_id: runId, stage: 'outcomes', campaign_id: campaign.id, data_run_id: dataRunId, observed_through: observedThrough, lift: lift.absoluteLift }, 'outcomes attributed');
       return outcome;
     },
   };

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { parse } from 'csv-parse/sync';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { readEnv, type PortraitEnv } from '../config/env';
@@ -12,7 +14,7 @@ import { TAGS, TAG_CATALOGUE_VERSION } from '../transforms/tagCatalogue';
 import { ENCODINGS, SOURCES, SOURCE_NAMES, type Encoding, type SourceName } from '../config/sources';
 import { validateSourceFile } from '../activities/validateFile';
 import { TRIGGER_EVENTS } from '../activities/tags';
-import { generateSourceExtracts } from '../generator/generate';
+import { generateSourceExtracts, type ChannelContact } from '../generator/generate';
 import { createLogger } from '../services/logger';
 import { startStack } from '../services/stack';
 import { createPortraitWorker } from '../services/worker';
@@ -21,6 +23,8 @@ import { parseFlags, requireDate, requireInt, UsageError } from './args';
 import { modelRegistryCommand } from './modelCommands';
 import { printSummary, runSummary } from './summary';
 import { SUPPRESS_HELP, suppressCommand } from './suppress';
+import { outcomeReport, printOutcomeReport } from './report';
+import { runFollowUpDay } from './followUp';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -28,7 +32,7 @@ const HELP: Record<string, string> = {
 Usage: portrait <command> [options]
 
 Commands:
-  demo       start what is missing, generate 20,000 customers, run one daily run, print a summary
+  demo       start what is missing, generate 20,000 customers, run a day and its follow-up 30 days later, print the outcomes
   worker     run a worker on the task queue (PostgreSQL and Temporal found or started)
   run        start the daily run for an as-of date
   status     show a run: status, stages, row counts, snapshot folder
@@ -37,13 +41,14 @@ Commands:
   model      model registry and evaluation (model list | show VERSION | promote VERSION | evaluate --csv FILE --label COL)
   validate   check one source file against its contract (no run, no database)
   suppress   compliance suppression lists (suppress add|remove --list LIST --key KEY | list)
+  report     the outcome table of a run: lift with 95% CIs, ROI, uplift by score decile (report RUN_ID)
 
 Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
 
 Starts embedded PostgreSQL and a Temporal dev server unless DATABASE_URL / TEMPORAL_ADDRESS are set, runs an
-in-process worker, generates the extracts, runs one daily run (attribution window shortened to 10s) and prints
-a summary. Defaults: 20000 customers, seed 7, as-of 2026-11-20.`,
+in-process worker, generates the extracts, runs the daily run, then a second run on the extracts of 30 days later
+(products opened since), collects the first run's outcomes and prints a summary and the outcome table. Defaults: 20000 customers, seed 7, as-of 2026-11-20.`,
   worker: `Usage: portrait worker [--json]
 
 Polls the task queue (PORTRAIT_TASK_QUEUE, default "portrait") until SIGINT/SIGTERM.`,
@@ -52,10 +57,12 @@ Polls the task queue (PORTRAIT_TASK_QUEUE, default "portrait") until SIGINT/SIGT
 Starts dailyRun for the date. --input defaults to $PORTRAIT_HOME/data/<as-of>. Needs a worker (portrait worker).
 --wait blocks until the run ends and exits non-zero if it failed.`,
   status: `Usage: portrait status RUN_ID [--json]`,
-  generate: `Usage: portrait generate --customers N --seed S --out DIR [--as-of YYYY-MM-DD] [--json]
+  generate: `Usage: portrait generate --customers N --seed S --out DIR [--as-of YYYY-MM-DD] [--follow-up-of YYYY-MM-DD [--contacts FILE]] [--json]
 
 Writes customers, accounts, balances, loans, transactions, app_events, consent and campaign_contacts CSV files
-(plus ground_truth.csv for entity-resolution checks). Same arguments → byte-identical files.`,
+(plus ground_truth.csv for entity-resolution checks). Same arguments → byte-identical files.
+--follow-up-of D0: the same bank as of --as-of: D0's files plus the loans and cards opened since; customers listed
+in --contacts (CSV with header customer_key,product,contacted_on) open the offered product more often.`,
 };
 
 HELP.tags = `Usage: portrait tags list [--json|--markdown]
@@ -103,13 +110,17 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   suppress: suppressCommand,
 
   async generate(argv) {
-    const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' } });
+    const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' }, 'follow-up-of': { type: 'string' }, contacts: { type: 'string' } });
     const customers = requireInt(values.customers, '--customers', 1);
     const seed = requireInt(values.seed, '--seed', 0);
     if (!values.out) throw new UsageError('--out is required');
     const asOf = values['as-of'] ? requireDate(values['as-of'], '--as-of') : DEMO_AS_OF;
+    const baseAsOf = values['follow-up-of'] ? requireDate(values['follow-up-of'], '--follow-up-of') : undefined;
+    if (values.contacts && !baseAsOf) throw new UsageError('--contacts needs --follow-up-of');
+    if (baseAsOf && baseAsOf >= asOf) throw new UsageError(`--follow-up-of ${baseAsOf} must be before --as-of ${asOf}`);
+    const followUp = baseAsOf ? { baseAsOf, contacts: values.contacts ? await readContactsCsv(values.contacts) : [] } : undefined;
     const started = process.hrtime.bigint();
-    const summary = await generateSourceExtracts({ customers, seed, outDir: path.resolve(values.out), asOf });
+    const summary = await generateSourceExtracts({ customers, seed, outDir: path.resolve(values.out), asOf, followUp });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (values.json) out({ ...summary, out: path.resolve(values.out), seconds });
     else {
@@ -251,8 +262,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
     const asOf = values['as-of'] ? requireDate(values['as-of'], '--as-of') : DEMO_AS_OF;
     const env = readEnv();
     const base = loadCheckedConfig(undefined);
-    // The demo cannot wait 30 days: its outcome workflows sleep 10 s on the same durable timer.
-    const config = { ...base, outcomes: { ...base.outcomes, attributionWindow: '10s' } } as PortraitConfig;
+    // The demo cannot wait 30 days: a second run loads the extracts of 30 days later, then the outcome workflows
+    // (still on their durable timer) are signalled to collect.
+    const config = { ...base, outcomes: { ...base.outcomes, collectAfter: '1h' } } as PortraitConfig;
     const log = createLogger(env.logLevel);
     const t0 = process.hrtime.bigint();
     const stack = await startStack(env, log);
@@ -271,19 +283,24 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
       worker = await createPortraitWorker({ env, databaseUrl: stack.databaseUrl, temporalAddress: stack.temporalAddress, log, taskQueue });
       workerDone = worker.run();
       const client = await temporalClient(env, stack.temporalAddress);
-      const input = { ...newRunInput(asOf, inputDir, config, undefined), awaitOutcomes: true };
+      const input = { ...newRunInput(asOf, inputDir, config, undefined), awaitOutcomes: false };
       const handle = await client.workflow.start(WORKFLOW_DAILY_RUN, { taskQueue, workflowId: `dailyRun-${input.runId}`, args: [input] });
       log.info({ run_id: input.runId, workflow_id: handle.workflowId }, 'daily run started');
       const result: DailyRunResult = await handle.result();
       const db = createDb(stack.databaseUrl, 2);
       try {
+        const day1 = await runFollowUpDay({ db, client, taskQueue, day0: result, config, customers, seed, dataDir: path.join(env.home, 'data'), newRunInput: (d, dir) => newRunInput(d, dir, config, undefined) });
+        log.info({ run_id: day1.runId, as_of: day1.asOf }, 'follow-up run loaded; outcomes collected');
         const summary = await runSummary(db, result.runId);
+        const outcomes = await outcomeReport(db, result.runId);
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-        const extra = { wall_seconds: Number(seconds.toFixed(1)), temporal_ui: stack.temporalUi ?? `(TEMPORAL_ADDRESS ${stack.temporalAddress})`, workflow_id: handle.workflowId };
-        if (values.json) out({ ...summary, ...extra });
+        const extra = { wall_seconds: Number(seconds.toFixed(1)), temporal_ui: stack.temporalUi ?? `(TEMPORAL_ADDRESS ${stack.temporalAddress})`, workflow_id: handle.workflowId, follow_up_run_id: day1.runId };
+        if (values.json) out({ ...summary, outcome_report: outcomes, ...extra });
         else {
           printSummary(summary!);
-          process.stdout.write(`\nTemporal UI: ${extra.temporal_ui}   workflow ${handle.workflowId}\nDemo wall time: ${extra.wall_seconds} s\n`);
+          process.stdout.write('\n');
+          printOutcomeReport(outcomes!, (line) => process.stdout.write(line + '\n'));
+          process.stdout.write(`\nFollow-up run ${day1.runId} (as of ${day1.asOf}) supplied the conversions.\nTemporal UI: ${extra.temporal_ui}   workflow ${handle.workflowId}\nDemo wall time: ${extra.wall_seconds} s\n`);
         }
       } finally {
         await db.destroy();
@@ -318,6 +335,15 @@ function loadCheckedConfig(file: string | undefined): PortraitConfig {
   return loadConfig(file ? path.resolve(file) : undefined);
 }
 
+async function readContactsCsv(file: string): Promise<ChannelContact[]> {
+  if (!existsSync(file)) throw new UsageError(`--contacts ${file} does not exist`);
+  const rows = parse(await readFile(file), { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
+  return rows.map((r, i) => {
+    if (!r.customer_key || !r.product || !r.contacted_on) throw new UsageError(`--contacts ${file}: row ${i + 1} needs customer_key, product and contacted_on`);
+    return { customerKey: r.customer_key, product: r.product, contactedOn: r.contacted_on };
+  });
+}
+
 function newRunInput(asOf: string, inputDir: string, config: PortraitConfig, seed: number | undefined): DailyRunInput {
   const runId = `${asOf.replace(/-/g, '')}-${randomUUID().slice(0, 8)}`;
   return { runId, asOf, inputDir, config, configSha256: configSha256(config), seed };
@@ -343,6 +369,31 @@ function errorLine(err: unknown): string {
   if (err instanceof WorkflowFailedError) while (e.cause) e = e.cause as typeof e;
   return (e?.message ?? String(err)).split('\n')[0]!;
 }
+
+HELP.report = `Usage: portrait report RUN_ID [--json]
+
+The outcome table of a run (campaign.results): per campaign and by segment, channel and score decile, contacts
+and conversions per arm, absolute lift (95% Newcombe interval), relative lift (95% Katz interval), incremental
+conversions, cost, value, ROI, uplift@k and Qini.`;
+
+COMMANDS.report = async (argv) => {
+  const { values, positionals } = parseFlags(argv, {}, 1);
+  const runId = positionals[0];
+  if (!runId) throw new UsageError('RUN_ID is required');
+  const env = readEnv();
+  const stack = await startStack(env, createLogger(env.logLevel), { temporal: false });
+  const db = createDb(stack.databaseUrl, 2);
+  try {
+    const result = await outcomeReport(db, runId);
+    if (!result) throw new UsageError(`no run with id ${runId}`);
+    if (values.json) out(result);
+    else printOutcomeReport(result, (line) => process.stdout.write(line + '\n'));
+    return 0;
+  } finally {
+    await db.destroy();
+    await stack.stop();
+  }
+};
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(

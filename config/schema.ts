@@ -109,7 +109,13 @@ export const configSchema = z
       })
       .strict(),
     delivery: deliverySchema.default({}),
-    outcomes: z.object({ attributionWindow: duration }).strict(),
+    outcomes: z
+      .object({
+        attributionWindow: duration,
+        /** How long collectOutcomes sleeps before attributing; defaults to the window (shorter only for demos and tests). */
+        collectAfter: duration.optional(),
+      })
+      .strict(),
   })
   .strict()
   .superRefine((cfg, ctx) => {

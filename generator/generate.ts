@@ -67,12 +67,32 @@ export interface GenerateOptions {
   /** YYYY-MM-DD, the extract date: nothing is dated after it. */
   asOf: string;
   dirt?: Partial<DirtRates>;
+  /**
+   * A later extract of the same bank: every person and every row of the extract for followUp.baseAsOf, plus the
+   * consumer loans and credit cards opened in (baseAsOf, asOf]. Customers contacted about a product open it more.
+   */
+  followUp?: FollowUpOptions;
+}
+
+/** A contact made by a channel system about a product (the response model of the follow-up extract). */
+export interface ChannelContact {
+  customerKey: string;
+  product: string;
+  /** YYYY-MM-DD */
+  contactedOn: string;
+}
+
+export interface FollowUpOptions {
+  baseAsOf: string;
+  contacts?: readonly ChannelContact[];
 }
 
 export interface GenerateSummary {
   customers: number;
   seed: number;
   asOf: string;
+  /** Set for a follow-up extract: the date whose persons and rows it extends. */
+  baseAsOf?: string;
   /** Per file name: data rows (header excluded, duplicated lines counted), bytes and sha256 of the file. */
   files: Record<string, { rows: number; bytes: number; sha256: string }>;
   dirt: DirtRates;
@@ -134,6 +154,8 @@ interface Context {
   /** Seed-dependent offsets so keys and phone numbers are bijections of the customer index. */
   cardKeyOffset: number;
   phoneOffset: number;
+  /** Follow-up extract only: the later date and the contacts per customer key. */
+  followUp?: { untilDay: number; contacts: Map<string, Array<{ product: string; day: number }>> };
 }
 
 type Sinks = Record<GeneratedFile, CsvSink>;
@@ -838,6 +860,37 @@ function generatePerson(index: number, ctx: Context, sinks: Sinks): void {
   writeContacts(r, p, ctx, granted, logits, sinks);
   writeTransactions(r, p, ctx, deposits, loans, dirt, sinks);
   writeComplaints(index, p, ctx, sinks);
+  if (ctx.followUp) writeFollowUpOpenings(index, p, ctx, logits, sinks);
+}
+
+/** Conversion logit shift for customers nobody contacted: organic openings are rarer than responses. */
+const ORGANIC_SHIFT = -1.2;
+const RESPONSE_DAYS = 30;
+
+/**
+ * Products opened after the base date (follow-up extract). One uniform draw per product from the person's own
+ * 'followup' stream is compared with the organic and, when contacted, the contacted probability, so a contact
+ * only ever adds openings (same person, same draw). A response opens 1–30 days after the contact.
+ */
+function writeFollowUpOpenings(index: number, p: Person, ctx: Context, logits: { consumer_loan: number; credit_card: number }, sinks: Sinks): void {
+  const f = ctx.followUp!;
+  const r = createRng(deriveSeed(ctx.seed, index, 'followup'));
+  const cardKey = `K${pad((p.index * 48_271 + ctx.cardKeyOffset) % 100_000_000, 8)}`;
+  const contacts = [...(f.contacts.get(p.coreKey) ?? []), ...(f.contacts.get(cardKey) ?? [])];
+  const products = ['consumer_loan', 'credit_card'] as const;
+  products.forEach((product, k) => {
+    const u = r.next();
+    const organicDay = ctx.asOfDay + r.int(1, Math.max(1, f.untilDay - ctx.asOfDay));
+    const responseLag = r.int(1, RESPONSE_DAYS);
+    const amount = product === 'consumer_loan' ? Math.max(10_000, Math.round(r.logNormal(Math.log(50_000), 0.7) / 1000) * 1000) : Math.max(5000, Math.round(r.logNormal(Math.log(30_000), 0.5) / 1000) * 1000);
+    const contact = contacts.filter((c) => c.product === product && c.day >= ctx.asOfDay && c.day < f.untilDay).sort((a, b) => a.day - b.day)[0];
+    let day: number | null = null;
+    if (contact && u < sigmoid(logits[product])) day = Math.min(contact.day + responseLag, f.untilDay);
+    else if (u < sigmoid(logits[product] + ORGANIC_SHIFT) && organicDay <= f.untilDay) day = organicDay;
+    if (day === null) return;
+    const outstanding = product === 'credit_card' ? 0 : amount;
+    sinks['loans.csv'].line(`L${p.coreKey.slice(1)}F${k},${p.coreKey},${product},${money(amount)},${money(outstanding)},0,${ctx.fmt.iso(day)}`);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -856,7 +909,13 @@ export async function generateSourceExtracts(opts: GenerateOptions): Promise<Gen
     throw new RangeError(`asOf must be a real date written YYYY-MM-DD, got "${asOf}"`);
   }
   const dirt = resolveDirt(opts.dirt);
-  const ctx = makeContext(seed, asOf, dirt);
+  const baseAsOf = opts.followUp?.baseAsOf;
+  if (baseAsOf !== undefined && (parseDate(baseAsOf) !== baseAsOf || baseAsOf >= asOf)) {
+    throw new RangeError(`followUp.baseAsOf must be a real date YYYY-MM-DD before asOf ${asOf}, got "${baseAsOf}"`);
+  }
+  // A follow-up extract regenerates the base date's persons and rows, then adds what happened since.
+  const ctx = makeContext(seed, baseAsOf ?? asOf, dirt);
+  if (baseAsOf !== undefined) ctx.followUp = { untilDay: dayOf(asOf), contacts: contactsByKey(opts.followUp?.contacts ?? [], baseAsOf) };
 
   await mkdir(outDir, { recursive: true });
   const names = Object.keys(FILE_COLUMNS) as GeneratedFile[];
@@ -879,7 +938,21 @@ export async function generateSourceExtracts(opts: GenerateOptions): Promise<Gen
     throw err;
   }
 
-  const summary: GenerateSummary = { customers, seed, asOf, files, dirt };
+  const summary: GenerateSummary = { customers, seed, asOf, ...(baseAsOf !== undefined ? { baseAsOf } : {}), files, dirt };
   await writeFile(join(outDir, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`, 'utf8');
   return summary;
+}
+
+const dayOf = (iso: string): number => dayFromCivil(Number(iso.slice(0, 4)), Number(iso.slice(5, 7)), Number(iso.slice(8, 10)));
+
+function contactsByKey(contacts: readonly ChannelContact[], baseAsOf: string): Map<string, Array<{ product: string; day: number }>> {
+  const byKey = new Map<string, Array<{ product: string; day: number }>>();
+  contacts.forEach((c, i) => {
+    if (parseDate(c.contactedOn) !== c.contactedOn) throw new RangeError(`followUp.contacts[${i}].contactedOn must be YYYY-MM-DD, got "${c.contactedOn}"`);
+    if (c.contactedOn < baseAsOf) return; // before the base extract: already reflected there
+    const list = byKey.get(c.customerKey) ?? [];
+    list.push({ product: c.product, day: dayOf(c.contactedOn) });
+    byKey.set(c.customerKey, list);
+  });
+  return byKey;
 }

@@ -1,10 +1,13 @@
-import { ApplicationFailure, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, condition, defineSignal, setHandler } from '@temporalio/workflow';
 import type { CampaignConfig } from '../config/schema';
 import { durationMs } from '../transforms/duration';
-import { ErrorType, type CollectOutcomesInput } from '../shared';
+import { ErrorType, SIGNAL_COLLECT_NOW, type CollectOutcomesInput } from '../shared';
 import { long } from './policies';
 
 const DAY_MS = 86_400_000;
+
+/** Ends the wait early (an operator, or the demo once the later extracts are loaded); the window still decides what counts. */
+export const collectNowSignal = defineSignal(SIGNAL_COLLECT_NOW);
 
 /**
  * Waits out a campaign's attribution window on a durable timer (a worker restart does not reset it), then
@@ -12,11 +15,17 @@ const DAY_MS = 86_400_000;
  */
 export async function collectOutcomes(input: CollectOutcomesInput & { campaign: CampaignConfig }) {
   let windowMs: number;
+  let waitMs: number;
   try {
     windowMs = durationMs(input.attributionWindow);
+    waitMs = input.collectAfter === undefined ? windowMs : durationMs(input.collectAfter);
   } catch (err) {
     throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.InvalidConfig);
   }
-  await sleep(windowMs);
+  let collectNow = false;
+  setHandler(collectNowSignal, () => {
+    collectNow = true;
+  });
+  await condition(() => collectNow, waitMs);
   return long.attributeOutcomes({ runId: input.runId, asOf: input.asOf, campaign: input.campaign, attributionDays: Math.floor(windowMs / DAY_MS) });
 }

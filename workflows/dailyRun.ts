@@ -78,7 +78,7 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
       children.push(
         await startChild(collectOutcomes, {
           workflowId: `${workflowInfo().workflowId}-outcomes-${d.campaignId}`,
-          args: [{ runId, asOf, campaignId: d.campaignId, attributionWindow: config.outcomes.attributionWindow, campaign: config.campaigns.find((c) => c.id === d.campaignId)! }],
+          args: [{ runId, asOf, campaignId: d.campaignId, attributionWindow: config.outcomes.attributionWindow, collectAfter: config.outcomes.collectAfter, campaign: config.campaigns.find((c) => c.id === d.campaignId)! }],
           // Outcomes outlive the daily run by weeks: the run finishes, its children keep waiting.
           parentClosePolicy: ParentClosePolicy.ABANDON,
         }),

@@ -5,6 +5,7 @@ import * as modelLifecycle from './20261124000000_model_lifecycle';
 import * as qualityChecks from './20261124100000_quality_checks';
 import * as entityResolution from './20261124200000_entity_resolution';
 import * as campaignDelivery from './20261124300000_campaign_delivery';
+import * as outcomeResultsLabels from './20261124400000_outcome_results_labels';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261124100000_quality_checks': qualityChecks,
   '20261124200000_entity_resolution': entityResolution,
   '20261124300000_campaign_delivery': campaignDelivery,
+  '20261124400000_outcome_results_labels': outcomeResultsLabels,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

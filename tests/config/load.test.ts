@@ -216,6 +216,14 @@ describe('parseConfig: field paths in errors', () => {
     expect(messageOf(raw)).toBe('invalid config: segments.0.id: Invalid; outcomes.attributionWindow: duration like 30d, 12h, 10s or 500ms');
   });
 
+  it('outcomes.collectAfter is optional, and a bad one is named', () => {
+    const raw = base();
+    (raw.outcomes as Record<string, unknown>).collectAfter = 'soon';
+    expect(messageOf(raw)).toBe('invalid config: outcomes.collectAfter: duration like 30d, 12h, 10s or 500ms');
+    (raw.outcomes as Record<string, unknown>).collectAfter = '10s';
+    expect(parseConfig(raw).outcomes).toEqual({ attributionWindow: '30d', collectAfter: '10s' });
+  });
+
   it('a segment rule that does not type-check names the rule, line and column', () => {
     const raw = base();
     raw.segments[1].when = 'total_deposit >= 1000000';

@@ -351,3 +351,54 @@ describe('behavioural files', () => {
     expect(new Set(events.map((e) => e.event_type)).size).toBe(4);
   });
 });
+
+describe('follow-up extract (a later date of the same bank)', () => {
+  const LATER = '2026-12-20';
+  let dirFollow: string;
+  let dirFollowAgain: string;
+  let contacted: string[];
+
+  beforeAll(async () => {
+    dirFollow = join(root, 'follow');
+    dirFollowAgain = join(root, 'follow-again');
+    // Half of the core customers contacted about each product on the base date.
+    const keys = read(dirA, 'customers.csv').filter((c) => c.source_system === 'core').map((c) => c.customer_key);
+    contacted = [...new Set(keys)].filter((_, i) => i % 2 === 0);
+    const contacts = contacted.flatMap((customerKey) => ['consumer_loan', 'credit_card'].map((product) => ({ customerKey, product, contactedOn: AS_OF })));
+    await generateSourceExtracts({ customers: N, seed: SEED, outDir: dirFollow, asOf: LATER, followUp: { baseAsOf: AS_OF, contacts } });
+    await generateSourceExtracts({ customers: N, seed: SEED, outDir: dirFollowAgain, asOf: LATER, followUp: { baseAsOf: AS_OF, contacts } });
+  });
+
+  it('keeps every file of the base date byte-identical except loans.csv, which only gains rows', () => {
+    for (const file of Object.keys(CONTRACT)) {
+      if (file === 'loans.csv') continue;
+      expect(`${file} ${sha256(join(dirFollow, file))}`).toBe(`${file} ${sha256(join(dirA, file))}`);
+    }
+    const base = readFileSync(join(dirA, 'loans.csv'), 'utf8').split('\n').filter(Boolean);
+    const later = readFileSync(join(dirFollow, 'loans.csv'), 'utf8').split('\n').filter(Boolean);
+    const laterSet = new Set(later);
+    expect(base.filter((l) => !laterSet.has(l))).toEqual([]);
+    expect(later.length).toBeGreaterThan(base.length);
+    expect(sha256(join(dirFollow, 'loans.csv'))).toBe(sha256(join(dirFollowAgain, 'loans.csv')));
+  });
+
+  it('new products open after the base date and by the later date, more often among contacted customers', () => {
+    const baseIds = new Set(read(dirA, 'loans.csv').map((l) => l.loan_id));
+    const opened = read(dirFollow, 'loans.csv').filter((l) => !baseIds.has(l.loan_id));
+    for (const l of opened) {
+      expect(l.opened_at > AS_OF && l.opened_at <= LATER).toBe(true);
+      expect(['consumer_loan', 'credit_card']).toContain(l.product);
+    }
+    const contactedSet = new Set(contacted);
+    const core = [...new Set(read(dirA, 'customers.csv').filter((c) => c.source_system === 'core').map((c) => c.customer_key))];
+    const rate = (keys: string[]) => opened.filter((l) => keys.includes(l.customer_key)).length / keys.length;
+    const treated = rate(core.filter((k) => contactedSet.has(k)));
+    const untreated = rate(core.filter((k) => !contactedSet.has(k)));
+    expect(untreated).toBeGreaterThan(0);
+    expect(treated).toBeGreaterThan(untreated * 1.5);
+  });
+
+  it('rejects a base date that is not before the later date', async () => {
+    await expect(generateSourceExtracts({ customers: 1, seed: SEED, outDir: join(root, 'bad'), asOf: AS_OF, followUp: { baseAsOf: AS_OF } })).rejects.toThrow(/followUp.baseAsOf/);
+  });
+});
