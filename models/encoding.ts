@@ -134,14 +134,20 @@ export function fitEncodings(
       featureNames.push(col.name);
       continue;
     }
+    // One map lookup per row; a level's statistics are updated in place (no set per row).
     const stats = new Map<string, { n: number; pos: number }>();
-    col.cat.forEach((v, i) => {
-      if (v === null) return;
-      const s = stats.get(v) ?? { n: 0, pos: 0 };
+    const cat = col.cat;
+    for (let i = 0; i < cat.length; i++) {
+      const v = cat[i];
+      if (v === null || v === undefined) continue;
+      let s = stats.get(v);
+      if (s === undefined) {
+        s = { n: 0, pos: 0 };
+        stats.set(v, s);
+      }
       s.n++;
       s.pos += y[i]!;
-      stats.set(v, s);
-    });
+    }
     const levels = [...stats.keys()].sort();
     schema.push({ name: col.name, type: 'category', categories: levels });
     if (levels.length <= oneHotMaxLevels) {
