@@ -69,7 +69,8 @@ export interface GenerateOptions {
   dirt?: Partial<DirtRates>;
   /**
    * A later extract of the same bank: every person and every row of the extract for followUp.baseAsOf, plus the
-   * consumer loans and credit cards opened in (baseAsOf, asOf]. Customers contacted about a product open it more.
+   * consumer loans and credit cards opened in (baseAsOf, asOf] and everyday activity since (balances on asOf,
+   * salary, spending, app logins). Customers contacted about a product open it more.
    */
   followUp?: FollowUpOptions;
 }
@@ -407,6 +408,8 @@ interface DepositFacts {
   demandOpened: number[];
   /** Sum of all balances on asOf. */
   depositAsOf: number;
+  /** Balance of each demand account on asOf (same order; 0 when opened later). */
+  demandBalanceAsOf: number[];
 }
 
 const TERM_MONTHS = [3, 6, 12, 24, 36, 60];
@@ -427,6 +430,7 @@ function writeAccounts(r: Rng, p: Person, ctx: Context, dirt: Dirt, sinks: Sinks
   let depositAsOf = 0;
   const demandAccounts: string[] = [];
   const demandOpened: number[] = [];
+  const demandBalanceAsOf: number[] = [];
   let j = 0;
 
   for (let k = 0; k < nDemand; k++, j++) {
@@ -434,6 +438,7 @@ function writeAccounts(r: Rng, p: Person, ctx: Context, dirt: Dirt, sinks: Sinks
     demandAccounts.push(accountId);
     const opened = k === 0 ? p.openedDay : p.openedDay + Math.floor(r.next() * (ctx.asOfDay - p.openedDay));
     demandOpened.push(opened);
+    demandBalanceAsOf.push(0);
     sinks['accounts.csv'].line(`${accountId},${p.coreKey},demand,${dirt.date(fmt.iso(opened))},`);
     let level = (wealth * demandShare * (k === 0 ? 0.7 : 0.3 / (nDemand - 1 || 1))) / Math.exp(drift * last);
     for (let s = 0; s <= last; s++) {
@@ -442,7 +447,10 @@ function writeAccounts(r: Rng, p: Person, ctx: Context, dirt: Dirt, sinks: Sinks
       const day = snaps[s] as number;
       if (day < opened) continue;
       const balance = Math.max(0, level);
-      if (s === last) depositAsOf += balance;
+      if (s === last) {
+        depositAsOf += balance;
+        demandBalanceAsOf[k] = balance;
+      }
       sinks['balances.csv'].line(`${accountId},${fmt.iso(day)},${money(balance)}`);
     }
   }
@@ -467,7 +475,7 @@ function writeAccounts(r: Rng, p: Person, ctx: Context, dirt: Dirt, sinks: Sinks
       sinks['balances.csv'].line(`${accountId},${fmt.iso(day)},${money(balance)}`);
     }
   }
-  return { demandAccounts, demandOpened, depositAsOf };
+  return { demandAccounts, demandOpened, depositAsOf, demandBalanceAsOf };
 }
 
 interface LoanFacts {
@@ -860,7 +868,44 @@ function generatePerson(index: number, ctx: Context, sinks: Sinks): void {
   writeContacts(r, p, ctx, granted, logits, sinks);
   writeTransactions(r, p, ctx, deposits, loans, dirt, sinks);
   writeComplaints(index, p, ctx, sinks);
-  if (ctx.followUp) writeFollowUpOpenings(index, p, ctx, logits, sinks);
+  if (ctx.followUp) {
+    writeFollowUpOpenings(index, p, ctx, logits, sinks);
+    writeFollowUpActivity(index, p, ctx, deposits, sinks);
+  }
+}
+
+/**
+ * Everyday activity in (base date, asOf] of a follow-up extract, so it is as fresh as a real later extract: a
+ * balance of each demand account on asOf, salary credits, spending and app logins. Its own 'followup-activity'
+ * stream, with ids of their own ('F' infix), so the base rows and the product openings stay as they were.
+ */
+function writeFollowUpActivity(index: number, p: Person, ctx: Context, deposits: DepositFacts, sinks: Sinks): void {
+  const until = ctx.followUp!.untilDay;
+  const days = until - ctx.asOfDay;
+  if (days <= 0) return;
+  const r = createRng(deriveSeed(ctx.seed, index, 'followup-activity'));
+  const keyDigits = p.coreKey.slice(1);
+  deposits.demandAccounts.forEach((account, k) => {
+    sinks['balances.csv'].line(`${account},${ctx.fmt.iso(until)},${money(Math.max(0, (deposits.demandBalanceAsOf[k] ?? 0) * Math.exp(r.normal(0, 0.05))))}`);
+  });
+  const main = deposits.demandAccounts[0];
+  if (main === undefined) return;
+  const txns: { t: number; line: string }[] = [];
+  const at = (day: number, fromHour: number, toHour: number) => day * 86400 + r.int(fromHour * 3600, toHour * 3600 - 1);
+  if (p.salaried) for (let d = ctx.asOfDay + 30; d <= until; d += 30) txns.push({ t: at(d, 9, 11), line: `${money((p.income / 13) * (0.95 + 0.1 * r.next()))},credit,online,salary` });
+  const spends = r.poisson((days / 30) * 8);
+  for (let k = 0; k < spends; k++) txns.push({ t: at(ctx.asOfDay + r.int(1, days), 8, 22), line: `${money(r.logNormal(Math.log(150), 0.8))},debit,${r.weighted(['pos', 'mobile', 'online'], [40, 45, 15])},shopping` });
+  txns.sort((a, b) => a.t - b.t);
+  txns.forEach((x, k) => {
+    const day = Math.floor(x.t / 86400);
+    sinks['transactions.csv'].line(`T${keyDigits}F${pad(k, 3)},${main},${p.coreKey},${ctx.fmt.timestamp(day, x.t - day * 86400)},${x.line}`);
+  });
+  const logins = r.poisson((days / 30) * 6);
+  const stamps = Array.from({ length: logins }, () => at(ctx.asOfDay + r.int(1, days), 7, 23)).sort((a, b) => a - b);
+  stamps.forEach((t, k) => {
+    const day = Math.floor(t / 86400);
+    sinks['app_events.csv'].line(`E${keyDigits}F${pad(k, 3)},${p.coreKey},${ctx.fmt.timestamp(day, t - day * 86400)},login`);
+  });
 }
 
 /** Conversion logit shift for customers nobody contacted: organic openings are rarer than responses. */
