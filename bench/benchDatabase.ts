@@ -17,3 +17,14 @@ export async function openBenchDatabase(database: string, poolSize: number) {
   await migrate(db);
   return { env, log, pg, url, db };
 }
+
+/** Prints a benchmark's JSON (with the Node and PostgreSQL versions) and closes its database and server. */
+export async function printBenchResult(
+  { db, pg }: { db: Knex; pg: { stop(): Promise<void> } },
+  result: Record<string, unknown>,
+): Promise<void> {
+  const postgres = (await db.raw('show server_version')).rows[0].server_version as string;
+  process.stdout.write(JSON.stringify({ ...result, node: process.version, postgres }, null, 2) + '\n');
+  await db.destroy();
+  await pg.stop();
+}

@@ -12,7 +12,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { generateSourceExtracts } from '../generator/generate';
 import { createActivities } from '../activities';
 import type { StageResult } from '../shared';
-import { openBenchDatabase } from './benchDatabase';
+import { openBenchDatabase, printBenchResult } from './benchDatabase';
 import { landGeneratedCustomers, measureAgainstGroundTruth } from './groundTruth';
 
 const AS_OF = '2026-11-20';
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   // --dirt invalidIdChecksum=0.2,crossSystemDuplicate=0.3 : harsher than the defaults (the generator validates names and ranges).
   const dirt = Object.fromEntries(values.dirt.split(',').filter(Boolean).map((kv) => [kv.split('=')[0]!, Number(kv.split('=')[1])]));
   const dirtLabel = values.dirt === '' ? 'default' : values.dirt;
-  const { env, log, pg, url, db } = await openBenchDatabase('portrait_bench_er', 4);
+  const { env, log, pg, url, db } = await openBenchDatabase(`portrait_bench_er_n${customers}`, 4);
 
   const dir = path.join(env.home, 'bench', `er-n${customers}-s${seed}${values.dirt === '' ? '' : `-${values.dirt.replace(/[^a-zA-Z0-9.]+/g, '_')}`}`);
   const t0 = now();
@@ -90,12 +90,8 @@ async function main(): Promise<void> {
     clean_phase_seconds: details.phase_seconds,
     next_day: { clean_seconds: round(second.seconds), clean_phase_seconds: (second.stage.details as Record<string, unknown>).phase_seconds, keys: stability.keys, same_golden_id: stability.same, identity_changes: (second.stage.details as Record<string, unknown>).identity_changes },
     worker_peak_rss_mb: Math.round(peakRss / 1e6),
-    node: process.version,
-    postgres: (await db.raw('show server_version')).rows[0].server_version,
   };
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  await db.destroy();
-  await pg.stop();
+  await printBenchResult({ db, pg }, result);
 }
 
 const now = () => performance.now() / 1000;

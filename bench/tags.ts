@@ -17,7 +17,7 @@ import { SOURCES, SOURCE_NAMES, sourcePath } from '../config/sources';
 import { generateSourceExtracts } from '../generator/generate';
 import { createActivities } from '../activities';
 import type { StageResult } from '../shared';
-import { openBenchDatabase } from './benchDatabase';
+import { openBenchDatabase, printBenchResult } from './benchDatabase';
 
 const RUN_ID = 'bench-tags';
 const AS_OF = '2026-11-20';
@@ -98,12 +98,8 @@ async function main(): Promise<void> {
     segments: { seconds: round(segmentSeconds), sql_seconds: round(sqlSegments), sql_share: round(sqlSegments / segmentSeconds), sizes: (segments.details as { segments: Record<string, number> }).segments },
     tags_plus_segments_seconds: round(tagsSeconds + segmentSeconds),
     worker_peak_rss_mb: Math.round(peakRss / 1e6),
-    node: process.version,
-    postgres: (await db.raw('show server_version')).rows[0].server_version,
   };
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  await db.destroy();
-  await pg.stop();
+  await printBenchResult({ db, pg }, result);
 }
 
 const TAG_COUNT = (details: unknown) => (details as { tags: number }).tags;
