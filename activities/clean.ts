@@ -213,7 +213,7 @@ async function resolveCustomers(deps: ActivityDeps, runId: string, previousRunId
     await client.query(WRITE_GOLDEN, [runId]);
     lap('write');
     return { source_records: rows, candidate_pairs: pairs, scored_links: edges.length, previous_run_id: previousRunId, phase_seconds: phases };
-  });
+  }, { lockKey: `clean:${runId}` });
 }
 
 export function createCleanActivities(deps: ActivityDeps) {

@@ -215,7 +215,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
           s.controlShare = checkControlShare(s.treatment, s.control, expectedControlShare(campaign.holdoutShare, policies.globalHoldoutShare), policies.controlShareTolerance);
           if (!s.controlShare.withinTolerance) log.warn({ run_id: runId, stage: 'dispatch', campaign_id: campaign.id, control_share: s.controlShare }, 'control share outside tolerance');
         }
-      });
+      }, { lockKey: `dispatch:${runId}` });
 
       const runDir = runSnapshotDir(env.snapshotDir, runId);
       const files: SnapshotFile[] = [];

@@ -1,15 +1,19 @@
+import { Context } from '@temporalio/activity';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 
 /**
  * Runs `work` in one transaction on a dedicated connection (COPY needs one: it cannot share a pooled client with
  * other statements while it streams). Rolls back on any error, always closes the connection.
+ * With `lockKey`, the transaction first takes an advisory lock on it: an activity retried after a timeout while its
+ * first attempt is still writing waits for that attempt to end instead of colliding with its rows.
  */
-export async function withTransaction<T>(databaseUrl: string, work: (client: Client) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(databaseUrl: string, work: (client: Client) => Promise<T>, opts: { lockKey?: string } = {}): Promise<T> {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     await client.query('begin');
+    if (opts.lockKey !== undefined) await takeLock(client, opts.lockKey);
     const result = await work(client);
     await client.query('commit');
     return result;
@@ -18,6 +22,20 @@ export async function withTransaction<T>(databaseUrl: string, work: (client: Cli
     throw err;
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/** Waits for the advisory lock, heartbeating meanwhile so the waiting attempt is not itself timed out. */
+async function takeLock(client: Client, key: string): Promise<void> {
+  for (;;) {
+    const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_xact_lock(hashtext($1)) as ok', [key]);
+    if (rows[0]!.ok) return;
+    try {
+      Context.current().heartbeat({ waitingFor: key });
+    } catch {
+      // Not inside an activity (benchmarks, scripts): nothing to keep alive.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
   }
 }
 

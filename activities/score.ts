@@ -85,7 +85,7 @@ export function createScoreActivities(deps: ActivityDeps) {
         }
         if (ids.length) await flush();
         await copy.end();
-      });
+      }, { lockKey: `score:${runId}:${model.product}:${shard}` });
       log.debug({ run_id: runId, stage: 'score', product: model.product, shard, rows }, 'shard scored');
       return { rows };
     },

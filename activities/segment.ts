@@ -144,7 +144,7 @@ export function createSegmentActivities(deps: ActivityDeps) {
         if (++n % 50_000 === 0) heartbeat({ clustered: n });
       }
       await copy.end();
-    });
+    }, { lockKey: `clusters:${runId}` });
     const file = await writeParquetSnapshot(
       runSnapshotDir(env.snapshotDir, runId),
       'clusters.parquet',
