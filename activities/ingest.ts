@@ -173,6 +173,8 @@ export function createIngestActivities(deps: ActivityDeps) {
 /** Duplicate primary keys: keeps the first occurrence, quarantines the rest (set-based, bounded memory). */
 async function quarantineDuplicateKeys(client: import('pg').Client, contract: SourceContract, runId: string): Promise<number> {
   const pk = contract.primaryKey.join(', ');
+  // The window sorts the whole load: give it memory so big sources sort without spilling to disk.
+  await client.query(`set local work_mem = '256MB'`);
   const keyJson = contract.primaryKey.map((k) => `'${k}', l.${k}`).join(', ');
   const result = await client.query(
     `with ranked as (

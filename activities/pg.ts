@@ -50,7 +50,8 @@ export interface CopyWriter {
 
 /** `COPY … FROM STDIN` as a writer with backpressure. */
 export function copyWriter(client: Client, sql: string): CopyWriter {
-  const stream = client.query(copyFrom(sql));
+  // A deep buffer lets the next rows be parsed while PostgreSQL is still taking the previous ones.
+  const stream = client.query(copyFrom(sql, { highWaterMark: 8 << 20 }));
   const finished = new Promise<void>((resolve, reject) => {
     stream.once('finish', resolve);
     stream.once('error', reject);

@@ -54,6 +54,21 @@ afterAll(async () => {
 });
 
 test('failed gates fail the run once, non-retryably, listing every failed check; every check is kept', async () => {
+  // Earlier runs as the volume-drop gate sees them: only the latest succeeded run of an earlier date counts.
+  const txRows = lines('transactions.csv').length - 1;
+  const priorRun = (runId: string, asOf: string, status: string, rowsIn: number) => ({
+    run: { run_id: runId, as_of: asOf, input_dir: inputDir, config_sha256: 'x', config: '{}', code_version: 'x', seed: 1, status, snapshot_dir: ctx.workDir, started_at: new Date(), finished_at: new Date() },
+    load: { run_id: runId, source: 'transactions', file: 'transactions.csv', file_sha256: 'x', rows_in: rowsIn, loaded: rowsIn, quarantined: 0 },
+  });
+  const priors = [
+    priorRun('it-prior-ok', '2026-11-28', 'succeeded', txRows * 3),
+    priorRun('it-prior-older', '2026-11-27', 'succeeded', txRows),
+    priorRun('it-prior-failed', '2026-11-29', 'failed', txRows),
+    priorRun('it-prior-later', '2026-12-01', 'succeeded', txRows),
+  ];
+  await ctx.db('audit.runs').insert(priors.map((p) => p.run));
+  await ctx.db('audit.source_loads').insert(priors.map((p) => p.load));
+
   const input: DailyRunInput = { runId: 'it-quality', asOf: RUN_AS_OF, inputDir, config, configSha256: configSha256(config), awaitOutcomes: false };
   const handle = await ctx.client.workflow.start(WORKFLOW_DAILY_RUN, { taskQueue: ctx.taskQueue, workflowId: 'dailyRun-it-quality', args: [input] });
   await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
@@ -69,7 +84,10 @@ test('failed gates fail the run once, non-retryably, listing every failed check;
   const checks = await ctx.db('audit.quality_checks').where({ run_id: 'it-quality' }).orderBy(['source', 'check_name']);
   const failed = checks.filter((c) => c.status === 'fail').map((c) => `${c.source}.${c.check_name}`).sort();
   // Exactly the injected problems fail, and the error lists every one of them.
-  expect(failed).toEqual(['app_events.min_rows', 'balances.freshness', 'loans.duplicate_keys', 'loans.reject_rate', 'transactions.freshness', 'transactions.reject_rate']);
+  expect(failed).toEqual(['app_events.min_rows', 'balances.freshness', 'loans.duplicate_keys', 'loans.reject_rate', 'transactions.freshness', 'transactions.reject_rate', 'transactions.volume_drop']);
+  const volume = checks.find((c) => c.source === 'transactions' && c.check_name === 'volume_drop')!;
+  expect(volume.measured).toBeCloseTo((txRows) / (txRows * 3), 6);
+  expect(checks.find((c) => c.source === 'loans' && c.check_name === 'volume_drop')).toMatchObject({ status: 'pass', measured: null });
   expect(listed).toEqual(failed);
   const warned = checks.filter((c) => c.status === 'warn').map((c) => `${c.source}.${c.check_name}`);
   expect(warned).toEqual(['app_events.freshness', 'customers.null_rate:phone']);
