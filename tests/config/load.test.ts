@@ -4,6 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ConfigError, configSha256, loadConfig, parseConfig } from '../../config/load';
 import type { PortraitConfig } from '../../config/schema';
+import { configErrorOf } from '../helpers/configError';
 
 const YAML_PATH = path.resolve(__dirname, '..', '..', 'config', 'portrait.yaml');
 // A fresh, mutable copy of the shipped config each time.
@@ -17,15 +18,7 @@ const base = (): any => {
   return { ...YAML.parse(readFileSync(YAML_PATH, 'utf8')), segmentsVersion: String(segments.version), segments: segments.segments, clustering: segments.clustering, campaigns: campaigns.campaigns };
 };
 
-function messageOf(raw: unknown): string {
-  try {
-    parseConfig(raw);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected parseConfig to throw');
-}
+const messageOf = configErrorOf;
 
 /** Rebuilds an object with keys reversed at every level (arrays keep their order). */
 function reverseKeys(v: unknown): unknown {

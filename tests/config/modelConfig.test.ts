@@ -1,19 +1,12 @@
-import { ConfigError, loadConfig, parseConfig } from '../../config/load';
+import { loadConfig } from '../../config/load';
 import { modelFeatures } from '../../activities/modelRegistry';
+import { configErrorOf } from '../helpers/configError';
 
 // A mutable copy of the shipped configuration, whichever files it is assembled from.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const shipped = (): any => structuredClone(loadConfig());
 
-function messageOf(raw: unknown): string {
-  try {
-    parseConfig(raw);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected parseConfig to throw');
-}
+const messageOf = configErrorOf;
 
 describe('model lifecycle settings', () => {
   it('ship with a time holdout and no excluded features', () => {
