@@ -91,11 +91,13 @@ export function printSummary(s: RunSummary): void {
   }
   if (Object.keys(s.outcomes).length) {
     w();
-    w('Outcomes (conversion rate treatment vs control, absolute lift with 95% CI)');
+    w('Outcomes (conversion rate treatment vs control, absolute lift with 95% Newcombe CI; portrait report RUN_ID for the breakdowns)');
     for (const [c, o] of Object.entries(s.outcomes)) {
-      const r = o as { lift: { treatment: { rate: number | null; conversions: number }; control: { rate: number | null; conversions: number }; absoluteLift: number | null; absoluteLiftCi95: [number, number] | null }; roi: number | null; attributionDays: number };
+      const r = o as { lift: { treatment: { rate: number | null; conversions: number }; control: { rate: number | null; conversions: number }; absoluteLift: number | null; absoluteLiftCi95: [number, number] | null; absoluteLiftNewcombeCi95?: [number, number] | null }; roi: number | null; attributionDays: number };
       const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(2)}%`);
-      const ci = r.lift.absoluteLiftCi95 ? `[${pct(r.lift.absoluteLiftCi95[0])}, ${pct(r.lift.absoluteLiftCi95[1])}]` : '';
+      // The same interval as portrait report; runs stored before it had only the Wald interval.
+      const interval = r.lift.absoluteLiftNewcombeCi95 ?? r.lift.absoluteLiftCi95;
+      const ci = interval ? `[${pct(interval[0])}, ${pct(interval[1])}]` : '';
       w(`  ${c.padEnd(16)} ${pct(r.lift.treatment.rate)} vs ${pct(r.lift.control.rate)}  lift ${pct(r.lift.absoluteLift)} ${ci}  ROI ${r.roi === null ? 'n/a' : r.roi.toFixed(2)}  (window ${r.attributionDays} d)`);
     }
   }
