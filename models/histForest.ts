@@ -148,11 +148,12 @@ const FORMAT = 'portrait-histforest';
 /** Trains a forest on row objects (or columns) and 0/1 labels (booleans accepted). */
 export async function trainHistForest(data: ScoringInput, labels: ArrayLike<number | boolean>, options: TrainOptions): Promise<HistForest> {
   const threads = Math.max(1, Math.min(options.threads ?? Math.min(2, availableCpus()), options.nEstimators ?? 100));
-  // Start workers first: their start-up overlaps with encoding and binning in this thread.
+  // Start workers first: their start-up overlaps with encoding and binning in this thread, which then builds trees
+  // too (threads − 1 workers): a worker costs a start-up and a cold JIT, which dominate short fits.
   const workers: Worker[] = [];
   const failures: Error[] = [];
   try {
-    for (let t = 0; threads > 1 && t < threads; t++) {
+    for (let t = 1; t < threads; t++) {
       const w = spawnTreeWorker(null);
       // Listen at once: a worker failing while this thread is still binning must not crash the process.
       w.on('error', (err) => failures.push(err));
@@ -327,9 +328,18 @@ async function buildInWorkers(pr: Prepared, workers: readonly Worker[]): Promise
   const results: (BuiltTree | undefined)[] = new Array(nTrees);
   const init: TreeWorkerRequest = { init: { binned: pr.matrix.binned, y: pr.matrix.y, n: pr.matrix.n, p: pr.matrix.p, params: pr.treeParams, seed: pr.seed } };
   let next = 0;
-  // Trees are handed out one at a time to whichever worker is free; tree i is the same whoever builds it.
-  await Promise.all(
-    workers.map(
+  // This thread takes the next tree whenever it is free, yielding between trees so worker replies are handled.
+  const local = (async () => {
+    while (next < nTrees) {
+      const i = next++;
+      results[i] = buildTree(pr.matrix, pr.treeParams, pr.seed, i);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  })();
+  // Trees are handed out one at a time to whichever thread is free; tree i is the same whoever builds it.
+  await Promise.all([
+    local,
+    ...workers.map(
       (w) =>
         new Promise<void>((resolve, reject) => {
           const ask = (): void => {
@@ -350,7 +360,7 @@ async function buildInWorkers(pr: Prepared, workers: readonly Worker[]): Promise
           ask();
         }),
     ),
-  );
+  ]);
   return results.map((t, i) => {
     if (!t) throw new Error(`tree ${i} was not built`);
     return t;
