@@ -5,7 +5,7 @@
  * through a TypeScript require hook when the caller runs from sources (ts-jest); see spawnTreeWorker in histForest.ts.
  */
 import { parentPort, workerData } from 'worker_threads';
-import { buildTree, type BinnedMatrix, type TreeParams } from './histTree';
+import { buildTree, warmUpTreeBuilder, type BinnedMatrix, type TreeParams } from './histTree';
 
 export interface TreeWorkerData {
   binned: Uint8Array;
@@ -16,15 +16,23 @@ export interface TreeWorkerData {
   seed: number;
 }
 
-export type TreeWorkerRequest = { tree: number } | { init: TreeWorkerData } | { stop: true };
+export type TreeWorkerRequest = { tree: number } | { init: TreeWorkerData } | { release: true } | { stop: true };
 
 let data: TreeWorkerData | null = (workerData as TreeWorkerData | null) ?? null;
 const port = parentPort;
 if (!port) throw new Error('forestWorker must run in a worker thread');
 
+// Compile the tree builder while the caller is still encoding and binning (messages wait until this returns).
+warmUpTreeBuilder();
+
 port.on('message', (msg: TreeWorkerRequest) => {
   if ('stop' in msg) {
     port.close();
+    return;
+  }
+  if ('release' in msg) {
+    // Back in the caller's pool: keep no reference to the last fit's matrix.
+    data = null;
     return;
   }
   if ('init' in msg) {

@@ -148,24 +148,78 @@ const FORMAT = 'portrait-histforest';
 /** Trains a forest on row objects (or columns) and 0/1 labels (booleans accepted). */
 export async function trainHistForest(data: ScoringInput, labels: ArrayLike<number | boolean>, options: TrainOptions): Promise<HistForest> {
   const threads = Math.max(1, Math.min(options.threads ?? Math.min(2, availableCpus()), options.nEstimators ?? 100));
-  // Start workers first: their start-up overlaps with encoding and binning in this thread, which then builds trees
-  // too (threads − 1 workers): a worker costs a start-up and a cold JIT, which dominate short fits.
-  const workers: Worker[] = [];
-  const failures: Error[] = [];
+  // Take workers first: a new one starts up (and warms its JIT) while this thread encodes and bins, then this thread
+  // builds trees too (threads − 1 workers).
+  const workers = acquireTreeWorkers(threads - 1);
+  let reusable = false;
   try {
-    for (let t = 1; t < threads; t++) {
-      const w = spawnTreeWorker(null);
-      // Listen at once: a worker failing while this thread is still binning must not crash the process.
-      w.on('error', (err) => failures.push(err));
-      workers.push(w);
-    }
     const prepared = prepareTraining(data, labels, options);
-    if (failures.length > 0) throw failures[0]!;
     const built = threads === 1 ? buildInThread(prepared) : await buildInWorkers(prepared, workers);
+    // Only workers with no request in flight go back to the pool (every tree was answered).
+    reusable = true;
     return assemble(prepared, built);
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await releaseTreeWorkers(workers, reusable);
   }
+}
+
+/** A pooled tree worker; `failure` is set by its first error or exit. */
+interface PooledWorker {
+  worker: Worker;
+  failure: Error | null;
+}
+
+/**
+ * Idle tree workers kept between fits: a worker's start-up and cold JIT cost more than a short fit, and k-fold
+ * evaluation or a benchmark fits several forests in a row. Idle workers are unref'd (they never keep a process
+ * alive) and stopped after IDLE_WORKER_MS without a fit.
+ */
+const idleWorkers: PooledWorker[] = [];
+let idleTimer: NodeJS.Timeout | null = null;
+const IDLE_WORKER_MS = 5000;
+
+function acquireTreeWorkers(k: number): PooledWorker[] {
+  if (idleTimer) {
+    clearTimeout(idleTimer);
+    idleTimer = null;
+  }
+  const out = idleWorkers.splice(0, k);
+  while (out.length < k) {
+    const pw: PooledWorker = { worker: spawnTreeWorker(null), failure: null };
+    // Listen at once: a worker failing while this thread is still binning must not crash the process.
+    pw.worker.on('error', (err) => (pw.failure ??= err));
+    pw.worker.on('exit', (code) => (pw.failure ??= new Error(`tree worker exited early with code ${code}`)));
+    out.push(pw);
+  }
+  for (const pw of out) pw.worker.ref();
+  return out;
+}
+
+async function releaseTreeWorkers(workers: PooledWorker[], reusable: boolean): Promise<void> {
+  const drop: PooledWorker[] = [];
+  for (const pw of workers) {
+    if (!reusable || pw.failure) {
+      drop.push(pw);
+      continue;
+    }
+    // Drop the reference to this fit's matrix so an idle worker holds no training data.
+    const release: TreeWorkerRequest = { release: true };
+    pw.worker.postMessage(release);
+    pw.worker.unref();
+    idleWorkers.push(pw);
+  }
+  if (idleWorkers.length > 0 && !idleTimer) {
+    idleTimer = setTimeout(() => void closeTreeWorkers(), IDLE_WORKER_MS);
+    idleTimer.unref();
+  }
+  await Promise.all(drop.map((pw) => pw.worker.terminate()));
+}
+
+/** Stops the idle tree workers now (they also stop by themselves after a few idle seconds). */
+export async function closeTreeWorkers(): Promise<void> {
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = null;
+  await Promise.all(idleWorkers.splice(0).map((pw) => pw.worker.terminate()));
 }
 
 function availableCpus(): number {
@@ -323,7 +377,7 @@ require(${JSON.stringify(tsPath)});
   return new Worker(boot, { eval: true, workerData });
 }
 
-async function buildInWorkers(pr: Prepared, workers: readonly Worker[]): Promise<BuiltTree[]> {
+async function buildInWorkers(pr: Prepared, workers: readonly PooledWorker[]): Promise<BuiltTree[]> {
   const nTrees = pr.params.nEstimators;
   const results: (BuiltTree | undefined)[] = new Array(nTrees);
   const init: TreeWorkerRequest = { init: { binned: pr.matrix.binned, y: pr.matrix.y, n: pr.matrix.n, p: pr.matrix.p, params: pr.treeParams, seed: pr.seed } };
@@ -337,30 +391,47 @@ async function buildInWorkers(pr: Prepared, workers: readonly Worker[]): Promise
     }
   })();
   // Trees are handed out one at a time to whichever thread is free; tree i is the same whoever builds it.
-  await Promise.all([
-    local,
-    ...workers.map(
-      (w) =>
-        new Promise<void>((resolve, reject) => {
-          const ask = (): void => {
-            if (next >= nTrees) {
-              resolve();
+  const cleanups: (() => void)[] = [];
+  try {
+    await Promise.all([
+      local,
+      ...workers.map(
+        (pw) =>
+          new Promise<void>((resolve, reject) => {
+            if (pw.failure) {
+              reject(pw.failure);
               return;
             }
-            const req: TreeWorkerRequest = { tree: next++ };
-            w.postMessage(req);
-          };
-          w.on('message', (msg: { tree: number; built: BuiltTree }) => {
-            results[msg.tree] = msg.built;
+            const w = pw.worker;
+            const ask = (): void => {
+              if (next >= nTrees) {
+                resolve();
+                return;
+              }
+              const req: TreeWorkerRequest = { tree: next++ };
+              w.postMessage(req);
+            };
+            const onMessage = (msg: { tree: number; built: BuiltTree }): void => {
+              results[msg.tree] = msg.built;
+              ask();
+            };
+            const onExit = (code: number): void => reject(new Error(`tree worker exited early with code ${code}`));
+            w.on('message', onMessage);
+            w.on('error', reject);
+            w.on('exit', onExit);
+            cleanups.push(() => {
+              w.off('message', onMessage);
+              w.off('error', reject);
+              w.off('exit', onExit);
+            });
+            w.postMessage(init);
             ask();
-          });
-          w.on('error', reject);
-          w.on('exit', (code) => reject(new Error(`tree worker exited early with code ${code}`)));
-          w.postMessage(init);
-          ask();
-        }),
-    ),
-  ]);
+          }),
+      ),
+    ]);
+  } finally {
+    for (const c of cleanups) c();
+  }
   return results.map((t, i) => {
     if (!t) throw new Error(`tree ${i} was not built`);
     return t;

@@ -32,6 +32,8 @@ export interface TreeParams {
   categorical?: Uint8Array;
   /** Predict the out-of-bag rows (absent = true when bootstrapping). */
   oob?: boolean;
+  /** One packed float64 per histogram bin (absent = when n < 2^17, the limit of the packing); same trees either way. */
+  packedHistograms?: boolean;
 }
 
 /** A tree in pre-order: the left child of an internal node i is i + 1, its right child right[i]. */
@@ -205,6 +207,88 @@ function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, cod
 }
 
 /**
+ * Packed histogram for n < PACK_ROWS: one float64 per bin holding rows + class-0 draws · 2^17 + class-1 draws · 2^34
+ * (each < 2^17, so the sum is an exact integer below 2^53). One read-modify-write per row instead of two.
+ */
+const PACK_ROWS = 1 << 17;
+const PACK_0 = 2 ** 17;
+const PACK_1 = 2 ** 34;
+
+function histogramPacked(binned: Uint8Array, base: number, idx: Int32Array, w: Float64Array, start: number, end: number, hf: Float64Array): void {
+  // Two interleaved histograms (hf[0..255], hf[256..511]): runs of rows in one bin do not wait on each other's store.
+  let i = start;
+  for (; i + 1 < end; i += 2) {
+    const r = idx[i]!;
+    const r2 = idx[i + 1]!;
+    hf[binned[base + r]!] += w[r]!;
+    hf[256 + binned[base + r2]!] += w[r2]!;
+  }
+  if (i < end) {
+    const r = idx[i]!;
+    hf[binned[base + r]!] += w[r]!;
+  }
+  for (let b = 0; b < 256; b++) {
+    hf[b] += hf[256 + b]!;
+    hf[256 + b] = 0;
+  }
+}
+
+/** Same, also tracking the smallest and largest non-missing bin: returns min | (max + 1) << 8. */
+function histogramPackedTracked(binned: Uint8Array, base: number, idx: Int32Array, w: Float64Array, start: number, end: number, hf: Float64Array): number {
+  let minB = 255;
+  let maxB = -1;
+  let i = start;
+  for (; i + 1 < end; i += 2) {
+    const r = idx[i]!;
+    const r2 = idx[i + 1]!;
+    const b = binned[base + r]!;
+    const b2 = binned[base + r2]!;
+    hf[b] += w[r]!;
+    hf[256 + b2] += w[r2]!;
+    if (b !== MISSING_BIN) {
+      if (b < minB) minB = b;
+      if (b > maxB) maxB = b;
+    }
+    if (b2 !== MISSING_BIN) {
+      if (b2 < minB) minB = b2;
+      if (b2 > maxB) maxB = b2;
+    }
+  }
+  if (i < end) {
+    const r = idx[i]!;
+    const b = binned[base + r]!;
+    hf[b] += w[r]!;
+    if (b !== MISSING_BIN) {
+      if (b < minB) minB = b;
+      if (b > maxB) maxB = b;
+    }
+  }
+  for (let b = minB; b <= maxB; b++) {
+    hf[b] += hf[256 + b]!;
+    hf[256 + b] = 0;
+  }
+  hf[MISSING_BIN] += hf[256 + MISSING_BIN]!;
+  hf[256 + MISSING_BIN] = 0;
+  return minB | ((maxB + 1) << 8);
+}
+
+/** Unpacks bins [from, to] of a packed histogram into the int32 layout and clears them. */
+function unpack(hf: Float64Array, from: number, to: number, h: Int32Array): void {
+  for (let b = from; b <= to; b++) {
+    const v = hf[b]!;
+    if (v === 0) continue;
+    hf[b] = 0;
+    const c1 = Math.floor(v / PACK_1);
+    const rest = v - c1 * PACK_1;
+    const c0 = Math.floor(rest / PACK_0);
+    const j = b * SLOTS;
+    h[j] = rest - c0 * PACK_0;
+    h[j + 1] = c0;
+    h[j + 2] = c1;
+  }
+}
+
+/**
  * Stable partition: rows whose bin has goLeft[bin] = 1 first, then the others, each in their previous (ascending)
  * order so later gathers walk the columns forwards. Branch-free; returns the first right position.
  */
@@ -231,16 +315,20 @@ interface Workspace {
   idx: Int32Array;
   code: Uint16Array;
   tmpIdx: Int32Array;
+  /** Packed per-row addend of histogramPacked (0 = out of bag). */
+  packed: Float64Array;
   nodes: NodeArrays;
 }
 
 /** Scratch arrays of this thread, reused by consecutive trees (buildTree is synchronous; results are copies). */
 let scratch: Workspace | null = null;
 
-function workspace(n: number): Workspace {
+function workspace(n: number, pack: boolean): Workspace {
   if (!scratch || scratch.n < n) {
-    scratch = { n, counts: new Int32Array(n), idx: new Int32Array(n), code: new Uint16Array(n), tmpIdx: new Int32Array(n), nodes: new NodeArrays() };
+    scratch = { n, counts: new Int32Array(n), idx: new Int32Array(n), code: new Uint16Array(n), tmpIdx: new Int32Array(n), packed: new Float64Array(0), nodes: new NodeArrays() };
   }
+  // Allocated on first use: a thread that built a large tree before may now build a small, packed one.
+  if (pack && scratch.packed.length < n) scratch.packed = new Float64Array(n);
   scratch.nodes.reset();
   return scratch;
 }
@@ -253,7 +341,8 @@ function workspace(n: number): Workspace {
 export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIndex: number): BuiltTree {
   const { binned, n, p, y } = m;
   const u = createUniform(seed, treeIndex);
-  const ws = workspace(n);
+  const pack = n < PACK_ROWS && prm.packedHistograms !== false;
+  const ws = workspace(n, pack);
   const cw0 = prm.classWeight[0];
   const cw1 = prm.classWeight[1];
   let counts: Int32Array | null = null;
@@ -270,6 +359,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   } else nIn = n;
   // Rows of the current node are idx[start, end), ascending; code[row] = bootstrap count << 1 | label (0 = out of bag).
   const { idx, code, tmpIdx, nodes } = ws;
+  const packed = ws.packed;
   let rootC0 = 0;
   let rootC1 = 0;
   {
@@ -278,10 +368,12 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
       const c = counts ? counts[r]! : 1;
       if (c === 0) {
         code[r] = 0;
+        if (pack) packed[r] = 0;
         continue;
       }
       idx[k] = r;
       code[r] = (c << 1) | y[r]!;
+      if (pack) packed[r] = 1 + c * (y[r] ? PACK_1 : PACK_0);
       if (y[r]) rootC1 += c;
       else rootC0 += c;
       k++;
@@ -292,6 +384,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   const feats = new Int32Array(p);
   for (let f = 0; f < p; f++) feats[f] = f;
   const h = new Int32Array(256 * SLOTS);
+  const hf = new Float64Array(512);
   const MISS = MISSING_BIN * SLOTS;
   const minLeaf = Math.max(1, prm.minSamplesLeaf);
   const crit = prm.criterion;
@@ -345,7 +438,21 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
       const base = f * n;
       let minB = 255;
       let maxB = -1;
-      if (small) {
+      if (pack && small) {
+        const mm = histogramPackedTracked(binned, base, idx, packed, start, end, hf);
+        minB = mm & 0xff;
+        maxB = (mm >> 8) - 1;
+        if (maxB >= minB) unpack(hf, minB, maxB, h);
+        unpack(hf, MISSING_BIN, MISSING_BIN, h);
+      } else if (pack) {
+        histogramPacked(binned, base, idx, packed, start, end, hf);
+        minB = 0;
+        while (minB < 255 && hf[minB] === 0) minB++;
+        maxB = 254;
+        while (maxB >= minB && hf[maxB] === 0) maxB--;
+        if (maxB >= minB) unpack(hf, minB, maxB, h);
+        unpack(hf, MISSING_BIN, MISSING_BIN, h);
+      } else if (small) {
         const mm = histogramTracked(binned, base, idx, code, start, end, h);
         minB = mm & 0xff;
         maxB = (mm >> 8) - 1;
@@ -490,4 +597,28 @@ export function leafOfBinnedRow(t: FlatTree, binned: Uint8Array, n: number, r: n
     f = t.feature[node]!;
   }
   return node;
+}
+
+/**
+ * Builds a few trees on a small seeded matrix so a fresh thread's JIT has compiled the tree builder before real
+ * data arrives (a worker starts while the caller is still binning). Pure: the result is discarded and buildTree
+ * keeps no state between calls besides reusable scratch arrays.
+ */
+export function warmUpTreeBuilder(rows = 4000, features = 8, trees = 3): void {
+  const u = createUniform(1, 1);
+  const binned = new Uint8Array(rows * features);
+  const y = new Uint8Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let f = 0; f < features; f++) {
+      const b = f % 2 === 0 ? randInt(u, 200) : randInt(u, 6);
+      binned[f * rows + r] = u() < 0.02 ? MISSING_BIN : b;
+      s += b;
+    }
+    y[r] = u() * 600 < s ? 1 : 0;
+  }
+  const categorical = new Uint8Array(features);
+  categorical[features - 1] = 1;
+  const prm: TreeParams = { maxDepth: -1, minSamplesLeaf: 5, minSamplesSplit: 2, mtry: 3, criterion: 'gini', bootstrap: true, classWeight: [1, 1], categorical };
+  for (let t = 0; t < trees; t++) buildTree({ binned, y, n: rows, p: features }, prm, 7, t);
 }
