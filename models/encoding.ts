@@ -114,6 +114,13 @@ export function columnsFromRows(rows: readonly Row[], names: readonly string[]):
   return out;
 }
 
+/**
+ * Level id of each row of a training category column (-1 = missing) and the levels by id, recorded by fitEncodings
+ * for the encodeColumns call that follows on the same columns. Keyed by the column's value array, which is never
+ * modified after toRawColumn builds it.
+ */
+const levelIdsOf = new WeakMap<readonly (string | null)[], { rowIds: Int32Array; seen: readonly string[] }>();
+
 /** Learns encodings of the training columns; `y` is 0/1. Returns schema, encodings and derived feature names. */
 export function fitEncodings(
   columns: readonly RawColumn[],
@@ -134,21 +141,34 @@ export function fitEncodings(
       featureNames.push(col.name);
       continue;
     }
-    // One map lookup per row; a level's statistics are updated in place (no set per row).
-    const stats = new Map<string, { n: number; pos: number }>();
+    // One map lookup per row; the row's level id is kept so encodeColumns need not look it up again.
+    const ids = new Map<string, number>();
+    const seen: string[] = [];
+    const counts: number[] = [];
+    const positives: number[] = [];
     const cat = col.cat;
+    const rowIds = new Int32Array(cat.length);
     for (let i = 0; i < cat.length; i++) {
       const v = cat[i];
-      if (v === null || v === undefined) continue;
-      let s = stats.get(v);
-      if (s === undefined) {
-        s = { n: 0, pos: 0 };
-        stats.set(v, s);
+      if (v === null || v === undefined) {
+        rowIds[i] = -1;
+        continue;
       }
-      s.n++;
-      s.pos += y[i]!;
+      let id = ids.get(v);
+      if (id === undefined) {
+        id = seen.length;
+        ids.set(v, id);
+        seen.push(v);
+        counts.push(0);
+        positives.push(0);
+      }
+      rowIds[i] = id;
+      counts[id]++;
+      positives[id] += y[i]!;
     }
-    const levels = [...stats.keys()].sort();
+    levelIdsOf.set(cat, { rowIds, seen });
+    const stats = new Map(seen.map((lv, id) => [lv, { n: counts[id]!, pos: positives[id]! }]));
+    const levels = [...seen].sort();
     schema.push({ name: col.name, type: 'category', categories: levels });
     if (levels.length <= oneHotMaxLevels) {
       const features = levels.map((lv) => {
@@ -182,6 +202,20 @@ export function encodeColumns(columns: ReadonlyMap<string, RawColumn>, encodings
     } else if (enc.kind === 'onehot') {
       if (col.type !== 'category') throw new Error(`column '${enc.column}' expects category strings but holds ${col.type} values`);
       const pos = new Map(enc.levels.map((lv, k) => [lv, k]));
+      const known = levelIdsOf.get(col.cat);
+      if (known && known.rowIds.length === n) {
+        const featureOfId = known.seen.map((lv) => {
+          const k = pos.get(lv);
+          return k === undefined ? -1 : enc.features[k]!;
+        });
+        for (let r = 0; r < n; r++) {
+          const id = known.rowIds[r]!;
+          if (id < 0) {
+            for (const f of enc.features) X[f * n + r] = NaN;
+          } else if (featureOfId[id]! >= 0) X[featureOfId[id]! * n + r] = 1;
+        }
+        continue;
+      }
       for (let r = 0; r < n; r++) {
         const v = col.cat[r];
         if (v === null || v === undefined) {
@@ -195,6 +229,15 @@ export function encodeColumns(columns: ReadonlyMap<string, RawColumn>, encodings
       if (col.type !== 'category') throw new Error(`column '${enc.column}' expects category strings but holds ${col.type} values`);
       const code = new Map(enc.order.map((lv, k) => [lv, k]));
       const base = enc.features[0]! * n;
+      const known = levelIdsOf.get(col.cat);
+      if (known && known.rowIds.length === n) {
+        const codeOfId = Float64Array.from(known.seen, (lv) => code.get(lv) ?? NaN);
+        for (let r = 0; r < n; r++) {
+          const id = known.rowIds[r]!;
+          X[base + r] = id < 0 ? NaN : codeOfId[id]!;
+        }
+        continue;
+      }
       for (let r = 0; r < n; r++) {
         const v = col.cat[r];
         const k = v === null || v === undefined ? undefined : code.get(v);

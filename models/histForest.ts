@@ -28,10 +28,10 @@ import {
   type RawColumn,
   type Row,
 } from './encoding';
-import { buildTree, CAT_WORDS, catGoesLeft, catSlots, type BinnedMatrix, type BuiltTree, type FlatTree, type TreeParams } from './histTree';
+import { buildTree, warmUpTreeBuilder, CAT_WORDS, catGoesLeft, catSlots, type BinnedMatrix, type BuiltTree, type FlatTree, type TreeParams } from './histTree';
 import { rocAuc } from './metrics';
 import { createUniform, shuffleInPlace } from './prng';
-import type { TreeWorkerData, TreeWorkerRequest } from './forestWorker';
+import type { TreeWorkerReply, TreeWorkerRequest } from './forestWorker';
 
 export type { ColumnarInput, ColumnType, FeatureSchemaEntry, NumericBatch, Row } from './encoding';
 
@@ -154,6 +154,11 @@ export async function trainHistForest(data: ScoringInput, labels: ArrayLike<numb
   let reusable = false;
   try {
     const prepared = prepareTraining(data, labels, options);
+    if (!warmedUp) {
+      // The first trees of a process otherwise run unoptimised, several times slower than the rest.
+      warmUpTreeBuilder();
+      warmedUp = true;
+    }
     const built = threads === 1 ? buildInThread(prepared) : await buildInWorkers(prepared, workers);
     // Only workers with no request in flight go back to the pool (every tree was answered).
     reusable = true;
@@ -162,6 +167,8 @@ export async function trainHistForest(data: ScoringInput, labels: ArrayLike<numb
     await releaseTreeWorkers(workers, reusable);
   }
 }
+
+let warmedUp = false;
 
 /** A pooled tree worker; `failure` is set by its first error or exit. */
 interface PooledWorker {
@@ -185,7 +192,7 @@ function acquireTreeWorkers(k: number): PooledWorker[] {
   }
   const out = idleWorkers.splice(0, k);
   while (out.length < k) {
-    const pw: PooledWorker = { worker: spawnTreeWorker(null), failure: null };
+    const pw: PooledWorker = { worker: spawnTreeWorker(), failure: null };
     // Listen at once: a worker failing while this thread is still binning must not crash the process.
     pw.worker.on('error', (err) => (pw.failure ??= err));
     pw.worker.on('exit', (code) => (pw.failure ??= new Error(`tree worker exited early with code ${code}`)));
@@ -202,9 +209,6 @@ async function releaseTreeWorkers(workers: PooledWorker[], reusable: boolean): P
       drop.push(pw);
       continue;
     }
-    // Drop the reference to this fit's matrix so an idle worker holds no training data.
-    const release: TreeWorkerRequest = { release: true };
-    pw.worker.postMessage(release);
     pw.worker.unref();
     idleWorkers.push(pw);
   }
@@ -358,8 +362,8 @@ function buildInThread(pr: Prepared): BuiltTree[] {
  * (ts-jest), Node cannot execute forestWorker.ts, so an eval'd bootstrap registers a require hook that transpiles
  * .ts files with the TypeScript compiler (a devDependency present wherever the sources are run) and loads it.
  */
-export function spawnTreeWorker(workerData: TreeWorkerData | null): Worker {
-  if (path.extname(__filename) === '.js') return new Worker(path.join(__dirname, 'forestWorker.js'), { workerData });
+export function spawnTreeWorker(): Worker {
+  if (path.extname(__filename) === '.js') return new Worker(path.join(__dirname, 'forestWorker.js'));
   const tsPath = path.join(__dirname, 'forestWorker.ts');
   if (!fs.existsSync(tsPath)) throw new Error(`tree worker source not found at ${tsPath}`);
   const boot = `
@@ -374,61 +378,54 @@ require.extensions['.ts'] = function (module, filename) {
 };
 require(${JSON.stringify(tsPath)});
 `;
-  return new Worker(boot, { eval: true, workerData });
+  return new Worker(boot, { eval: true });
 }
 
 async function buildInWorkers(pr: Prepared, workers: readonly PooledWorker[]): Promise<BuiltTree[]> {
   const nTrees = pr.params.nEstimators;
   const results: (BuiltTree | undefined)[] = new Array(nTrees);
-  const init: TreeWorkerRequest = { init: { binned: pr.matrix.binned, y: pr.matrix.y, n: pr.matrix.n, p: pr.matrix.p, params: pr.treeParams, seed: pr.seed } };
-  let next = 0;
-  // This thread takes the next tree whenever it is free, yielding between trees so worker replies are handled.
+  // Every thread takes the next tree index from one shared counter, so no thread waits for another to hand out
+  // work; tree i is the same whoever builds it.
+  const next = new Int32Array(new SharedArrayBuffer(4));
+  const job: TreeWorkerRequest = { build: { binned: pr.matrix.binned, y: pr.matrix.y, n: pr.matrix.n, p: pr.matrix.p, params: pr.treeParams, seed: pr.seed, trees: nTrees, next } };
+  const cleanups: (() => void)[] = [];
+  const remote = workers.map(
+    (pw) =>
+      new Promise<void>((resolve, reject) => {
+        if (pw.failure) {
+          reject(pw.failure);
+          return;
+        }
+        const w = pw.worker;
+        const onMessage = (msg: TreeWorkerReply): void => {
+          if ('done' in msg) resolve();
+          else results[msg.tree] = msg.built;
+        };
+        const onExit = (code: number): void => reject(new Error(`tree worker exited early with code ${code}`));
+        w.on('message', onMessage);
+        w.on('error', reject);
+        w.on('exit', onExit);
+        cleanups.push(() => {
+          w.off('message', onMessage);
+          w.off('error', reject);
+          w.off('exit', onExit);
+        });
+        w.postMessage(job);
+      }),
+  );
   const local = (async () => {
-    while (next < nTrees) {
-      const i = next++;
+    for (let i = Atomics.add(next, 0, 1); i < nTrees; i = Atomics.add(next, 0, 1)) {
       results[i] = buildTree(pr.matrix, pr.treeParams, pr.seed, i);
+      // Let replies, heartbeats and timers through between trees.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   })();
-  // Trees are handed out one at a time to whichever thread is free; tree i is the same whoever builds it.
-  const cleanups: (() => void)[] = [];
   try {
-    await Promise.all([
-      local,
-      ...workers.map(
-        (pw) =>
-          new Promise<void>((resolve, reject) => {
-            if (pw.failure) {
-              reject(pw.failure);
-              return;
-            }
-            const w = pw.worker;
-            const ask = (): void => {
-              if (next >= nTrees) {
-                resolve();
-                return;
-              }
-              const req: TreeWorkerRequest = { tree: next++ };
-              w.postMessage(req);
-            };
-            const onMessage = (msg: { tree: number; built: BuiltTree }): void => {
-              results[msg.tree] = msg.built;
-              ask();
-            };
-            const onExit = (code: number): void => reject(new Error(`tree worker exited early with code ${code}`));
-            w.on('message', onMessage);
-            w.on('error', reject);
-            w.on('exit', onExit);
-            cleanups.push(() => {
-              w.off('message', onMessage);
-              w.off('error', reject);
-              w.off('exit', onExit);
-            });
-            w.postMessage(init);
-            ask();
-          }),
-      ),
-    ]);
+    await Promise.all([local, ...remote]);
+  } catch (err) {
+    // Stop handing out trees; the workers are not reused after a failure.
+    Atomics.store(next, 0, nTrees);
+    throw err;
   } finally {
     for (const c of cleanups) c();
   }
