@@ -48,6 +48,7 @@ function describe(v: unknown): string {
 
 /** Detects the type of a training column; throws when a column mixes strings with numbers/booleans. */
 export function detectType(name: string, values: ArrayLike<unknown>): ColumnType {
+  if (values instanceof Float64Array) return 'number';
   let str = 0;
   let num = 0;
   let bool = 0;
@@ -80,6 +81,8 @@ export function toRawColumn(name: string, type: ColumnType, values: ArrayLike<un
     }
     return { name, type, cat };
   }
+  // Numeric columns usually arrive as Float64Array (NaN = missing): copy without a per-value type check.
+  if (type === 'number' && values instanceof Float64Array) return { name, type, num: values.slice() };
   const num = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const v = values[i];
