@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { CONTRACTS, SOURCES, SOURCE_NAMES, sourcePath, type SourceContract, type SourceName } from '../config/sources';
 import { endOfDayMs } from '../transforms/validateRow';
+import { KeyFilter, keyFilterBits } from '../transforms/keyFilter';
 import { describeFailures, evaluateGates, type QualityCheck } from '../transforms/qualityGates';
 import { ErrorType, type StageResult } from '../shared';
 import { CsvCopyBuffer, copyWriter, withTransaction } from './pg';
@@ -54,6 +56,7 @@ export function createIngestActivities(deps: ActivityDeps) {
       const fileHash = createHash('sha256');
       const startedAt = performance.now();
       const context = { asOf: day, asOfEndMs: asOf ? endOfDayMs(asOf, timezone ?? DEFAULT_TIMEZONE) : Number.POSITIVE_INFINITY };
+      const keys = new DuplicateKeyCandidates(contract, contract.format === 'sql' ? null : fileSize(file));
       try {
         return await withTransaction(databaseUrl, (landing) =>
           withTransaction(databaseUrl, async (rejects) => {
@@ -69,6 +72,7 @@ export function createIngestActivities(deps: ActivityDeps) {
                 for (const row of batch) {
                   rowsIn++;
                   if (row.ok) {
+                    keys.add(row.values);
                     if (rowBytes.row([runId, String(row.rowNumber)], row.values)) await rows.write(rowBytes.take());
                   } else {
                     quarantined++;
@@ -94,7 +98,7 @@ export function createIngestActivities(deps: ActivityDeps) {
             }
 
             const copiedAt = performance.now();
-            const duplicates = await quarantineDuplicateKeys(landing, contract, runId);
+            const duplicates = await quarantineDuplicateKeys(landing, contract, runId, keys.result());
             const dedupMs = Math.round(performance.now() - copiedAt);
             if (duplicates > 0) {
               quarantined += duplicates;
@@ -170,21 +174,93 @@ export function createIngestActivities(deps: ActivityDeps) {
   };
 }
 
-/** Duplicate primary keys: keeps the first occurrence, quarantines the rest (set-based, bounded memory). */
-async function quarantineDuplicateKeys(client: import('pg').Client, contract: SourceContract, runId: string): Promise<number> {
+function fileSize(file: string): number | null {
+  try {
+    return statSync(file).size;
+  } catch {
+    return null;
+  }
+}
+
+/** Most candidate keys kept in memory; beyond this the exact pass checks every loaded row instead. */
+const MAX_KEY_CANDIDATES = 1 << 20;
+
+/**
+ * Keys of loaded rows that may repeat: a key whose filter bits were all set already. Every real repeat is a
+ * candidate (the filter has no false negatives), so only candidates need the exact check in SQL.
+ */
+class DuplicateKeyCandidates {
+  private readonly keyIndex: number[];
+  private readonly filter: KeyFilter;
+  private readonly candidates = new Map<string, string[]>();
+  private exhaustive = false;
+
+  constructor(contract: SourceContract, inputBytes: number | null) {
+    this.keyIndex = contract.primaryKey.map((k) => contract.columns.findIndex((c) => c.name === k));
+    this.filter = new KeyFilter(keyFilterBits(inputBytes));
+  }
+
+  add(values: readonly (string | null)[]): void {
+    const idx = this.keyIndex;
+    let key: string;
+    if (idx.length === 1) key = values[idx[0]!] ?? '\u0001';
+    else {
+      key = values[idx[0]!] ?? '\u0001';
+      for (let j = 1; j < idx.length; j++) key += '\u0000' + (values[idx[j]!] ?? '\u0001');
+    }
+    if (!this.filter.addAndCheck(key) || this.exhaustive || this.candidates.has(key)) return;
+    const parts = idx.map((i) => values[i]!);
+    // NULL keys compare equal in the window's partitions but not in IN (...): leave them to the exhaustive pass.
+    if (this.candidates.size >= MAX_KEY_CANDIDATES || parts.some((v) => v === null)) {
+      this.exhaustive = true;
+      this.candidates.clear();
+      return;
+    }
+    this.candidates.set(key, parts);
+  }
+
+  /** Candidate key values, or null when every loaded row must be checked. */
+  result(): string[][] | null {
+    return this.exhaustive ? null : [...this.candidates.values()];
+  }
+}
+
+/**
+ * Duplicate primary keys: keeps the first occurrence, quarantines the rest (set-based, bounded memory). With
+ * `candidates`, only rows with those keys can repeat, and only they are ranked.
+ */
+async function quarantineDuplicateKeys(client: import('pg').Client, contract: SourceContract, runId: string, candidates: string[][] | null): Promise<number> {
+  if (candidates !== null && candidates.length === 0) return 0;
   const pk = contract.primaryKey.join(', ');
-  // The window sorts the whole load: give it memory so big sources sort without spilling to disk.
-  await client.query(`set local work_mem = '256MB'`);
+  const lpk = contract.primaryKey.map((k) => `l.${k}`).join(', ');
+  let only = '';
+  if (candidates !== null) {
+    await client.query(`create temp table portrait_key_candidates on commit drop as select ${pk} from landing.${contract.name} where false`);
+    const copy = copyWriter(client, `copy portrait_key_candidates (${pk}) from stdin with (format csv)`);
+    try {
+      await copy.write(candidates.map((parts) => csvLine(parts)).join(''));
+      await copy.end();
+    } catch (err) {
+      await copy.abort(err as Error);
+      throw err;
+    }
+    await client.query('analyze portrait_key_candidates');
+    only = ` and (${lpk}) in (select ${pk} from portrait_key_candidates)`;
+  } else {
+    // The window sorts the whole load: give it memory so big sources sort without spilling to disk.
+    await client.query(`set local work_mem = '256MB'`);
+  }
   const keyJson = contract.primaryKey.map((k) => `'${k}', l.${k}`).join(', ');
   const result = await client.query(
     `with ranked as (
-       select ctid, row_number() over (partition by ${pk} order by row_number) as rn
-       from landing.${contract.name} where run_id = $1),
+       select l.ctid, row_number() over (partition by ${lpk} order by l.row_number) as rn
+       from landing.${contract.name} l where l.run_id = $1${only}),
      gone as (delete from landing.${contract.name} l using ranked r where l.ctid = r.ctid and r.rn > 1 returning l.row_number, jsonb_build_object(${keyJson}) as raw)
      insert into audit.quarantine (run_id, source, row_number, reason_code, message, raw_masked)
      select $1, $2, row_number, 'duplicate_key', 'duplicate primary key (${contract.primaryKey.join(', ')}); first occurrence kept', raw from gone`,
     [runId, contract.name],
   );
+  if (candidates !== null) await client.query('drop table portrait_key_candidates');
   return result.rowCount ?? 0;
 }
 

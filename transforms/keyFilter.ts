@@ -1,0 +1,67 @@
+/**
+ * Blocked Bloom filter over string keys, used while a source streams in to find the few keys that may repeat.
+ * Fixed size whatever the input: more keys only raise the false-positive rate, and a false positive only makes a
+ * key a candidate that SQL then checks exactly. All probes of a key fall in one 512-bit block (one cache line),
+ * so a lookup costs one memory miss instead of one per probe.
+ */
+const BLOCK_WORDS = 16; // 512 bits
+const PROBES = 6;
+
+export class KeyFilter {
+  private readonly words: Int32Array;
+  private readonly blockMask: number;
+
+  /** `bits` is rounded up to a power of two, at least one block. */
+  constructor(bits: number) {
+    let blocks = 1;
+    while (blocks * BLOCK_WORDS * 32 < bits && blocks < 1 << 26) blocks *= 2;
+    this.words = new Int32Array(blocks * BLOCK_WORDS);
+    this.blockMask = blocks - 1;
+  }
+
+  /** Size in bytes. */
+  get bytes(): number {
+    return this.words.byteLength;
+  }
+
+  /** Adds the key; returns true when it may have been added before (always true for a real repeat). */
+  addAndCheck(key: string): boolean {
+    let h1 = 0x811c9dc5;
+    let h2 = 0x9747b28c;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    }
+    h1 = fmix32(h1);
+    h2 = fmix32(h2 ^ key.length);
+    const base = (h1 & this.blockMask) * BLOCK_WORDS;
+    // Probe j's bit in the block: (h2 + j · step) mod 512, step odd so the probes differ.
+    const step = (h1 >>> 16) | 1;
+    let seen = true;
+    for (let j = 0; j < PROBES; j++) {
+      const bit = (h2 + Math.imul(j, step)) & 511;
+      const w = base + (bit >>> 5);
+      const m = 1 << (bit & 31);
+      if ((this.words[w]! & m) === 0) {
+        seen = false;
+        this.words[w] = this.words[w]! | m;
+      }
+    }
+    return seen;
+  }
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** Filter bits for an input of about `bytes` bytes: ~16 bits per expected row of >= 32 bytes, 64 KiB to 64 MiB. */
+export function keyFilterBits(bytes: number | null): number {
+  const rows = bytes === null ? 1 << 20 : Math.ceil(bytes / 32);
+  return Math.min(1 << 29, Math.max(1 << 19, rows * 16));
+}
