@@ -73,7 +73,8 @@ export function createIngestActivities(deps: ActivityDeps) {
                   rowsIn++;
                   if (row.ok) {
                     keys.add(row.values);
-                    if (rowBytes.row([runId, String(row.rowNumber)], row.values)) await rows.write(rowBytes.take());
+                    const lead = [runId, String(row.rowNumber)];
+                    if (row.copyLine !== undefined ? rowBytes.rowWithLine(lead, row.copyLine) : rowBytes.row(lead, row.values)) await rows.write(rowBytes.take());
                   } else {
                     quarantined++;
                     reasons[row.reasonCode] = (reasons[row.reasonCode] ?? 0) + 1;
@@ -216,13 +217,18 @@ class DuplicateKeyCandidates {
       this.candidates.clear();
       return;
     }
-    this.candidates.set(key, parts);
+    // Copies: a value may be a slice of a whole decoded read chunk, which it would otherwise keep alive.
+    this.candidates.set(detached(key), parts.map(detached));
   }
 
   /** Candidate key values, or null when every loaded row must be checked. */
   result(): string[][] | null {
     return this.exhaustive ? null : [...this.candidates.values()];
   }
+}
+
+function detached(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 /**

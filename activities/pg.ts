@@ -101,6 +101,20 @@ export class CsvCopyBuffer {
     return this.len >= this.flushAt;
   }
 
+  /** Appends one row: the leading values, then a line that is already COPY csv text (no line break). */
+  rowWithLine(lead: readonly string[], line: string): boolean {
+    let first = true;
+    for (const v of lead) {
+      this.value(v, first);
+      first = false;
+    }
+    this.ensure(line.length * 3 + 2);
+    this.buf[this.len++] = 0x2c;
+    this.len += this.buf.write(line, this.len, 'utf8');
+    this.buf[this.len++] = 0x0a;
+    return this.len >= this.flushAt;
+  }
+
   /** The bytes so far (a fresh buffer takes over). */
   take(): Buffer {
     const out = this.buf.subarray(0, this.len);

@@ -7,7 +7,16 @@ import { maskRecord, validateRow, type RowContext } from '../transforms/validate
 
 /** One data row of a source after validation: typed values for COPY, or a reason to quarantine it. */
 export type RowOutcome =
-  | { ok: true; rowNumber: number; values: (string | null)[] }
+  | {
+      ok: true;
+      rowNumber: number;
+      values: (string | null)[];
+      /**
+       * The record's own text when it is already a valid unquoted COPY (format csv) line of `values`: comma
+       * delimited, no quote or CR, every value exactly as in the file (empty = NULL), columns in contract order.
+       */
+      copyLine?: string;
+    }
   | { ok: false; rowNumber: number; reasonCode: string; message: string; raw: Record<string, string> | null };
 
 /** The file (or query) cannot be read as this source at all: missing, undecodable header, wrong columns. */
@@ -56,6 +65,8 @@ async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRo
   // Once the decoder has produced a replacement character, every record is checked for one.
   let undecodableSeen = false;
   const where = `${file} (${contract.name}, ${charset}, delimiter ${JSON.stringify(delimiter)})`;
+  // Records of a comma-delimited file can go to COPY as they are when validation changed nothing.
+  const passThrough = delimiter === ',';
 
   const classify = (items: CsvItem[]): RowOutcome[] => {
     const batch: RowOutcome[] = [];
@@ -80,7 +91,10 @@ async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRo
       }
       const aligned = order && fields.length === header.length ? order.map((i) => fields[i]!) : fields;
       const verdict = validateRow(contract, aligned, context);
-      if (verdict.ok) batch.push({ ok: true, rowNumber, values: verdict.values });
+      if (verdict.ok) {
+        const copyLine = passThrough && aligned === fields && unchanged(fields, verdict.values) && copySafe(item.raw, quote) ? item.raw : undefined;
+        batch.push({ ok: true, rowNumber, values: verdict.values, copyLine });
+      }
       else batch.push({ ok: false, rowNumber, reasonCode: verdict.reasonCode, message: `line ${item.line}: ${verdict.message}`, raw: maskRecord(contract, header, fields) });
     }
     return batch;
@@ -108,6 +122,20 @@ async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRo
   const batch = classify(items);
   if (batch.length) yield batch;
   if (!header) throw new SourceReadError(`${file} is empty: expected a header row for "${contract.name}"`);
+}
+
+/** No character that COPY (format csv) or the file's own quoting would read differently: quotes, CR. */
+function copySafe(raw: string, quote: string): boolean {
+  return raw.indexOf('"') < 0 && raw.indexOf('\r') < 0 && (quote === '"' || raw.indexOf(quote) < 0);
+}
+
+/** Whether validation kept every field as it was (an empty field becomes NULL, which COPY reads the same way). */
+function unchanged(fields: readonly string[], values: readonly (string | null)[]): boolean {
+  for (let i = 0; i < fields.length; i++) {
+    const v = values[i];
+    if (v === null ? fields[i] !== '' : v !== fields[i]) return false;
+  }
+  return true;
 }
 
 /** Maps contract column order to file column positions; a missing or unknown column fails the file. */

@@ -52,7 +52,31 @@ type Parsed = { ok: true; value: string } | { ok: false; reasonCode: string; mes
 // Fast paths for values already in canonical form (what most extracts carry): same result as the general parsers.
 const CANONICAL_DECIMAL = /^-?\d{1,15}(\.\d{1,2})?$/;
 const CANONICAL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const CANONICAL_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\+08:00$/;
+const CANONICAL_TIMESTAMP_SUFFIX = '+08:00';
+
+/** YYYY-MM-DDTHH:MM:SS+08:00 naming a real date and time (checked by character codes: no regex match arrays). */
+function isCanonicalTimestamp(raw: string): boolean {
+  if (raw.length !== 25 || !raw.endsWith(CANONICAL_TIMESTAMP_SUFFIX)) return false;
+  if (raw.charCodeAt(4) !== 45 || raw.charCodeAt(7) !== 45 || raw.charCodeAt(10) !== 84 || raw.charCodeAt(13) !== 58 || raw.charCodeAt(16) !== 58) return false;
+  const y = digits(raw, 0, 4);
+  const m = digits(raw, 5, 2);
+  const d = digits(raw, 8, 2);
+  const hh = digits(raw, 11, 2);
+  const mm = digits(raw, 14, 2);
+  const ss = digits(raw, 17, 2);
+  return y >= 0 && m >= 0 && d >= 0 && hh >= 0 && hh <= 23 && mm >= 0 && mm <= 59 && ss >= 0 && ss <= 59 && isRealDate(y, m, d);
+}
+
+/** The decimal number of raw[from, from + count) when all are ASCII digits, else -1. */
+function digits(raw: string, from: number, count: number): number {
+  let n = 0;
+  for (let i = from; i < from + count; i++) {
+    const c = raw.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
 
 function isRealDate(y: number, m: number, d: number): boolean {
   return y >= 1000 && m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m);
@@ -81,9 +105,7 @@ function parseValue(column: ColumnContract, raw: string): Parsed {
       return d ? { ok: true, value: d } : { ok: false, reasonCode: 'bad_date', message: `${shown()} is not a valid date` };
     }
     case 'timestamp': {
-      const m = CANONICAL_TIMESTAMP.exec(raw);
-      const canonical = m && isRealDate(Number(m[1]), Number(m[2]), Number(m[3])) && Number(m[4]) <= 23 && Number(m[5]) <= 59 && Number(m[6]) <= 59;
-      const ts = canonical ? raw : parseTimestamp(raw);
+      const ts = isCanonicalTimestamp(raw) ? raw : parseTimestamp(raw);
       return ts ? { ok: true, value: ts } : { ok: false, reasonCode: 'bad_timestamp', message: `${shown()} is not a valid timestamp` };
     }
     case 'bool': {
@@ -105,7 +127,22 @@ function checkMin(column: ColumnContract, n: number, value: string): Parsed {
 }
 
 function isFuture(column: ColumnContract, value: string, context: RowContext): boolean {
-  return column.type === 'date' ? value > context.asOf : Date.parse(value) >= context.asOfEndMs;
+  if (column.type === 'date') return value > context.asOf;
+  // Canonical +08:00 timestamps of one length order like their instants: compare text with the end of the day.
+  if (value.length === 25 && value.charCodeAt(10) === 84 && value.endsWith(CANONICAL_TIMESTAMP_SUFFIX) && Number.isFinite(context.asOfEndMs)) return value >= canonicalEnd(context.asOfEndMs);
+  return Date.parse(value) >= context.asOfEndMs;
+}
+
+let lastEndMs = NaN;
+let lastEnd = '';
+
+/** The instant, up to the next whole second, as YYYY-MM-DDTHH:MM:SS+08:00 (cached: one as-of day per run). */
+function canonicalEnd(ms: number): string {
+  if (ms !== lastEndMs) {
+    lastEnd = new Date(Math.ceil(ms / 1000) * 1000 + 8 * 3_600_000).toISOString().slice(0, 19) + CANONICAL_TIMESTAMP_SUFFIX;
+    lastEndMs = ms;
+  }
+  return lastEnd;
 }
 
 /** End of a calendar day in an IANA time zone (the next local midnight), as epoch milliseconds. */

@@ -1,5 +1,5 @@
 import { SOURCES, type SourceContract } from '../../config/sources';
-import { maskRecord, validateRow } from '../../transforms/validateRow';
+import { endOfDayMs, maskRecord, validateRow } from '../../transforms/validateRow';
 
 /** A valid customers row (11 columns, contract order). */
 const customerRow = (overrides: Partial<Record<number, string>> = {}): string[] => {
@@ -282,5 +282,36 @@ describe('maskRecord', () => {
     const h = SOURCES.transactions.columns.map((c) => c.name);
     const masked = maskRecord(SOURCES.transactions, h, txnRow());
     expect(Object.values(masked)).toEqual(txnRow());
+  });
+});
+
+describe('timestamps against the end of the as-of day', () => {
+  const context = { asOf: '2026-11-20', asOfEndMs: endOfDayMs('2026-11-20', 'Asia/Shanghai') };
+  const verdict = (ts: string) => validateRow(SOURCES.transactions, txnRow({ 3: ts }), context);
+
+  it('canonical and other spellings of one instant get the same verdict', () => {
+    for (const [canonical, other, future] of [
+      ['2026-11-20T23:59:59+08:00', '2026-11-20T15:59:59Z', false],
+      ['2026-11-21T00:00:00+08:00', '2026-11-20T16:00:00Z', true],
+      ['2026-11-21T00:00:01+08:00', '2026-11-21 00:00:01', true],
+      ['2026-02-29T10:00:00+08:00', '2026-02-29 10:00', null],
+    ] as const) {
+      const a = verdict(canonical);
+      const b = verdict(other);
+      if (future === null) {
+        expect(a).toMatchObject({ ok: false, reasonCode: 'bad_timestamp' });
+        expect(b).toMatchObject({ ok: false, reasonCode: 'bad_timestamp' });
+        continue;
+      }
+      expect(a.ok).toBe(!future);
+      expect(b.ok).toBe(!future);
+      if (future) expect(a).toMatchObject({ reasonCode: 'future_date' });
+    }
+  });
+
+  it('rejects canonical-looking timestamps with an impossible time', () => {
+    for (const ts of ['2026-11-20T24:00:00+08:00', '2026-11-20T10:60:00+08:00', '2026-13-01T10:00:00+08:00', '2026-11-2xT10:00:00+08:00']) {
+      expect(verdict(ts)).toMatchObject({ ok: false, reasonCode: 'bad_timestamp' });
+    }
   });
 });
