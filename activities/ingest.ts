@@ -5,13 +5,14 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { CONTRACTS, SOURCES, SOURCE_NAMES, sourcePath, type SourceContract, type SourceName } from '../config/sources';
 import { endOfDayMs } from '../transforms/validateRow';
-import { KeyFilter, keyFilterBits } from '../transforms/keyFilter';
+import { KEY_PART_SEPARATOR, KeyFilter, keyFilterBits, keyOf, NULL_KEY_PART } from '../transforms/keyFilter';
+import { ingestWorkerCount, parallelReadable, readCsvParallel, type HashedKeys, type ParallelReadStats } from './csvParallel';
 import { describeFailures, evaluateGates, type QualityCheck } from '../transforms/qualityGates';
 import { ErrorType, type StageResult } from '../shared';
 import { CsvCopyBuffer, copyWriter, withTransaction } from './pg';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
-import { readSourceRows, SourceReadError } from './sourceRows';
+import { readSourceRows, SourceReadError, type RowOutcome } from './sourceRows';
 
 export interface SourceLoadResult {
   source: SourceName;
@@ -63,23 +64,35 @@ export function createIngestActivities(deps: ActivityDeps) {
             await landing.query(`delete from landing.${source} where run_id = $1`, [runId]);
             await rejects.query('delete from audit.quarantine where run_id = $1 and source = $2', [runId, source]);
             const columns = ['run_id', 'row_number', ...contract.columns.map((c) => c.name)];
+            const readStats: ParallelReadStats = { units: 0, serialFrom: null };
             const rows = copyWriter(landing, `copy landing.${source} (${columns.join(',')}) from stdin with (format csv)`);
             const quarantine = copyWriter(rejects, 'copy audit.quarantine (run_id, source, row_number, reason_code, message, raw_masked) from stdin with (format csv)');
             try {
               const rowBytes = new CsvCopyBuffer(COPY_FLUSH_BYTES);
               let rejectText = '';
-              for await (const batch of readSourceRows({ contract, file, context, onBytes: (chunk) => fileHash.update(chunk) })) {
-                for (const row of batch) {
+              const reject = (row: Extract<RowOutcome, { ok: false }>): void => {
+                quarantined++;
+                reasons[row.reasonCode] = (reasons[row.reasonCode] ?? 0) + 1;
+                rejectText += csvLine([runId, source, String(row.rowNumber), row.reasonCode, row.message, row.raw ? JSON.stringify(row.raw) : null]);
+              };
+              const input = { contract, file, context, onBytes: (chunk: Buffer) => fileHash.update(chunk) };
+              const workers = ingestWorkerCount(deps.env.ingestWorkers);
+              const outcomes = workers > 0 && parallelReadable(contract, contract.csv.encoding) ? readCsvParallel({ ...input, runId, workers, stats: readStats }) : readSourceRows(input);
+              for await (const batch of outcomes) {
+                if (!Array.isArray(batch)) {
+                  // A unit validated and encoded in a worker thread.
+                  if (rowBytes.bytes.length > 0) await rows.write(rowBytes.take());
+                  rowsIn += batch.loaded + batch.rejects.length;
+                  keys.addHashed(batch.keys);
+                  batch.rejects.forEach(reject);
+                  await rows.write(Buffer.from(batch.copy.buffer, batch.copy.byteOffset, batch.copy.byteLength));
+                } else for (const row of batch) {
                   rowsIn++;
                   if (row.ok) {
                     keys.add(row.values);
                     const lead = [runId, String(row.rowNumber)];
                     if (row.copyLine !== undefined ? rowBytes.rowWithLine(lead, row.copyLine) : rowBytes.row(lead, row.values)) await rows.write(rowBytes.take());
-                  } else {
-                    quarantined++;
-                    reasons[row.reasonCode] = (reasons[row.reasonCode] ?? 0) + 1;
-                    rejectText += csvLine([runId, source, String(row.rowNumber), row.reasonCode, row.message, row.raw ? JSON.stringify(row.raw) : null]);
-                  }
+                  } else reject(row);
                 }
                 if (rejectText.length >= COPY_FLUSH_BYTES) {
                   await quarantine.write(rejectText);
@@ -113,7 +126,7 @@ export function createIngestActivities(deps: ActivityDeps) {
                  quarantined = excluded.quarantined, reasons = excluded.reasons, contracts_version = excluded.contracts_version, contracts_sha256 = excluded.contracts_sha256`,
               [runId, source, contract.format === 'sql' ? `sql:${contract.sql!.connectionEnv}` : file, fileHash.digest('hex'), rowsIn, loaded, quarantined, JSON.stringify(sortedCounts(reasons)), CONTRACTS.version, CONTRACTS.sha256],
             );
-            slog.info({ rows_in: rowsIn, loaded, quarantined, reasons, copy_ms: Math.round(copiedAt - startedAt), dedup_ms: dedupMs }, 'source loaded');
+            slog.info({ rows_in: rowsIn, loaded, quarantined, reasons, copy_ms: Math.round(copiedAt - startedAt), dedup_ms: dedupMs, worker_units: readStats.units, serial_from_byte: readStats.serialFrom }, 'source loaded');
             return { source, rowsIn, loaded, quarantined, reasons: sortedCounts(reasons) };
           }),
         ).finally(() => db.raw(`analyze landing.${source}`).catch(() => undefined));
@@ -202,17 +215,23 @@ class DuplicateKeyCandidates {
   }
 
   add(values: readonly (string | null)[]): void {
-    const idx = this.keyIndex;
-    let key: string;
-    if (idx.length === 1) key = values[idx[0]!] ?? '\u0001';
-    else {
-      key = values[idx[0]!] ?? '\u0001';
-      for (let j = 1; j < idx.length; j++) key += '\u0000' + (values[idx[j]!] ?? '\u0001');
+    const key = keyOf(values, this.keyIndex);
+    if (this.filter.addAndCheck(key)) this.candidate(key);
+  }
+
+  /** Keys hashed in a worker thread: `hashes` holds two per key, key j is text[ends[j - 1], ends[j]). */
+  addHashed(keys: HashedKeys): void {
+    const { hashes, text, ends } = keys;
+    for (let j = 0; j < ends.length; j++) {
+      if (this.filter.addHashesAndCheck(hashes[2 * j]!, hashes[2 * j + 1]!)) this.candidate(text.slice(j === 0 ? 0 : ends[j - 1]!, ends[j]!));
     }
-    if (!this.filter.addAndCheck(key) || this.exhaustive || this.candidates.has(key)) return;
-    const parts = idx.map((i) => values[i]!);
+  }
+
+  private candidate(key: string): void {
+    if (this.exhaustive || this.candidates.has(key)) return;
+    const parts = key.split(KEY_PART_SEPARATOR);
     // NULL keys compare equal in the window's partitions but not in IN (...): leave them to the exhaustive pass.
-    if (this.candidates.size >= MAX_KEY_CANDIDATES || parts.some((v) => v === null)) {
+    if (this.candidates.size >= MAX_KEY_CANDIDATES || parts.includes(NULL_KEY_PART)) {
       this.exhaustive = true;
       this.candidates.clear();
       return;

@@ -3,26 +3,10 @@ import knex from 'knex';
 import { ParquetReader } from '@dsnp/parquetjs';
 import type { Encoding, SourceContract } from '../config/sources';
 import { CsvRecordSplitter, type CsvItem } from '../transforms/csvRecords';
+import { describeCsvSource, headerOf, MAX_RECORD_CHARS, RecordClassifier, SourceReadError, type RowOutcome } from '../transforms/recordClassifier';
 import { maskRecord, validateRow, type RowContext } from '../transforms/validateRow';
 
-/** One data row of a source after validation: typed values for COPY, or a reason to quarantine it. */
-export type RowOutcome =
-  | {
-      ok: true;
-      rowNumber: number;
-      values: (string | null)[];
-      /**
-       * The record's own text when it is already a valid unquoted COPY (format csv) line of `values`: comma
-       * delimited, no quote or CR, every value exactly as in the file (empty = NULL), columns in contract order.
-       */
-      copyLine?: string;
-    }
-  | { ok: false; rowNumber: number; reasonCode: string; message: string; raw: Record<string, string> | null };
-
-/** The file (or query) cannot be read as this source at all: missing, undecodable header, wrong columns. */
-export class SourceReadError extends Error {
-  override readonly name = 'SourceReadError';
-}
+export { MAX_RECORD_CHARS, SourceReadError, type RowOutcome } from '../transforms/recordClassifier';
 
 export interface SourceRowsInput {
   contract: SourceContract;
@@ -35,8 +19,6 @@ export interface SourceRowsInput {
   onBytes?: (chunk: Buffer) => void;
 }
 
-/** Longest CSV record accepted (characters); a longer one is quarantined, not buffered. */
-export const MAX_RECORD_CHARS = 1 << 20;
 const READ_CHUNK = 1 << 20;
 
 /**
@@ -54,49 +36,24 @@ export async function* readSourceRows(input: SourceRowsInput): AsyncGenerator<Ro
 }
 
 async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRowsInput): AsyncGenerator<RowOutcome[]> {
-  const { delimiter, quote, header: hasHeader } = contract.csv;
+  const { delimiter, quote } = contract.csv;
   const charset = encoding ?? contract.csv.encoding;
   const decoder = new TextDecoder(charset, { fatal: false });
   const splitter = new CsvRecordSplitter({ delimiter, quote, maxRecordChars: MAX_RECORD_CHARS });
-  const names = contract.columns.map((c) => c.name);
-  let header: string[] | null = hasHeader ? null : names;
-  let order: number[] | null = null;
-  let rowNumber = 0;
+  const where = describeCsvSource(contract, file, charset);
+  let classifier: RecordClassifier | null = contract.csv.header ? null : new RecordClassifier(contract, contract.columns.map((c) => c.name), null, charset, context);
   // Once the decoder has produced a replacement character, every record is checked for one.
   let undecodableSeen = false;
-  const where = `${file} (${contract.name}, ${charset}, delimiter ${JSON.stringify(delimiter)})`;
-  // Records of a comma-delimited file can go to COPY as they are when validation changed nothing.
-  const passThrough = delimiter === ',';
 
   const classify = (items: CsvItem[]): RowOutcome[] => {
     const batch: RowOutcome[] = [];
-    for (const item of items) {
-      if (!header) {
-        if (item.kind === 'error') throw new SourceReadError(`${where}: the header cannot be read (${item.message})`);
-        header = item.fields.map((h) => h.trim());
-        if (header.some((h) => h.includes('\uFFFD'))) throw new SourceReadError(`${where}: the header is not valid ${charset} (wrong encoding? try gbk or gb18030)`);
-        order = headerOrder(contract, header, where, delimiter);
-        if (order.every((position, i) => position === i)) order = null;
-        continue;
-      }
-      rowNumber++;
-      if (item.kind === 'error') {
-        batch.push({ ok: false, rowNumber, reasonCode: item.code, message: item.message, raw: maskRecord(contract, header, [item.raw]) });
-        continue;
-      }
-      const fields = item.fields;
-      if (undecodableSeen && item.raw.includes('\uFFFD')) {
-        batch.push({ ok: false, rowNumber, reasonCode: 'bad_encoding', message: `line ${item.line}: bytes that are not valid ${charset}`, raw: maskRecord(contract, header, fields) });
-        continue;
-      }
-      const aligned = order && fields.length === header.length ? order.map((i) => fields[i]!) : fields;
-      const verdict = validateRow(contract, aligned, context);
-      if (verdict.ok) {
-        const copyLine = passThrough && aligned === fields && unchanged(fields, verdict.values) && copySafe(item.raw, quote) ? item.raw : undefined;
-        batch.push({ ok: true, rowNumber, values: verdict.values, copyLine });
-      }
-      else batch.push({ ok: false, rowNumber, reasonCode: verdict.reasonCode, message: `line ${item.line}: ${verdict.message}`, raw: maskRecord(contract, header, fields) });
+    let from = 0;
+    if (!classifier && items.length > 0) {
+      const { header, order } = headerOf(contract, items[0]!, where, charset);
+      classifier = new RecordClassifier(contract, header, order, charset, context);
+      from = 1;
     }
+    if (classifier) classifier.classify(from === 0 ? items : items.slice(from), undecodableSeen, batch);
     return batch;
   };
 
@@ -121,33 +78,7 @@ async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRo
   splitter.end(items);
   const batch = classify(items);
   if (batch.length) yield batch;
-  if (!header) throw new SourceReadError(`${file} is empty: expected a header row for "${contract.name}"`);
-}
-
-/** No character that COPY (format csv) or the file's own quoting would read differently: quotes, CR. */
-function copySafe(raw: string, quote: string): boolean {
-  return raw.indexOf('"') < 0 && raw.indexOf('\r') < 0 && (quote === '"' || raw.indexOf(quote) < 0);
-}
-
-/** Whether validation kept every field as it was (an empty field becomes NULL, which COPY reads the same way). */
-function unchanged(fields: readonly string[], values: readonly (string | null)[]): boolean {
-  for (let i = 0; i < fields.length; i++) {
-    const v = values[i];
-    if (v === null ? fields[i] !== '' : v !== fields[i]) return false;
-  }
-  return true;
-}
-
-/** Maps contract column order to file column positions; a missing or unknown column fails the file. */
-function headerOrder(contract: SourceContract, header: string[], where: string, delimiter: string): number[] {
-  const missing = contract.columns.filter((c) => !header.includes(c.name)).map((c) => c.name);
-  const extra = header.filter((h) => !contract.columns.some((c) => c.name === h));
-  if (missing.length || extra.length) {
-    const hint = header.length === 1 && contract.columns.length > 1 ? `; the header is one column: is the delimiter ${JSON.stringify(delimiter)} right?` : '';
-    const parts = [missing.length ? `missing columns: ${missing.join(', ')}` : '', extra.length ? `unexpected columns: ${extra.map((e) => e.slice(0, 40)).join(', ')}` : ''].filter(Boolean);
-    throw new SourceReadError(`${where} does not match the "${contract.name}" contract (${parts.join('; ')})${hint}`);
-  }
-  return contract.columns.map((c) => header.indexOf(c.name));
+  if (!classifier) throw new SourceReadError(`${file} is empty: expected a header row for "${contract.name}"`);
 }
 
 /** Typed source values as the text a CSV would carry, so one validation serves every format. */

@@ -13,6 +13,7 @@ const envSchema = z.object({
   PORTRAIT_PG_PORT: z.coerce.number().int().positive().default(54329),
   PORTRAIT_TEMPORAL_PORT: z.coerce.number().int().positive().default(7233),
   PORTRAIT_TEMPORAL_UI_PORT: z.coerce.number().int().positive().default(8233),
+  PORTRAIT_INGEST_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -29,6 +30,8 @@ export type PortraitEnv = Readonly<{
   temporalPort: number;
   temporalUiPort: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  /** Worker threads validating CSV sources (0 = in the activity thread; unset = CPUs − 1, at least 1). */
+  ingestWorkers?: number;
 }>;
 
 /** Parses the environment once; a bad variable fails fast with its name. */
@@ -52,5 +55,6 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): PortraitEnv {
     temporalPort: e.PORTRAIT_TEMPORAL_PORT,
     temporalUiPort: e.PORTRAIT_TEMPORAL_UI_PORT,
     logLevel: e.LOG_LEVEL,
+    ingestWorkers: e.PORTRAIT_INGEST_WORKERS,
   });
 }

@@ -8,10 +8,9 @@
  * in scikit-learn) and learning a direction for missing values at every split. Tree i depends only on (data, params, seed, i), so the
  * serialized model is byte-identical whatever the number of worker threads.
  */
-import * as fs from 'fs';
 import * as os from 'os';
-import * as path from 'path';
-import { Worker } from 'worker_threads';
+import type { Worker } from 'worker_threads';
+import { spawnModuleWorker } from '../services/moduleWorker';
 import { binMatrix, binOf, fitBinEdges } from './binning';
 import {
   columnsFromNumericBatch,
@@ -357,28 +356,9 @@ function buildInThread(pr: Prepared): BuiltTree[] {
   return out;
 }
 
-/**
- * Starts a tree worker. Compiled (dist/…/histForest.js) it runs the sibling forestWorker.js. Running from sources
- * (ts-jest), Node cannot execute forestWorker.ts, so an eval'd bootstrap registers a require hook that transpiles
- * .ts files with the TypeScript compiler (a devDependency present wherever the sources are run) and loads it.
- */
+/** Starts a tree worker (forestWorker.js, or forestWorker.ts under ts-jest). */
 export function spawnTreeWorker(): Worker {
-  if (path.extname(__filename) === '.js') return new Worker(path.join(__dirname, 'forestWorker.js'));
-  const tsPath = path.join(__dirname, 'forestWorker.ts');
-  if (!fs.existsSync(tsPath)) throw new Error(`tree worker source not found at ${tsPath}`);
-  const boot = `
-const fs = require('fs');
-const ts = require(${JSON.stringify(require.resolve('typescript'))});
-require.extensions['.ts'] = function (module, filename) {
-  const out = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
-    fileName: filename,
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-  });
-  module._compile(out.outputText, filename);
-};
-require(${JSON.stringify(tsPath)});
-`;
-  return new Worker(boot, { eval: true });
+  return spawnModuleWorker(__dirname, 'forestWorker', __filename);
 }
 
 async function buildInWorkers(pr: Prepared, workers: readonly PooledWorker[]): Promise<BuiltTree[]> {

@@ -15,18 +15,38 @@ export interface CsvSplitterOptions {
   quote: string;
   /** Longest record kept, in characters; a longer one is reported and skipped up to the next line break. */
   maxRecordChars: number;
+  /** Physical line number of the first line pushed (default 1): text may start in the middle of a file. */
+  firstLine?: number;
 }
 
 const RAW_KEPT = 1000;
 
 export class CsvRecordSplitter {
   private buf = '';
-  private line = 1;
+  private line: number;
+  private longest = 0;
   private skipping = false;
   private skipStartLine = 0;
   private skipHead = '';
 
-  constructor(private readonly opts: CsvSplitterOptions) {}
+  constructor(private readonly opts: CsvSplitterOptions) {
+    this.line = opts.firstLine ?? 1;
+  }
+
+  /** Physical line number of the next record (after end(): one past the last line). */
+  get nextLine(): number {
+    return this.line;
+  }
+
+  /** Whether part of a record is waiting for more text (or a too-long record is being skipped). */
+  get midRecord(): boolean {
+    return this.buf.length > 0 || this.skipping;
+  }
+
+  /** Characters of the longest record (or malformed line) split so far, line break excluded. */
+  get longestRecord(): number {
+    return this.longest;
+  }
 
   /** Splits what is complete in `text` (plus what was left over) and keeps the incomplete tail. */
   push(text: string, out: CsvItem[]): void {
@@ -78,6 +98,7 @@ export class CsvRecordSplitter {
       if (nextQuote < 0 || nextQuote > nl) {
         // Fast path: no quote on this line.
         const end = nl > pos && buf.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+        if (nl - pos > this.longest) this.longest = nl - pos;
         if (end > pos) {
           if (end - pos > maxRecordChars) {
             out.push({ kind: 'error', code: 'record_too_long', message: `line ${this.line}: record longer than ${maxRecordChars} characters`, line: this.line, raw: buf.slice(pos, pos + RAW_KEPT) });
@@ -138,6 +159,7 @@ export class CsvRecordSplitter {
         const nl = buf.indexOf('\n', i);
         if (nl < 0) return -1;
         const raw = trimCr(buf.slice(start, nl));
+        if (nl - start > this.longest) this.longest = nl - start;
         out.push({ kind: 'error', code: 'bad_quote', message: `line ${this.line}: unexpected character after a closing quote in field ${fields.length}`, line: this.line, raw: raw.slice(0, RAW_KEPT) });
         this.line += 1 + countNewlines(buf, start, nl);
         return nl + 1;
@@ -156,6 +178,7 @@ export class CsvRecordSplitter {
   }
 
   private emit(buf: string, start: number, nl: number, fields: string[], out: CsvItem[]): number {
+    if (nl - start > this.longest) this.longest = nl - start;
     out.push({ kind: 'record', fields, line: this.line, raw: trimCr(buf.slice(start, nl)) });
     this.line += 1 + countNewlines(buf, start, nl);
     return nl + 1;

@@ -26,15 +26,12 @@ export class KeyFilter {
 
   /** Adds the key; returns true when it may have been added before (always true for a real repeat). */
   addAndCheck(key: string): boolean {
-    let h1 = 0x811c9dc5;
-    let h2 = 0x9747b28c;
-    for (let i = 0; i < key.length; i++) {
-      const c = key.charCodeAt(i);
-      h1 = Math.imul(h1 ^ c, 0x01000193);
-      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
-    }
-    h1 = fmix32(h1);
-    h2 = fmix32(h2 ^ key.length);
+    keyHashes(key, scratch, 0);
+    return this.addHashesAndCheck(scratch[0]!, scratch[1]!);
+  }
+
+  /** Same for a key hashed by keyHashes (e.g. in another thread). */
+  addHashesAndCheck(h1: number, h2: number): boolean {
     const base = (h1 & this.blockMask) * BLOCK_WORDS;
     // Probe j's bit in the block: (h2 + j · step) mod 512, step odd so the probes differ.
     const step = (h1 >>> 16) | 1;
@@ -50,6 +47,33 @@ export class KeyFilter {
     }
     return seen;
   }
+}
+
+const scratch = new Int32Array(2);
+
+/** Writes the key's two 32-bit hashes at out[at], out[at + 1]. */
+export function keyHashes(key: string, out: Int32Array, at: number): void {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+  }
+  out[at] = fmix32(h1);
+  out[at + 1] = fmix32(h2 ^ key.length);
+}
+
+/** NULL part of a key (a value never holds it). */
+export const NULL_KEY_PART = '\u0001';
+/** Separates the parts of a composite key. */
+export const KEY_PART_SEPARATOR = '\u0000';
+
+/** The text key of a row: its primary-key values (at `index`) joined by KEY_PART_SEPARATOR. */
+export function keyOf(values: readonly (string | null)[], index: readonly number[]): string {
+  let key = values[index[0]!] ?? NULL_KEY_PART;
+  for (let j = 1; j < index.length; j++) key += KEY_PART_SEPARATOR + (values[index[j]!] ?? NULL_KEY_PART);
+  return key;
 }
 
 function fmix32(h: number): number {

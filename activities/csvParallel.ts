@@ -1,0 +1,361 @@
+/**
+ * Parallel read of a CSV source for COPY. This thread reads the file, hashes it and cuts it into units of whole
+ * records: at a line break outside quotes (an even number of quote bytes since the last cut). Worker threads
+ * (csvWorker.ts) decode, split and validate units and encode their rows as COPY text; this thread puts the
+ * replies back in file order, numbers rows and lines, and hands them on. Units are cut on bytes, which is safe
+ * for encodings where a line break or quote byte is never part of another character (UTF-8, GBK, GB18030).
+ * The first unit (header) is read in this thread; when no cut point turns up within FALLBACK_BYTES (an
+ * unclosed quote, a huge line) the rest of the file is read in this thread too, with bounded memory.
+ */
+import { createReadStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { Worker } from 'node:worker_threads';
+import type { SourceContract } from '../config/sources';
+import type { RowContext } from '../transforms/validateRow';
+import { CsvRecordSplitter, type CsvItem } from '../transforms/csvRecords';
+import { spawnModuleWorker } from '../services/moduleWorker';
+import type { CsvUnitReply, CsvWorkerRequest } from './csvWorker';
+import { describeCsvSource, headerOf, MAX_RECORD_CHARS, RecordClassifier, SourceReadError, type RowOutcome } from '../transforms/recordClassifier';
+import type { SourceRowsInput } from './sourceRows';
+
+/** Primary keys of loaded rows hashed in a worker (see KeyFilter.addHashesAndCheck). */
+export interface HashedKeys {
+  hashes: Int32Array;
+  text: string;
+  ends: Int32Array;
+}
+
+/** Loaded rows of one unit, ready for COPY, and its quarantined rows (numbered in the file). */
+export interface CsvUnitRows {
+  kind: 'unit';
+  copy: Uint8Array;
+  loaded: number;
+  rejects: Extract<RowOutcome, { ok: false }>[];
+  keys: HashedKeys;
+}
+
+const READ_CHUNK = 1 << 20;
+/** Bytes without a cut point after which the rest of the file is read in this thread. */
+const FALLBACK_BYTES = 16 << 20;
+/** Digits of the row number field (leading zeros are fine for bigint). */
+const ROW_NUMBER_WIDTH = 12;
+const BYTE_SAFE_CHARSETS = new Set(['utf-8', 'utf8', 'gbk', 'gb18030']);
+
+/** Whether a source can be read by readCsvParallel: a CSV with one-byte ASCII delimiter and quote in a byte-safe charset. */
+export function parallelReadable(contract: SourceContract, charset: string): boolean {
+  const { delimiter, quote } = contract.csv;
+  const ascii = (c: string) => c.length === 1 && c.charCodeAt(0) < 0x80 && c !== '\n' && c !== '\r';
+  return contract.format === 'csv' && BYTE_SAFE_CHARSETS.has(charset.toLowerCase()) && ascii(delimiter) && ascii(quote);
+}
+
+/** Worker threads for ingest: PORTRAIT_INGEST_WORKERS, else one fewer than the CPUs (at least one). */
+export function ingestWorkerCount(configured: number | undefined): number {
+  return configured ?? Math.max(1, availableParallelism() - 1);
+}
+
+/** The file in read-sized chunks, remembering where each chunk ended (a serial re-read pushes the same pieces). */
+class ChunkReader {
+  bytesRead = 0;
+  readonly chunkEnds: number[] = [];
+  private readonly stream;
+  private readonly chunks: AsyncIterator<Buffer>;
+
+  constructor(file: string, private readonly onBytes: ((chunk: Buffer) => void) | undefined, private readonly where: string) {
+    this.stream = createReadStream(file, { highWaterMark: READ_CHUNK });
+    this.chunks = this.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  async next(): Promise<Buffer | null> {
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await this.chunks.next();
+    } catch (err) {
+      throw new SourceReadError(`${this.where}: cannot be read: ${(err as Error).message}`);
+    }
+    if (r.done) return null;
+    this.onBytes?.(r.value);
+    this.bytesRead += r.value.length;
+    this.chunkEnds.push(this.bytesRead);
+    return r.value;
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+}
+
+/** How a file was read: units validated by workers, and the byte offset from which it was read serially (if). */
+export interface ParallelReadStats {
+  units: number;
+  serialFrom: number | null;
+}
+
+interface ReadState {
+  classifier: RecordClassifier | null;
+  rowNumber: number;
+  nextLine: number;
+}
+
+/**
+ * Yields units of COPY-ready rows (from the workers) and batches of row outcomes (read in this thread), in file
+ * order, rows numbered 1.. across both; the result is the same as readSourceRows'. A unit a worker could not read
+ * the way the serial reader would (see csvWorker) is read again here, with everything after it. Workers are
+ * stopped when the generator ends, also early.
+ */
+export async function* readCsvParallel(input: SourceRowsInput & { runId: string; workers: number; stats?: ParallelReadStats }): AsyncGenerator<CsvUnitRows | RowOutcome[]> {
+  const stats = input.stats ?? { units: 0, serialFrom: null };
+  const { contract, file, context, runId } = input;
+  const charset = input.encoding ?? contract.csv.encoding;
+  const where = describeCsvSource(contract, file, charset);
+  const { delimiter, quote } = contract.csv;
+  const quoteByte = quote.charCodeAt(0);
+  const reader = new ChunkReader(file, input.onBytes, where);
+  const pool = new UnitPool(input.workers);
+  const state: ReadState = { classifier: contract.csv.header ? null : new RecordClassifier(contract, contract.columns.map((c) => c.name), null, charset, context), rowNumber: 0, nextLine: 1 };
+  try {
+    // Bytes not yet handed out (from file offset `start`), and their scan: quote parity at the end of what was
+    // scanned, and the end of the last whole record (a line break at even parity; 0 = none yet).
+    let pending: Buffer = Buffer.alloc(0);
+    let start = 0;
+    let inQuote = false;
+    let scanned = 0;
+    let cut = 0;
+    const append = (chunk: Buffer): void => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      let pos = scanned;
+      while (pos < pending.length) {
+        const q = pending.indexOf(quoteByte, pos);
+        const end = q < 0 ? pending.length : q;
+        if (!inQuote && end > pos) {
+          const nl = pending.lastIndexOf(0x0a, end - 1);
+          if (nl >= pos) cut = nl + 1;
+        }
+        if (q < 0) break;
+        inQuote = !inQuote;
+        pos = q + 1;
+      }
+      scanned = pending.length;
+    };
+    /** Takes pending[0, cut): the parity after the cut is even again, so the scan state carries over. */
+    const takeUnit = (): Buffer => {
+      const unit = pending.subarray(0, cut);
+      pending = pending.subarray(cut);
+      start += cut;
+      scanned -= cut;
+      cut = 0;
+      return unit;
+    };
+    let eof = false;
+    let replay: { start: number; head: Buffer } | null = null;
+
+    // The header and the records with it, in this thread.
+    while (!state.classifier) {
+      const chunk = await reader.next();
+      if (chunk) append(chunk);
+      else eof = true;
+      if (cut === 0 && !eof) {
+        if (pending.length <= FALLBACK_BYTES) continue;
+        replay = { start, head: pending };
+        break;
+      }
+      const unitStart = start;
+      let bytes: Buffer;
+      if (eof) {
+        bytes = pending;
+        pending = Buffer.alloc(0);
+        start += bytes.length;
+      } else bytes = takeUnit();
+      const splitter = new CsvRecordSplitter({ delimiter, quote, maxRecordChars: MAX_RECORD_CHARS, firstLine: state.nextLine });
+      const items: CsvItem[] = [];
+      const text = new TextDecoder(charset, { fatal: false, ignoreBOM: unitStart > 0 }).decode(bytes);
+      splitter.push(text, items);
+      if (splitter.midRecord || splitter.longestRecord > MAX_RECORD_CHARS) {
+        replay = { start: unitStart, head: Buffer.concat([bytes, pending]) };
+        break;
+      }
+      splitter.end(items);
+      state.nextLine = splitter.nextLine;
+      const batch: RowOutcome[] = [];
+      classifyItems(state, contract, items, charset, context, where, text.includes('\uFFFD'), batch);
+      if (batch.length) yield batch;
+      if (eof) {
+        if (!state.classifier) throw new SourceReadError(`${file} is empty: expected a header row for "${contract.name}"`);
+        return;
+      }
+    }
+
+    if (!replay) {
+      const classifier = state.classifier!;
+      const prefix = Buffer.from(`"${runId.replace(/"/g, '""')}",`);
+      pool.init({ contract, header: classifier.header, order: classifier.order, charset, context, prefix: new Uint8Array(prefix), rowNumberWidth: ROW_NUMBER_WIDTH, maxRecordChars: MAX_RECORD_CHARS });
+      const inFlight: { reply: Promise<CsvUnitReply>; bytes: Buffer; start: number }[] = [];
+      /** Replies of the oldest units, in order, until at most `keep` are in flight; false when one was not clean. */
+      async function* settle(keep: number): AsyncGenerator<CsvUnitRows, boolean> {
+        while (inFlight.length > keep) {
+          const reply = await inFlight[0]!.reply;
+          if (!reply.clean) {
+            replay = { start: inFlight[0]!.start, head: Buffer.concat([...inFlight.map((u) => u.bytes), pending]) };
+            return false;
+          }
+          inFlight.shift();
+          stats.units++;
+          yield numberUnit(reply, state.rowNumber, state.nextLine);
+          state.rowNumber += reply.records;
+          state.nextLine += reply.lines;
+        }
+        return true;
+      }
+      for (;;) {
+        if (cut > 0) {
+          const unitStart = start;
+          const bytes = takeUnit();
+          inFlight.push({ reply: pool.submit(bytes), bytes, start: unitStart });
+          if (!(yield* settle(2 * input.workers))) break;
+          continue;
+        }
+        if (!eof && pending.length > FALLBACK_BYTES) {
+          // No record boundary in sight (a quote never closed, a huge line): read the rest in this thread.
+          if (yield* settle(0)) replay = { start, head: pending };
+          break;
+        }
+        const chunk = eof ? null : await reader.next();
+        if (chunk) {
+          append(chunk);
+          continue;
+        }
+        eof = true;
+        if (pending.length > 0) {
+          // The last line has no line break (or a quote is never closed): the worker's splitter ends it.
+          const unitStart = start;
+          const bytes = pending;
+          pending = Buffer.alloc(0);
+          start += bytes.length;
+          inFlight.push({ reply: pool.submit(bytes), bytes, start: unitStart });
+        }
+        yield* settle(0);
+        break;
+      }
+    }
+    if (replay) {
+      stats.serialFrom = (replay as { start: number }).start;
+      yield* readSerially(replay, reader, state, { contract, charset, context, where });
+    }
+    if (!state.classifier) throw new SourceReadError(`${file} is empty: expected a header row for "${contract.name}"`);
+  } finally {
+    reader.close();
+    await pool.close();
+  }
+}
+
+/** Classifies split items, taking the first as the header while there is none yet. */
+function classifyItems(state: ReadState, contract: SourceContract, items: CsvItem[], charset: string, context: RowContext, where: string, undecodable: boolean, batch: RowOutcome[]): void {
+  let from = 0;
+  if (!state.classifier && items.length > 0) {
+    const { header, order } = headerOf(contract, items[0]!, where, charset);
+    state.classifier = new RecordClassifier(contract, header, order, charset, context, state.rowNumber);
+    from = 1;
+  }
+  if (!state.classifier) return;
+  state.classifier.rowNumber = state.rowNumber;
+  state.classifier.classify(from === 0 ? items : items.slice(from), undecodable, batch);
+  state.rowNumber = state.classifier.rowNumber;
+}
+
+/**
+ * The rest of the file from `replay.start` in this thread, pushed to the splitter in the pieces the serial reader
+ * pushes (up to each read chunk's end), so the result is the serial reader's; the splitter bounds memory.
+ */
+async function* readSerially(
+  replay: { start: number; head: Buffer },
+  reader: ChunkReader,
+  state: ReadState,
+  src: { contract: SourceContract; charset: string; context: RowContext; where: string },
+): AsyncGenerator<RowOutcome[]> {
+  const { contract, charset, context, where } = src;
+  const decoder = new TextDecoder(charset, { fatal: false, ignoreBOM: replay.start > 0 });
+  const splitter = new CsvRecordSplitter({ delimiter: contract.csv.delimiter, quote: contract.csv.quote, maxRecordChars: MAX_RECORD_CHARS, firstLine: state.nextLine });
+  let undecodable = false;
+  const items: CsvItem[] = [];
+  const feed = (bytes: Buffer | null): RowOutcome[] => {
+    const text = bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
+    if (text.includes('\uFFFD')) undecodable = true;
+    splitter.push(text, items);
+    if (!bytes) splitter.end(items);
+    const batch: RowOutcome[] = [];
+    classifyItems(state, contract, items, charset, context, where, undecodable, batch);
+    items.length = 0;
+    return batch;
+  };
+  let offset = replay.start;
+  for (const end of reader.chunkEnds) {
+    if (end <= offset) continue;
+    const batch = feed(replay.head.subarray(offset - replay.start, end - replay.start));
+    offset = end;
+    if (batch.length) yield batch;
+  }
+  for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
+    const batch = feed(chunk);
+    if (batch.length) yield batch;
+  }
+  const batch = feed(null);
+  if (batch.length) yield batch;
+}
+
+/** Fills in the unit's row numbers and puts file line numbers into its messages. */
+function numberUnit(reply: CsvUnitReply, rowsBefore: number, firstLine: number): CsvUnitRows {
+  const { copy, rowOffsets, localRows } = reply;
+  for (let j = 0; j < rowOffsets.length; j++) {
+    let n = rowsBefore + localRows[j]!;
+    if (n >= 10 ** ROW_NUMBER_WIDTH) throw new Error(`row ${n} has more than ${ROW_NUMBER_WIDTH} digits`);
+    for (let i = rowOffsets[j]! + ROW_NUMBER_WIDTH - 1; n > 0; i--) {
+      copy[i] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+  }
+  const rejects = reply.rejects.map((r) => ({ ...r, rowNumber: rowsBefore + r.rowNumber, message: r.message.replace(/^line (\d+):/, (_, k: string) => `line ${firstLine + Number(k) - 1}:`) }));
+  return { kind: 'unit', copy, loaded: rowOffsets.length, rejects, keys: { hashes: reply.hashes, text: reply.keyText, ends: reply.keyEnds } };
+}
+
+/** Worker threads taking units round-robin; each answers its units in the order it got them. */
+class UnitPool {
+  private readonly workers: Worker[] = [];
+  private readonly waiting: { resolve: (r: CsvUnitReply) => void; reject: (e: Error) => void }[][] = [];
+  private next = 0;
+  private failure: Error | null = null;
+
+  constructor(private readonly size: number) {}
+
+  init(init: Extract<CsvWorkerRequest, { init: unknown }>['init']): void {
+    for (let i = 0; i < this.size; i++) {
+      const w = spawnModuleWorker(__dirname, 'csvWorker', __filename);
+      const queue: { resolve: (r: CsvUnitReply) => void; reject: (e: Error) => void }[] = [];
+      const fail = (err: Error): void => {
+        this.failure ??= err;
+        for (const q of queue.splice(0)) q.reject(err);
+      };
+      w.on('message', (reply: CsvUnitReply) => queue.shift()?.resolve(reply));
+      w.on('error', fail);
+      w.on('exit', (code) => fail(new Error(`ingest worker exited early with code ${code}`)));
+      const req: CsvWorkerRequest = { init };
+      w.postMessage(req);
+      this.workers.push(w);
+      this.waiting.push(queue);
+    }
+  }
+
+  submit(bytes: Uint8Array): Promise<CsvUnitReply> {
+    if (this.failure) throw this.failure;
+    const i = this.next++ % this.workers.length;
+    const reply = new Promise<CsvUnitReply>((resolve, reject) => this.waiting[i]!.push({ resolve, reject }));
+    reply.catch(() => undefined); // observed when its turn comes
+    // An exact copy, transferred: posting a view would clone its whole underlying buffer.
+    const own = new Uint8Array(bytes);
+    const req: CsvWorkerRequest = { unit: this.next - 1, bytes: own };
+    this.workers[i]!.postMessage(req, [own.buffer as ArrayBuffer]);
+    return reply;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

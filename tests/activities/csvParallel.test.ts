@@ -1,0 +1,75 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readCsvParallel, type ParallelReadStats } from '../../activities/csvParallel';
+import { readSourceRows } from '../../activities/sourceRows';
+import { SOURCES } from '../../config/sources';
+import { CsvRecordSplitter, type CsvItem } from '../../transforms/csvRecords';
+import { endOfDayMs } from '../../transforms/validateRow';
+import { messyTransactions } from '../helpers/messyCsv';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'portrait-csvparallel-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const context = { asOf: '2026-11-20', asOfEndMs: endOfDayMs('2026-11-20', 'Asia/Shanghai') };
+
+type Row = { row: number; values?: string[]; reason?: string; message?: string };
+
+async function serial(file: string): Promise<Row[]> {
+  const out: Row[] = [];
+  for await (const batch of readSourceRows({ contract: SOURCES.transactions, file, context })) {
+    for (const r of batch) out.push(r.ok ? { row: r.rowNumber, values: r.values.map((v) => v ?? '') } : { row: r.rowNumber, reason: r.reasonCode, message: r.message });
+  }
+  return out;
+}
+
+async function parallel(file: string, stats: ParallelReadStats): Promise<Row[]> {
+  const out: Row[] = [];
+  for await (const part of readCsvParallel({ contract: SOURCES.transactions, file, context, runId: 'r1', workers: 2, stats })) {
+    if (Array.isArray(part)) {
+      for (const r of part) out.push(r.ok ? { row: r.rowNumber, values: r.values.map((v) => v ?? '') } : { row: r.rowNumber, reason: r.reasonCode, message: r.message });
+      continue;
+    }
+    // Read the COPY text back: run id, row number, the contract's columns.
+    const items: CsvItem[] = [];
+    const splitter = new CsvRecordSplitter({ delimiter: ',', quote: '"', maxRecordChars: 1 << 20 });
+    splitter.push(Buffer.from(part.copy).toString('utf8'), items);
+    splitter.end(items);
+    expect(items).toHaveLength(part.loaded);
+    for (const item of items) {
+      if (item.kind !== 'record') throw new Error(`unreadable COPY line: ${item.message}`);
+      expect(item.fields[0]).toBe('r1');
+      out.push({ row: Number(item.fields[1]), values: item.fields.slice(2) });
+    }
+    for (const r of part.rejects) out.push({ row: r.rowNumber, reason: r.reasonCode, message: r.message });
+  }
+  return out.sort((a, b) => a.row - b.row);
+}
+
+describe('readCsvParallel', () => {
+  it('gives the serial reader’s rows, row numbers, reasons and line numbers, with most units read by workers', async () => {
+    const file = path.join(dir, 'messy.csv');
+    const text = messyTransactions(60_000);
+    writeFileSync(file, text);
+    const stats: ParallelReadStats = { units: 0, serialFrom: null };
+    const [a, b] = [await serial(file), await parallel(file, stats)];
+    expect(b).toEqual(a);
+    expect(a.filter((r) => r.reason).length).toBeGreaterThan(1000);
+    expect(stats.units).toBeGreaterThan(3);
+    // No line break after the last line: only the last unit is read again in this thread.
+    expect(stats.serialFrom).toBeGreaterThan(Buffer.byteLength(text) - (2 << 20));
+  });
+
+  it('a file ending with a line break is read by the workers alone', async () => {
+    const file = path.join(dir, 'clean.csv');
+    writeFileSync(file, messyTransactions(30_000) + '\n');
+    const stats: ParallelReadStats = { units: 0, serialFrom: null };
+    expect(await parallel(file, stats)).toEqual(await serial(file));
+    expect(stats.serialFrom).toBeNull();
+  });
+
+  it('an empty file is the same clear error as for the serial reader', async () => {
+    const file = path.join(dir, 'empty.csv');
+    writeFileSync(file, '\n\n');
+    await expect(parallel(file, { units: 0, serialFrom: null })).rejects.toThrow(/is empty: expected a header row/);
+  });
+});
