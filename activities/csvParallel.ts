@@ -16,7 +16,7 @@ import { CsvRecordSplitter, type CsvItem } from '../transforms/csvRecords';
 import { spawnModuleWorker } from '../services/moduleWorker';
 import type { CsvUnitReply, CsvWorkerRequest } from './csvWorker';
 import { describeCsvSource, headerOf, MAX_RECORD_CHARS, RecordClassifier, SourceReadError, type RowOutcome } from '../transforms/recordClassifier';
-import type { SourceRowsInput } from './sourceRows';
+import { assertSourceFile, type SourceRowsInput } from './sourceRows';
 
 /** Primary keys of loaded rows hashed in a worker (see KeyFilter.addHashesAndCheck). */
 export interface HashedKeys {
@@ -109,6 +109,7 @@ export async function* readCsvParallel(input: SourceRowsInput & { runId: string;
   const where = describeCsvSource(contract, file, charset);
   const { delimiter, quote } = contract.csv;
   const quoteByte = quote.charCodeAt(0);
+  assertSourceFile(contract, file);
   const reader = new ChunkReader(file, input.onBytes, where);
   const pool = new UnitPool(input.workers);
   const state: ReadState = { classifier: contract.csv.header ? null : new RecordClassifier(contract, contract.columns.map((c) => c.name), null, charset, context), rowNumber: 0, nextLine: 1 };
@@ -325,7 +326,16 @@ class UnitPool {
 
   constructor(private readonly size: number) {}
 
-  init(init: Extract<CsvWorkerRequest, { init: unknown }>['init']): void {
+  private job: Extract<CsvWorkerRequest, { init: unknown }>['init'] | null = null;
+
+  /** Sets what every unit is read against; workers start with the first unit (a small file needs none). */
+  init(job: Extract<CsvWorkerRequest, { init: unknown }>['init']): void {
+    this.job = job;
+  }
+
+  private start(): void {
+    const init = this.job;
+    if (!init) throw new Error('UnitPool.init must come before the first unit');
     for (let i = 0; i < this.size; i++) {
       const w = spawnModuleWorker(__dirname, 'csvWorker', __filename);
       const queue: { resolve: (r: CsvUnitReply) => void; reject: (e: Error) => void }[] = [];
@@ -345,6 +355,7 @@ class UnitPool {
 
   submit(bytes: Uint8Array): Promise<CsvUnitReply> {
     if (this.failure) throw this.failure;
+    if (this.workers.length === 0) this.start();
     const i = this.next++ % this.workers.length;
     const reply = new Promise<CsvUnitReply>((resolve, reject) => this.waiting[i]!.push({ resolve, reject }));
     reply.catch(() => undefined); // observed when its turn comes

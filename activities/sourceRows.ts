@@ -29,10 +29,15 @@ export async function* readSourceRows(input: SourceRowsInput): AsyncGenerator<Ro
   const { contract } = input;
   if (contract.format === 'sql') yield* sqlRows(input);
   else {
-    if (!existsSync(input.file) || !statSync(input.file).isFile()) throw new SourceReadError(`source file for "${contract.name}" not found: ${input.file}`);
+    assertSourceFile(contract, input.file);
     if (contract.format === 'parquet') yield* parquetRows(input);
     else yield* csvRows(input);
   }
+}
+
+/** A file source's file must exist (a clear error, not a stream error). */
+export function assertSourceFile(contract: SourceContract, file: string): void {
+  if (!existsSync(file) || !statSync(file).isFile()) throw new SourceReadError(`source file for "${contract.name}" not found: ${file}`);
 }
 
 async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRowsInput): AsyncGenerator<RowOutcome[]> {

@@ -18,6 +18,7 @@ import { createDb, migrate } from '../db/knex';
 import { generateSourceExtracts } from '../generator/generate';
 import { createActivities } from '../activities';
 import type { SourceLoadResult } from '../activities/ingest';
+import { ingestWorkerCount } from '../activities/csvParallel';
 import { createLogger } from '../services/logger';
 import { dropDatabase, ensureDatabase, ensurePostgres, withDatabase } from '../services/postgres';
 
@@ -61,8 +62,12 @@ async function main(): Promise<void> {
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   const t2 = now();
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   const load = (await new MockActivityEnvironment().run(activities.ingestSource, { runId: RUN_ID, inputDir: dir, source: 'transactions' as const, asOf: AS_OF, timezone: 'Asia/Shanghai' })) as SourceLoadResult;
   const ingestSeconds = now() - t2;
+  const cpu = process.cpuUsage(cpu0);
+  const elu = performance.eventLoopUtilization(elu0);
   clearInterval(sampler);
 
   const psqlRate = psqlRows / psqlSeconds;
@@ -75,6 +80,10 @@ async function main(): Promise<void> {
     psql_copy: { rows: psqlRows, seconds: round(psqlSeconds), rows_per_s: Math.round(psqlRate) },
     ingest_source: { rows_in: load.rowsIn, loaded: load.loaded, quarantined: load.quarantined, reasons: load.reasons, seconds: round(ingestSeconds), rows_per_s: Math.round(ingestRate) },
     ratio_to_psql: round(ingestRate / psqlRate),
+    // CPU of this process (activity thread and ingest workers) and how busy the activity thread's event loop was.
+    ingest_node_cpu_seconds: round((cpu.user + cpu.system) / 1e6),
+    ingest_main_thread_utilization: round(elu.utilization),
+    ingest_workers: ingestWorkerCount(env.ingestWorkers),
     ingest_peak_rss_mb: Math.round(peakRss / 1e6),
     node: process.version,
     postgres: (await db.raw('show server_version')).rows[0].server_version,

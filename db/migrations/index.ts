@@ -6,6 +6,7 @@ import * as qualityChecks from './20261124100000_quality_checks';
 import * as entityResolution from './20261124200000_entity_resolution';
 import * as campaignDelivery from './20261124300000_campaign_delivery';
 import * as outcomeResultsLabels from './20261124400000_outcome_results_labels';
+import * as landingBrin from './20261202000000_landing_brin';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261124200000_entity_resolution': entityResolution,
   '20261124300000_campaign_delivery': campaignDelivery,
   '20261124400000_outcome_results_labels': outcomeResultsLabels,
+  '20261202000000_landing_brin': landingBrin,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -73,3 +73,42 @@ describe('readCsvParallel', () => {
     await expect(parallel(file, { units: 0, serialFrom: null })).rejects.toThrow(/is empty: expected a header row/);
   });
 });
+
+describe('bad-input catalogue: the parallel reader gives the serial reader’s outcome for every file', () => {
+  const fixtures = path.resolve(__dirname, '..', 'fixtures', 'ingest');
+  const cases: [string, 'transactions' | 'customers', 'gbk' | 'gb18030' | undefined][] = [
+    ['wrong_delimiter.csv', 'transactions', undefined],
+    ['header_missing_column.csv', 'transactions', undefined],
+    ['row_column_counts.csv', 'transactions', undefined],
+    ['truncated_last_line.csv', 'transactions', undefined],
+    ['truncated_open_quote.csv', 'transactions', undefined],
+    ['embedded_newlines_quotes.csv', 'customers', undefined],
+    ['crlf_bom.csv', 'customers', undefined],
+    ['blank_lines.csv', 'transactions', undefined],
+    ['invalid_utf8.csv', 'customers', undefined],
+    ['customers_gbk.csv', 'customers', undefined],
+    ['customers_gbk.csv', 'customers', 'gbk'],
+    ['customers_gb18030.csv', 'customers', 'gb18030'],
+    ['empty.csv', 'transactions', undefined],
+    ['header_only.csv', 'transactions', undefined],
+    ['missing_file.csv', 'transactions', undefined],
+  ];
+  const outcome = async (rows: AsyncIterable<unknown>): Promise<unknown> => {
+    const out: unknown[] = [];
+    try {
+      for await (const part of rows) {
+        if (!Array.isArray(part)) throw new Error('a fixture is smaller than one unit: expected no worker units');
+        out.push(...part);
+      }
+      return out;
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  };
+  it.each(cases)('%s as %s (%s)', async (name, source, encoding) => {
+    const file = path.join(fixtures, name);
+    const contract = SOURCES[source];
+    const expected = await outcome(readSourceRows({ contract, file, context, encoding }));
+    expect(await outcome(readCsvParallel({ contract, file, context, encoding, runId: 'r1', workers: 1 }))).toEqual(expected);
+  });
+});
