@@ -30,7 +30,7 @@ export type PortraitEnv = Readonly<{
   temporalPort: number;
   temporalUiPort: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
-  /** Worker threads validating CSV sources (0 = in the activity thread; unset = CPUs − 1, at least 1). */
+  /** Worker threads validating CSV sources (0 = in the activity thread; unset = one per CPU, at most 8). */
   ingestWorkers?: number;
 }>;
 
