@@ -27,7 +27,7 @@ import {
   type RawColumn,
   type Row,
 } from './encoding';
-import { buildTree, warmUpTreeBuilder, CAT_WORDS, catGoesLeft, catSlots, type BinnedMatrix, type BuiltTree, type FlatTree, type TreeParams } from './histTree';
+import { buildTree, warmUpTreeBuilder, CAT_WORDS, MISSING_BIN, catGoesLeft, catSlots, type BinnedMatrix, type BuiltTree, type FlatTree, type TreeParams } from './histTree';
 import { rocAuc } from './metrics';
 import { createUniform, shuffleInPlace } from './prng';
 import type { TreeWorkerReply, TreeWorkerRequest } from './forestWorker';
@@ -483,6 +483,7 @@ export class HistForest {
   private readonly featureColumn: Int32Array;
   /** For features split by subsets of levels: bin of each level code (the encoded value); null otherwise. */
   private readonly codeBins: (Uint8Array | null)[];
+  private readonly scoreNodes: Int32Array[];
 
   constructor(parts: ForestParts) {
     this.parts = parts;
@@ -501,6 +502,18 @@ export class HistForest {
       const f = enc.features[0]!;
       this.codeBins[f] = Uint8Array.from(enc.order, (_, code) => binOf(parts.binEdges[f]!, code));
     }
+    // Scoring layout, two int32 per node: feature << 10 | missing-left << 9 | categorical << 8 | bin threshold
+    // (-1 for a leaf), then the right child.
+    if (parts.featureNames.length >= 1 << 21) throw new Error(`${parts.featureNames.length} features: at most 2^21 - 1 are supported`);
+    this.scoreNodes = parts.trees.map((t) => {
+      const nodes = new Int32Array(2 * t.feature.length);
+      for (let i = 0; i < t.feature.length; i++) {
+        const f = t.feature[i]!;
+        nodes[2 * i] = f < 0 ? -1 : (f << 10) | (t.missingLeft[i]! << 9) | (t.catSlot[i]! >= 0 ? 256 : 0) | t.threshold[i]!;
+        nodes[2 * i + 1] = t.right[i]!;
+      }
+      return nodes;
+    });
     this.thresholds = parts.trees.map((t) => {
       const thr = new Float64Array(t.feature.length);
       for (let i = 0; i < thr.length; i++) {
@@ -552,23 +565,28 @@ export class HistForest {
     return this.predictEncoded(encodeColumns(raw, this.parts.encodings, this.featureNames.length, batch.rows), batch.rows);
   }
 
-  /** Scores an already encoded p × n matrix. */
+  /**
+   * Scores an already encoded p × n matrix. The matrix is binned with the training bin edges first (a split
+   * "bin <= t" is "x <= edges[t]", so the leaves are the same as on raw values: 8× less memory to walk than
+   * doubles), then every row goes through one tree before the next, whose packed nodes stay in cache.
+   */
   predictEncoded(X: Float64Array, n: number): Float64Array {
+    const p = this.featureNames.length;
+    const binned = binMatrix(X, n, p, this.parts.binEdges);
     const out = new Float64Array(n);
     const trees = this.parts.trees;
     for (let t = 0; t < trees.length; t++) {
       const tree = trees[t]!;
-      const thr = this.thresholds[t]!;
-      const { feature, missingLeft, right, value, catSlot } = tree;
+      const nodes = this.scoreNodes[t]!;
+      const value = tree.value;
       for (let r = 0; r < n; r++) {
         let node = 0;
-        let f = feature[0]!;
-        while (f >= 0) {
-          const x = X[f * n + r]!;
-          // x - x is NaN for NaN and ±Infinity, which binning treats as missing
-          const left = x - x !== 0 ? missingLeft[node] === 1 : catSlot[node]! < 0 ? x <= thr[node]! : catGoesLeft(tree, node, this.codeBins[f]![x]!);
-          node = left ? node + 1 : right[node]!;
-          f = feature[node]!;
+        let w = nodes[0]!;
+        while (w >= 0) {
+          const b = binned[(w >>> 10) * n + r]!;
+          const left = b === MISSING_BIN ? (w & 512) !== 0 : (w & 256) !== 0 ? catGoesLeft(tree, node, b) : b <= (w & 255);
+          node = left ? node + 1 : nodes[2 * node + 1]!;
+          w = nodes[2 * node]!;
         }
         out[r] += value[node]!;
       }

@@ -225,6 +225,17 @@ describe('category encodings', () => {
   });
 });
 
+describe('scoring on bins', () => {
+  it('gives exactly the probabilities of walking raw values, with missing values, unseen levels and subset splits', async () => {
+    for (const nativeCategories of [false, true]) {
+      const forest = await trainHistForest(train.rows, train.y, { seed: 3, nEstimators: 25, minSamplesLeaf: 3, nativeCategories, threads: 1 });
+      const rows: Row[] = test.rows.map((r, i) => (i % 7 === 0 ? { ...r, region: 'r99', income: null } : i % 11 === 0 ? { ...r, balance: Number.NaN, channel: null } : r));
+      // contributions() walks raw values against the split thresholds; predictProba() walks bins.
+      expect(Array.from(forest.predictProba(rows))).toEqual(Array.from(forest.contributions(rows).prediction));
+    }
+  });
+});
+
 describe('schema validation at scoring', () => {
   let forest: HistForest;
   beforeAll(async () => {
