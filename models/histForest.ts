@@ -11,7 +11,7 @@
 import * as os from 'os';
 import type { Worker } from 'worker_threads';
 import { spawnModuleWorker } from '../services/moduleWorker';
-import { binMatrix, binOf, fitBinEdges } from './binning';
+import { binMatrix, fitBinEdges } from './binning';
 import {
   columnsFromNumericBatch,
   columnsFromRows,
@@ -478,11 +478,9 @@ export class HistForest {
   readonly oobAuc: number | null;
   private readonly parts: ForestParts;
   /** Raw-value threshold per node of each tree (edge of the split bin). */
-  private readonly thresholds: Float64Array[];
   /** Input column index of each derived feature. */
   private readonly featureColumn: Int32Array;
   /** For features split by subsets of levels: bin of each level code (the encoded value); null otherwise. */
-  private readonly codeBins: (Uint8Array | null)[];
   private readonly scoreNodes: Int32Array[];
 
   constructor(parts: ForestParts) {
@@ -496,14 +494,6 @@ export class HistForest {
     parts.encodings.forEach((enc, j) => {
       for (const f of enc.features) this.featureColumn[f] = j;
     });
-    this.codeBins = parts.featureNames.map(() => null);
-    for (const enc of parts.encodings) {
-      if (enc.kind !== 'category') continue;
-      const f = enc.features[0]!;
-      this.codeBins[f] = Uint8Array.from(enc.order, (_, code) => binOf(parts.binEdges[f]!, code));
-    }
-    // Scoring layout, two int32 per node: feature << 10 | missing-left << 9 | categorical << 8 | bin threshold
-    // (-1 for a leaf), then the right child.
     if (parts.featureNames.length >= 1 << 21) throw new Error(`${parts.featureNames.length} features: at most 2^21 - 1 are supported`);
     this.scoreNodes = parts.trees.map((t) => {
       const nodes = new Int32Array(2 * t.feature.length);
@@ -513,17 +503,6 @@ export class HistForest {
         nodes[2 * i + 1] = t.right[i]!;
       }
       return nodes;
-    });
-    this.thresholds = parts.trees.map((t) => {
-      const thr = new Float64Array(t.feature.length);
-      for (let i = 0; i < thr.length; i++) {
-        const f = t.feature[i]!;
-        if (f < 0) continue;
-        const edges = parts.binEdges[f]!;
-        const b = t.threshold[i]!;
-        thr[i] = b < edges.length ? edges[b]! : Infinity;
-      }
-      return thr;
     });
   }
 
@@ -603,26 +582,30 @@ export class HistForest {
    */
   contributions(input: ScoringInput): { bias: number; prediction: Float64Array; contributions: Float64Array; columns: string[] } {
     const { X, n } = this.encode(input);
+    const binned = binMatrix(X, n, this.featureNames.length, this.parts.binEdges);
     const nc = this.schema.length;
     const contrib = new Float64Array(n * nc);
     const prediction = new Float64Array(n);
     const trees = this.parts.trees;
+    const column = this.featureColumn;
     let bias = 0;
+    // The walk of predictEncoded (bins, packed nodes, tree by tree), crediting each step to its column.
     for (let t = 0; t < trees.length; t++) {
       const tree = trees[t]!;
-      const { feature, missingLeft, right, value, catSlot } = tree;
-      const thr = this.thresholds[t]!;
+      const nodes = this.scoreNodes[t]!;
+      const value = tree.value;
       bias += value[0]!;
       for (let r = 0; r < n; r++) {
         let node = 0;
-        let f = feature[0]!;
-        while (f >= 0) {
-          const x = X[f * n + r]!;
-          const left = x - x !== 0 ? missingLeft[node] === 1 : catSlot[node]! < 0 ? x <= thr[node]! : catGoesLeft(tree, node, this.codeBins[f]![x]!);
-          const child = left ? node + 1 : right[node]!;
-          contrib[r * nc + this.featureColumn[f]!] += value[child]! - value[node]!;
+        let w = nodes[0]!;
+        while (w >= 0) {
+          const f = w >>> 10;
+          const b = binned[f * n + r]!;
+          const left = b === MISSING_BIN ? (w & 512) !== 0 : (w & 256) !== 0 ? catGoesLeft(tree, node, b) : b <= (w & 255);
+          const child = left ? node + 1 : nodes[2 * node + 1]!;
+          contrib[r * nc + column[f]!] += value[child]! - value[node]!;
           node = child;
-          f = feature[node]!;
+          w = nodes[2 * node]!;
         }
         prediction[r] += value[node]!;
       }

@@ -1,5 +1,7 @@
 import { RandomForestClassifier } from 'ml-random-forest';
 import { loadHistForest, trainHistForest, type HistForest, type HistForestJson, type Row } from '../../models/histForest';
+import { binOf } from '../../models/binning';
+import { catGoesLeft, type FlatTree } from '../../models/histTree';
 import { rocAuc } from '../../models/metrics';
 import { createUniform } from '../../models/prng';
 
@@ -225,13 +227,41 @@ describe('category encodings', () => {
   });
 });
 
+/** Reference walk on raw encoded values: a split "bin <= t" is "x <= edges[t]"; subset splits look up the code's bin. */
+function rawValueWalk(forest: HistForest, rows: Row[]): Float64Array {
+  const json = forest.toJSON();
+  const { X, n } = forest.encode(rows);
+  const model = loadHistForest(json);
+  const { trees, binEdges } = (model as unknown as { parts: { trees: FlatTree[]; binEdges: number[][] } }).parts;
+  const out = new Float64Array(n);
+  for (const t of trees) {
+    for (let r = 0; r < n; r++) {
+      let node = 0;
+      while (t.feature[node]! >= 0) {
+        const f = t.feature[node]!;
+        const x = X[f * n + r]!;
+        const edges = binEdges[f]!;
+        let left: boolean;
+        if (!Number.isFinite(x)) left = t.missingLeft[node] === 1;
+        else if (t.catSlot[node]! >= 0) left = catGoesLeft(t, node, binOf(edges, x));
+        else left = t.threshold[node]! >= edges.length || x <= edges[t.threshold[node]!]!;
+        node = left ? node + 1 : t.right[node]!;
+      }
+      out[r] += t.value[node]!;
+    }
+  }
+  for (let r = 0; r < n; r++) out[r] /= trees.length;
+  return out;
+}
+
 describe('scoring on bins', () => {
   it('gives exactly the probabilities of walking raw values, with missing values, unseen levels and subset splits', async () => {
     for (const nativeCategories of [false, true]) {
       const forest = await trainHistForest(train.rows, train.y, { seed: 3, nEstimators: 25, minSamplesLeaf: 3, nativeCategories, threads: 1 });
       const rows: Row[] = test.rows.map((r, i) => (i % 7 === 0 ? { ...r, region: 'r99', income: null } : i % 11 === 0 ? { ...r, balance: Number.NaN, channel: null } : r));
-      // contributions() walks raw values against the split thresholds; predictProba() walks bins.
-      expect(Array.from(forest.predictProba(rows))).toEqual(Array.from(forest.contributions(rows).prediction));
+      const expected = Array.from(rawValueWalk(forest, rows));
+      expect(Array.from(forest.predictProba(rows))).toEqual(expected);
+      expect(Array.from(forest.contributions(rows).prediction)).toEqual(expected);
     }
   });
 });
