@@ -9,16 +9,14 @@
  * point turns up within FALLBACK_BYTES (an unclosed quote, a huge line), the rest of the file is read in this
  * thread, in the serial reader's pieces and with bounded memory, so the outcome never depends on the workers.
  */
-import { createReadStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { SourceContract } from '../config/sources';
-import type { RowContext } from '../transforms/validateRow';
 import { CsvRecordSplitter, type CsvItem } from '../transforms/csvRecords';
 import { spawnModuleWorker } from '../services/moduleWorker';
 import type { CsvUnitReply, CsvWorkerRequest } from './csvWorker';
-import { describeCsvSource, headerOf, MAX_RECORD_CHARS, RecordClassifier, SourceReadError, type RowOutcome } from '../transforms/recordClassifier';
-import { assertSourceFile, type SourceRowsInput } from './sourceRows';
+import { describeCsvSource, MAX_RECORD_CHARS, SourceReadError, type RowOutcome } from '../transforms/recordClassifier';
+import { assertSourceFile, ChunkReader, classifyCsvItems, initialCsvState, readCsvSerially, type CsvSource, type SourceRowsInput } from './sourceRows';
 
 /** Primary keys of loaded rows hashed in a worker (see KeyFilter.addHashesAndCheck). */
 export interface HashedKeys {
@@ -36,7 +34,6 @@ export interface CsvUnitRows {
   keys: HashedKeys;
 }
 
-const READ_CHUNK = 1 << 20;
 /** Bytes without a cut point after which the rest of the file is read in this thread. */
 const FALLBACK_BYTES = 16 << 20;
 /** Digits of the row number field (leading zeros are fine for bigint). */
@@ -59,47 +56,10 @@ export function ingestWorkerCount(configured: number | undefined): number {
   return configured ?? Math.min(8, Math.max(1, availableParallelism()));
 }
 
-/** The file in read-sized chunks, remembering where each chunk ended (a serial re-read pushes the same pieces). */
-class ChunkReader {
-  bytesRead = 0;
-  readonly chunkEnds: number[] = [];
-  private readonly stream;
-  private readonly chunks: AsyncIterator<Buffer>;
-
-  constructor(file: string, private readonly onBytes: ((chunk: Buffer) => void) | undefined, private readonly where: string) {
-    this.stream = createReadStream(file, { highWaterMark: READ_CHUNK });
-    this.chunks = this.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  }
-
-  async next(): Promise<Buffer | null> {
-    let r: IteratorResult<Buffer>;
-    try {
-      r = await this.chunks.next();
-    } catch (err) {
-      throw new SourceReadError(`${this.where}: cannot be read: ${(err as Error).message}`);
-    }
-    if (r.done) return null;
-    this.onBytes?.(r.value);
-    this.bytesRead += r.value.length;
-    this.chunkEnds.push(this.bytesRead);
-    return r.value;
-  }
-
-  close(): void {
-    this.stream.destroy();
-  }
-}
-
 /** How a file was read: units validated by workers, and the byte offset from which it was read serially (if). */
 export interface ParallelReadStats {
   units: number;
   serialFrom: number | null;
-}
-
-interface ReadState {
-  classifier: RecordClassifier | null;
-  rowNumber: number;
-  nextLine: number;
 }
 
 /**
@@ -112,13 +72,14 @@ export async function* readCsvParallel(input: SourceRowsInput & { runId: string;
   const stats = input.stats ?? { units: 0, serialFrom: null };
   const { contract, file, context, runId } = input;
   const charset = input.encoding ?? contract.csv.encoding;
-  const where = describeCsvSource(contract, file, charset);
+  const src: CsvSource = { contract, charset, context, where: describeCsvSource(contract, file, charset) };
+  const { where } = src;
   const { delimiter, quote } = contract.csv;
   const quoteByte = quote.charCodeAt(0);
   assertSourceFile(contract, file);
   const reader = new ChunkReader(file, input.onBytes, where);
   const pool = new UnitPool(input.workers);
-  const state: ReadState = { classifier: contract.csv.header ? null : new RecordClassifier(contract, contract.columns.map((c) => c.name), null, charset, context), rowNumber: 0, nextLine: 1 };
+  const state = initialCsvState(src);
   try {
     // Bytes not yet handed out (from file offset `start`), and their scan: quote parity at the end of what was
     // scanned, and the end of the last whole record (a line break at even parity; 0 = none yet).
@@ -176,14 +137,14 @@ export async function* readCsvParallel(input: SourceRowsInput & { runId: string;
       const items: CsvItem[] = [];
       const text = new TextDecoder(charset, { fatal: false, ignoreBOM: unitStart > 0 }).decode(bytes);
       splitter.push(text, items);
-      if (splitter.midRecord || splitter.longestRecord > MAX_RECORD_CHARS) {
+      if (!splitter.endsCleanly) {
         replay = { start: unitStart, head: Buffer.concat([bytes, pending]) };
         break;
       }
       splitter.end(items);
       state.nextLine = splitter.nextLine;
       const batch: RowOutcome[] = [];
-      classifyItems(state, contract, items, charset, context, where, text.includes('\uFFFD'), batch);
+      classifyCsvItems(state, src, items, text.includes('\uFFFD'), batch);
       if (batch.length) yield batch;
       if (eof) {
         if (!state.classifier) throw new SourceReadError(`${file} is empty: expected a header row for "${contract.name}"`);
@@ -245,67 +206,13 @@ export async function* readCsvParallel(input: SourceRowsInput & { runId: string;
     }
     if (replay) {
       stats.serialFrom = (replay as { start: number }).start;
-      yield* readSerially(replay, reader, state, { contract, charset, context, where });
+      yield* readCsvSerially(replay, reader, state, src);
     }
     if (!state.classifier) throw new SourceReadError(`${file} is empty: expected a header row for "${contract.name}"`);
   } finally {
     reader.close();
     await pool.close();
   }
-}
-
-/** Classifies split items, taking the first as the header while there is none yet. */
-function classifyItems(state: ReadState, contract: SourceContract, items: CsvItem[], charset: string, context: RowContext, where: string, undecodable: boolean, batch: RowOutcome[]): void {
-  let from = 0;
-  if (!state.classifier && items.length > 0) {
-    const { header, order } = headerOf(contract, items[0]!, where, charset);
-    state.classifier = new RecordClassifier(contract, header, order, charset, context, state.rowNumber);
-    from = 1;
-  }
-  if (!state.classifier) return;
-  state.classifier.rowNumber = state.rowNumber;
-  state.classifier.classify(from === 0 ? items : items.slice(from), undecodable, batch);
-  state.rowNumber = state.classifier.rowNumber;
-}
-
-/**
- * The rest of the file from `replay.start` in this thread, pushed to the splitter in the pieces the serial reader
- * pushes (up to each read chunk's end), so the result is the serial reader's; the splitter bounds memory.
- */
-async function* readSerially(
-  replay: { start: number; head: Buffer },
-  reader: ChunkReader,
-  state: ReadState,
-  src: { contract: SourceContract; charset: string; context: RowContext; where: string },
-): AsyncGenerator<RowOutcome[]> {
-  const { contract, charset, context, where } = src;
-  const decoder = new TextDecoder(charset, { fatal: false, ignoreBOM: replay.start > 0 });
-  const splitter = new CsvRecordSplitter({ delimiter: contract.csv.delimiter, quote: contract.csv.quote, maxRecordChars: MAX_RECORD_CHARS, firstLine: state.nextLine });
-  let undecodable = false;
-  const items: CsvItem[] = [];
-  const feed = (bytes: Buffer | null): RowOutcome[] => {
-    const text = bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
-    if (text.includes('\uFFFD')) undecodable = true;
-    splitter.push(text, items);
-    if (!bytes) splitter.end(items);
-    const batch: RowOutcome[] = [];
-    classifyItems(state, contract, items, charset, context, where, undecodable, batch);
-    items.length = 0;
-    return batch;
-  };
-  let offset = replay.start;
-  for (const end of reader.chunkEnds) {
-    if (end <= offset) continue;
-    const batch = feed(replay.head.subarray(offset - replay.start, end - replay.start));
-    offset = end;
-    if (batch.length) yield batch;
-  }
-  for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
-    const batch = feed(chunk);
-    if (batch.length) yield batch;
-  }
-  const batch = feed(null);
-  if (batch.length) yield batch;
 }
 
 /** Fills in the unit's row numbers and puts file line numbers into its messages. */

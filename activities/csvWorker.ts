@@ -69,9 +69,7 @@ function validateUnit(job: CsvWorkerInit, keyIndex: readonly number[], unit: num
   const splitter = new CsvRecordSplitter({ delimiter, quote, maxRecordChars: job.maxRecordChars });
   const items: CsvItem[] = [];
   splitter.push(text, items);
-  // Whether the activity thread, reading the file in its own pieces, would split this text the same way: the unit
-  // ends between records and no record is long enough for a piece boundary to cut it short.
-  const clean = !splitter.midRecord && splitter.longestRecord <= job.maxRecordChars;
+  const clean = splitter.endsCleanly;
   splitter.end(items);
   const outcomes: RowOutcome[] = [];
   new RecordClassifier(job.contract, job.header, job.order, job.charset, job.context).classify(items, text.includes('\uFFFD'), outcomes);

@@ -40,50 +40,120 @@ export function assertSourceFile(contract: SourceContract, file: string): void {
   if (!existsSync(file) || !statSync(file).isFile()) throw new SourceReadError(`source file for "${contract.name}" not found: ${file}`);
 }
 
-async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRowsInput): AsyncGenerator<RowOutcome[]> {
-  const { delimiter, quote } = contract.csv;
-  const charset = encoding ?? contract.csv.encoding;
-  const decoder = new TextDecoder(charset, { fatal: false });
-  const splitter = new CsvRecordSplitter({ delimiter, quote, maxRecordChars: MAX_RECORD_CHARS });
-  const where = describeCsvSource(contract, file, charset);
-  let classifier: RecordClassifier | null = contract.csv.header ? null : new RecordClassifier(contract, contract.columns.map((c) => c.name), null, charset, context);
-  // Once the decoder has produced a replacement character, every record is checked for one.
-  let undecodableSeen = false;
+/** A CSV source being read: its contract, the charset in use, the row context and how to name it in errors. */
+export interface CsvSource {
+  contract: SourceContract;
+  charset: string;
+  context: RowContext;
+  where: string;
+}
 
-  const classify = (items: CsvItem[]): RowOutcome[] => {
-    const batch: RowOutcome[] = [];
-    let from = 0;
-    if (!classifier && items.length > 0) {
-      const { header, order } = headerOf(contract, items[0]!, where, charset);
-      classifier = new RecordClassifier(contract, header, order, charset, context);
-      from = 1;
+/** A file in read-sized chunks, remembering where each chunk ended: a re-read from a record boundary can push the same pieces. */
+export class ChunkReader {
+  bytesRead = 0;
+  readonly chunkEnds: number[] = [];
+  private readonly stream;
+  private readonly chunks: AsyncIterator<Buffer>;
+
+  constructor(file: string, private readonly onBytes: ((chunk: Buffer) => void) | undefined, private readonly where: string) {
+    this.stream = createReadStream(file, { highWaterMark: READ_CHUNK });
+    this.chunks = this.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  async next(): Promise<Buffer | null> {
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await this.chunks.next();
+    } catch (err) {
+      throw new SourceReadError(`${this.where}: cannot be read: ${(err as Error).message}`);
     }
-    if (classifier) classifier.classify(from === 0 ? items : items.slice(from), undecodableSeen, batch);
+    if (r.done) return null;
+    this.onBytes?.(r.value);
+    this.bytesRead += r.value.length;
+    this.chunkEnds.push(this.bytesRead);
+    return r.value;
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+}
+
+/** Where reading a CSV source stands: its classifier once the header is read, data rows and lines so far. */
+export interface CsvReadState {
+  classifier: RecordClassifier | null;
+  rowNumber: number;
+  nextLine: number;
+}
+
+/** The state before the first byte: no header yet (or the contract's columns when the file has none). */
+export function initialCsvState(src: CsvSource): CsvReadState {
+  const { contract, charset, context } = src;
+  return { classifier: contract.csv.header ? null : new RecordClassifier(contract, contract.columns.map((c) => c.name), null, charset, context), rowNumber: 0, nextLine: 1 };
+}
+
+/** Classifies split items, taking the first as the header while there is none yet. */
+export function classifyCsvItems(state: CsvReadState, src: CsvSource, items: CsvItem[], undecodable: boolean, batch: RowOutcome[]): void {
+  const { contract, charset, context, where } = src;
+  let from = 0;
+  if (!state.classifier && items.length > 0) {
+    const { header, order } = headerOf(contract, items[0]!, where, charset);
+    state.classifier = new RecordClassifier(contract, header, order, charset, context, state.rowNumber);
+    from = 1;
+  }
+  if (!state.classifier) return;
+  state.classifier.rowNumber = state.rowNumber;
+  state.classifier.classify(from === 0 ? items : items.slice(from), undecodable, batch);
+  state.rowNumber = state.classifier.rowNumber;
+}
+
+/**
+ * Reads a CSV source in this thread from file offset `from.start` (a record boundary; `from.head` holds the bytes
+ * from there already read) to its end. Text is pushed to the splitter up to each read chunk's end, whatever the
+ * start, so a read from the middle of a file splits as a read from its beginning would; the splitter bounds memory.
+ */
+export async function* readCsvSerially(from: { start: number; head: Buffer }, reader: ChunkReader, state: CsvReadState, src: CsvSource): AsyncGenerator<RowOutcome[]> {
+  const { contract, charset } = src;
+  const decoder = new TextDecoder(charset, { fatal: false, ignoreBOM: from.start > 0 });
+  const splitter = new CsvRecordSplitter({ delimiter: contract.csv.delimiter, quote: contract.csv.quote, maxRecordChars: MAX_RECORD_CHARS, firstLine: state.nextLine });
+  let undecodable = false;
+  const items: CsvItem[] = [];
+  const feed = (bytes: Buffer | null): RowOutcome[] => {
+    const text = bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
+    if (text.includes('\uFFFD')) undecodable = true;
+    splitter.push(text, items);
+    if (!bytes) splitter.end(items);
+    const batch: RowOutcome[] = [];
+    classifyCsvItems(state, src, items, undecodable, batch);
+    items.length = 0;
     return batch;
   };
-
-  const items: CsvItem[] = [];
-  try {
-    for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK })) {
-      onBytes?.(chunk as Buffer);
-      const text = decoder.decode(chunk as Buffer, { stream: true });
-      if (!undecodableSeen && text.includes('\uFFFD')) undecodableSeen = true;
-      splitter.push(text, items);
-      const batch = classify(items);
-      items.length = 0;
-      if (batch.length) yield batch;
-    }
-  } catch (err) {
-    if (err instanceof SourceReadError) throw err;
-    throw new SourceReadError(`${where}: cannot be read: ${(err as Error).message}`);
+  let offset = from.start;
+  for (const end of reader.chunkEnds) {
+    if (end <= offset) continue;
+    const batch = feed(from.head.subarray(offset - from.start, end - from.start));
+    offset = end;
+    if (batch.length) yield batch;
   }
-  const tail = decoder.decode();
-  if (tail.includes('\uFFFD')) undecodableSeen = true;
-  splitter.push(tail, items);
-  splitter.end(items);
-  const batch = classify(items);
+  for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
+    const batch = feed(chunk);
+    if (batch.length) yield batch;
+  }
+  const batch = feed(null);
   if (batch.length) yield batch;
-  if (!classifier) throw new SourceReadError(`${file} is empty: expected a header row for "${contract.name}"`);
+}
+
+async function* csvRows({ contract, file, context, encoding, onBytes }: SourceRowsInput): AsyncGenerator<RowOutcome[]> {
+  const charset = encoding ?? contract.csv.encoding;
+  const src: CsvSource = { contract, charset, context, where: describeCsvSource(contract, file, charset) };
+  const reader = new ChunkReader(file, onBytes, src.where);
+  const state = initialCsvState(src);
+  try {
+    yield* readCsvSerially({ start: 0, head: Buffer.alloc(0) }, reader, state, src);
+  } finally {
+    reader.close();
+  }
+  if (!state.classifier) throw new SourceReadError(`${file} is empty: expected a header row for "${contract.name}"`);
 }
 
 /** Typed source values as the text a CSV would carry, so one validation serves every format. */

@@ -24,6 +24,7 @@ const RAW_KEPT = 1000;
 export class CsvRecordSplitter {
   private buf = '';
   private line: number;
+  /** Characters of the longest record (or malformed line) split so far, line break excluded. */
   private longest = 0;
   private skipping = false;
   private skipStartLine = 0;
@@ -38,14 +39,12 @@ export class CsvRecordSplitter {
     return this.line;
   }
 
-  /** Whether part of a record is waiting for more text (or a too-long record is being skipped). */
-  get midRecord(): boolean {
-    return this.buf.length > 0 || this.skipping;
-  }
-
-  /** Characters of the longest record (or malformed line) split so far, line break excluded. */
-  get longestRecord(): number {
-    return this.longest;
+  /**
+   * Whether the text pushed so far ends between records and no record in it came near the length limit: then
+   * the same text pushed in any other pieces splits into the same items (the limit is only checked at piece ends).
+   */
+  get endsCleanly(): boolean {
+    return this.buf.length === 0 && !this.skipping && this.longest <= this.opts.maxRecordChars;
   }
 
   /** Splits what is complete in `text` (plus what was left over) and keeps the incomplete tail. */
