@@ -2,7 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import type { SourceLoadResult } from '../../activities/ingest';
+import { quarantineDuplicateKeys, type SourceLoadResult } from '../../activities/ingest';
+import { withTransaction } from '../../activities/pg';
+import { SOURCES } from '../../config/sources';
 import { createLogger } from '../../services/logger';
 import { createTestContext, type TestContext } from '../helpers/testContext';
 
@@ -55,4 +57,22 @@ test('composite keys: a repeat needs every part equal; no candidates means no SQ
   const unique = await ingest('balances', ['account_id,balance_date,balance', 'A1,2026-11-18,1.00', 'A1,2026-11-19,2.00'].join('\n') + '\n');
   expect(unique).toMatchObject({ rowsIn: 2, loaded: 2, quarantined: 0 });
   expect(await quarantinedRows('balances')).toEqual([]);
+});
+
+test('ranking every loaded row (no candidates known) quarantines the same repeats as ranking candidates only', async () => {
+  const rows = (run: string) =>
+    ['T1', 'T2', 'T1', 'T3', 'T2', 'T1'].map((id, i) => ({ run_id: run, row_number: i + 1, txn_id: id, account_id: 'A1', customer_key: 'C1', txn_ts: '2026-11-19T10:00:00+08:00', amount: 1, direction: 'debit', channel: 'mobile', category: 'other' }));
+  for (const run of ['it-dup-all', 'it-dup-some']) {
+    await ctx.db('audit.runs').insert({ run_id: run, as_of: AS_OF, input_dir: ctx.workDir, config_sha256: 'test', config: '{}', code_version: 'test', seed: 1, status: 'running', snapshot_dir: path.join(ctx.env.snapshotDir, run), started_at: new Date() });
+    await ctx.db('landing.transactions').insert(rows(run));
+  }
+  const all = await withTransaction(ctx.databaseUrl, (client) => quarantineDuplicateKeys(client, SOURCES.transactions, 'it-dup-all', null));
+  const some = await withTransaction(ctx.databaseUrl, (client) => quarantineDuplicateKeys(client, SOURCES.transactions, 'it-dup-some', [['T1'], ['T2']]));
+  expect([all, some]).toEqual([3, 3]);
+  for (const run of ['it-dup-all', 'it-dup-some']) {
+    const q = await ctx.db('audit.quarantine').where({ run_id: run, source: 'transactions' }).orderBy('row_number').pluck('row_number');
+    expect(q.map(Number)).toEqual([3, 5, 6]);
+    const kept = await ctx.db('landing.transactions').where({ run_id: run }).orderBy('row_number').pluck('row_number');
+    expect(kept.map(Number)).toEqual([1, 2, 4]);
+  }
 });
