@@ -118,11 +118,36 @@ export function columnsFromRows(rows: readonly Row[], names: readonly string[]):
 }
 
 /**
- * Level id of each row of a training category column (-1 = missing) and the levels by id, recorded by fitEncodings
- * for the encodeColumns call that follows on the same columns. Keyed by the column's value array, which is never
- * modified after toRawColumn builds it.
+ * Level id of each row of a category column (-1 = missing) and the levels by id, found with one map lookup per
+ * row. Cached per value array (never modified once toRawColumn built it), so training's fitEncodings and the
+ * encodeColumns that follows look each row up once.
  */
-const levelIdsOf = new WeakMap<readonly (string | null)[], { rowIds: Int32Array; seen: readonly string[] }>();
+const levelIdCache = new WeakMap<readonly (string | null)[], { rowIds: Int32Array; levels: readonly string[] }>();
+
+function levelIds(cat: readonly (string | null)[]): { rowIds: Int32Array; levels: readonly string[] } {
+  const cached = levelIdCache.get(cat);
+  if (cached) return cached;
+  const ids = new Map<string, number>();
+  const levels: string[] = [];
+  const rowIds = new Int32Array(cat.length);
+  for (let i = 0; i < cat.length; i++) {
+    const v = cat[i];
+    if (v === null || v === undefined) {
+      rowIds[i] = -1;
+      continue;
+    }
+    let id = ids.get(v);
+    if (id === undefined) {
+      id = levels.length;
+      ids.set(v, id);
+      levels.push(v);
+    }
+    rowIds[i] = id;
+  }
+  const out = { rowIds, levels };
+  levelIdCache.set(cat, out);
+  return out;
+}
 
 /** Learns encodings of the training columns; `y` is 0/1. Returns schema, encodings and derived feature names. */
 export function fitEncodings(
@@ -144,32 +169,15 @@ export function fitEncodings(
       featureNames.push(col.name);
       continue;
     }
-    // One map lookup per row; the row's level id is kept so encodeColumns need not look it up again.
-    const ids = new Map<string, number>();
-    const seen: string[] = [];
-    const counts: number[] = [];
-    const positives: number[] = [];
-    const cat = col.cat;
-    const rowIds = new Int32Array(cat.length);
-    for (let i = 0; i < cat.length; i++) {
-      const v = cat[i];
-      if (v === null || v === undefined) {
-        rowIds[i] = -1;
-        continue;
-      }
-      let id = ids.get(v);
-      if (id === undefined) {
-        id = seen.length;
-        ids.set(v, id);
-        seen.push(v);
-        counts.push(0);
-        positives.push(0);
-      }
-      rowIds[i] = id;
+    const { rowIds, levels: seen } = levelIds(col.cat);
+    const counts = new Array<number>(seen.length).fill(0);
+    const positives = new Array<number>(seen.length).fill(0);
+    for (let i = 0; i < rowIds.length; i++) {
+      const id = rowIds[i]!;
+      if (id < 0) continue;
       counts[id]++;
       positives[id] += y[i]!;
     }
-    levelIdsOf.set(cat, { rowIds, seen });
     const stats = new Map(seen.map((lv, id) => [lv, { n: counts[id]!, pos: positives[id]! }]));
     const levels = [...seen].sort();
     schema.push({ name: col.name, type: 'category', categories: levels });
@@ -205,46 +213,28 @@ export function encodeColumns(columns: ReadonlyMap<string, RawColumn>, encodings
     } else if (enc.kind === 'onehot') {
       if (col.type !== 'category') throw new Error(`column '${enc.column}' expects category strings but holds ${col.type} values`);
       const pos = new Map(enc.levels.map((lv, k) => [lv, k]));
-      const known = levelIdsOf.get(col.cat);
-      if (known && known.rowIds.length === n) {
-        const featureOfId = known.seen.map((lv) => {
-          const k = pos.get(lv);
-          return k === undefined ? -1 : enc.features[k]!;
-        });
-        for (let r = 0; r < n; r++) {
-          const id = known.rowIds[r]!;
-          if (id < 0) {
-            for (const f of enc.features) X[f * n + r] = NaN;
-          } else if (featureOfId[id]! >= 0) X[featureOfId[id]! * n + r] = 1;
-        }
-        continue;
-      }
+      const { rowIds, levels } = levelIds(col.cat);
+      // Unseen levels are all-zero.
+      const featureOfId = levels.map((lv) => {
+        const k = pos.get(lv);
+        return k === undefined ? -1 : enc.features[k]!;
+      });
       for (let r = 0; r < n; r++) {
-        const v = col.cat[r];
-        if (v === null || v === undefined) {
+        const id = rowIds[r]!;
+        if (id < 0) {
           for (const f of enc.features) X[f * n + r] = NaN;
-        } else {
-          const k = pos.get(v);
-          if (k !== undefined) X[enc.features[k]! * n + r] = 1; // unseen levels are all-zero
-        }
+        } else if (featureOfId[id]! >= 0) X[featureOfId[id]! * n + r] = 1;
       }
     } else if (enc.kind === 'ordinal' || enc.kind === 'category') {
       if (col.type !== 'category') throw new Error(`column '${enc.column}' expects category strings but holds ${col.type} values`);
       const code = new Map(enc.order.map((lv, k) => [lv, k]));
       const base = enc.features[0]! * n;
-      const known = levelIdsOf.get(col.cat);
-      if (known && known.rowIds.length === n) {
-        const codeOfId = Float64Array.from(known.seen, (lv) => code.get(lv) ?? NaN);
-        for (let r = 0; r < n; r++) {
-          const id = known.rowIds[r]!;
-          X[base + r] = id < 0 ? NaN : codeOfId[id]!;
-        }
-        continue;
-      }
+      const { rowIds, levels } = levelIds(col.cat);
+      // Unseen levels are treated as missing.
+      const codeOfId = Float64Array.from(levels, (lv) => code.get(lv) ?? NaN);
       for (let r = 0; r < n; r++) {
-        const v = col.cat[r];
-        const k = v === null || v === undefined ? undefined : code.get(v);
-        X[base + r] = k === undefined ? NaN : k; // unseen levels are treated as missing
+        const id = rowIds[r]!;
+        X[base + r] = id < 0 ? NaN : codeOfId[id]!;
       }
     }
   }
