@@ -91,7 +91,7 @@ export function createIngestActivities(deps: ActivityDeps) {
                   if (row.ok) {
                     keys.add(row.values);
                     const lead = [runId, String(row.rowNumber)];
-                    if (row.copyLine !== undefined ? rowBytes.rowWithLine(lead, row.copyLine) : rowBytes.row(lead, row.values)) await rows.write(rowBytes.take());
+                    if (rowBytes.row(lead, row.values, row.copyLine)) await rows.write(rowBytes.take());
                   } else reject(row);
                 }
                 if (rejectText.length >= COPY_FLUSH_BYTES) {

@@ -10,54 +10,38 @@ export class CsvCopyBuffer {
     this.buf = Buffer.allocUnsafe(flushAt * 2);
   }
 
-  /** Appends one row: the leading values, then the rest. Returns true once the buffer is worth flushing. */
-  row(lead: readonly string[], values: readonly (string | null)[]): boolean {
-    let first = true;
-    for (const v of lead) {
-      this.value(v, first);
-      first = false;
-    }
-    for (const v of values) {
-      this.value(v, first);
-      first = false;
-    }
-    this.ensure(1);
-    this.buf[this.len++] = 0x0a;
-    return this.len >= this.flushAt;
-  }
-
-  /** Appends one row: the leading values, then a line that is already COPY csv text (no line break). */
-  rowWithLine(lead: readonly string[], line: string): boolean {
-    let first = true;
-    for (const v of lead) {
-      this.value(v, first);
-      first = false;
-    }
-    this.ensure(line.length * 3 + 2);
-    this.buf[this.len++] = 0x2c;
-    this.len += this.buf.write(line, this.len, 'utf8');
-    this.buf[this.len++] = 0x0a;
+  /**
+   * Appends one row: the leading values, then `line` when given (already COPY csv text of the values, no line
+   * break), else the values. Returns true once the buffer is worth flushing.
+   */
+  row(lead: readonly string[], values: readonly (string | null)[], line?: string): boolean {
+    for (let i = 0; i < lead.length; i++) this.value(lead[i]!, i === 0);
+    this.rest(line, values, lead.length === 0);
     return this.len >= this.flushAt;
   }
 
   /**
    * Appends one row that starts with `prefix` (COPY text ending in a comma) and a row number of `width` zeros
-   * filled in later, then `line` (COPY text) or `values`. Returns the byte offset of the row number.
+   * filled in later, then `line` or `values` as in row(). Returns the byte offset of the row number.
    */
   numberedRow(prefix: Buffer, width: number, line: string | undefined, values: readonly (string | null)[]): number {
-    this.ensure(prefix.length + width + 1);
+    this.ensure(prefix.length + width);
     this.len += prefix.copy(this.buf, this.len);
     const at = this.len;
     this.buf.fill(0x30, at, at + width);
     this.len += width;
+    this.rest(line, values, false);
+    return at;
+  }
+
+  private rest(line: string | undefined, values: readonly (string | null)[], first: boolean): void {
     if (line !== undefined) {
-      this.ensure(line.length * 3 + 2);
-      this.buf[this.len++] = 0x2c;
+      this.ensure(line.length * 3 + 1);
+      if (!first) this.buf[this.len++] = 0x2c;
       this.len += this.buf.write(line, this.len, 'utf8');
-    } else for (const v of values) this.value(v, false);
+    } else for (let i = 0; i < values.length; i++) this.value(values[i]!, first && i === 0);
     this.ensure(1);
     this.buf[this.len++] = 0x0a;
-    return at;
   }
 
   /** The bytes so far, without taking them (valid until the next write). */

@@ -41,7 +41,7 @@ describe('COPY pass-through lines', () => {
     const viaValues = new CsvCopyBuffer();
     const first = rows[0]!;
     if (!first.ok) throw new Error('row 1 should be valid');
-    viaLine.rowWithLine(['r', '1'], first.copyLine!);
+    viaLine.row(['r', '1'], first.values, first.copyLine!);
     viaValues.row(['r', '1'], first.values);
     expect(viaLine.take().toString().replace(/"/g, '')).toBe(viaValues.take().toString().replace(/"/g, ''));
   });
