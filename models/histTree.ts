@@ -438,18 +438,19 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
       const base = f * n;
       let minB = 255;
       let maxB = -1;
-      if (pack && small) {
-        const mm = histogramPackedTracked(binned, base, idx, packed, start, end, hf);
-        minB = mm & 0xff;
-        maxB = (mm >> 8) - 1;
-        if (maxB >= minB) unpack(hf, minB, maxB, h);
-        unpack(hf, MISSING_BIN, MISSING_BIN, h);
-      } else if (pack) {
-        histogramPacked(binned, base, idx, packed, start, end, hf);
-        minB = 0;
-        while (minB < 255 && hf[minB] === 0) minB++;
-        maxB = 254;
-        while (maxB >= minB && hf[maxB] === 0) maxB--;
+      if (pack) {
+        if (small) {
+          const mm = histogramPackedTracked(binned, base, idx, packed, start, end, hf);
+          minB = mm & 0xff;
+          maxB = (mm >> 8) - 1;
+        } else {
+          histogramPacked(binned, base, idx, packed, start, end, hf);
+          minB = 0;
+          while (minB < 255 && hf[minB] === 0) minB++;
+          maxB = 254;
+          while (maxB >= minB && hf[maxB] === 0) maxB--;
+        }
+        // The rest of the split search reads the int32 layout.
         if (maxB >= minB) unpack(hf, minB, maxB, h);
         unpack(hf, MISSING_BIN, MISSING_BIN, h);
       } else if (small) {
