@@ -27,7 +27,7 @@ import {
   type RawColumn,
   type Row,
 } from './encoding';
-import { buildTree, warmUpTreeBuilder, CAT_WORDS, MISSING_BIN, catGoesLeft, catSlots, type BinnedMatrix, type BuiltTree, type FlatTree, type TreeParams } from './histTree';
+import { buildTree, CAT_WORDS, MISSING_BIN, catGoesLeft, catSlots, type BinnedMatrix, type BuiltTree, type FlatTree, type TreeParams } from './histTree';
 import { rocAuc } from './metrics';
 import { createUniform, shuffleInPlace } from './prng';
 import type { TreeWorkerReply, TreeWorkerRequest } from './forestWorker';
@@ -153,11 +153,6 @@ export async function trainHistForest(data: ScoringInput, labels: ArrayLike<numb
   let reusable = false;
   try {
     const prepared = prepareTraining(data, labels, options);
-    if (!warmedUp) {
-      // The first trees of a process otherwise run unoptimised, several times slower than the rest.
-      warmUpTreeBuilder();
-      warmedUp = true;
-    }
     const built = threads === 1 ? buildInThread(prepared) : await buildInWorkers(prepared, workers);
     // Only workers with no request in flight go back to the pool (every tree was answered).
     reusable = true;
@@ -166,8 +161,6 @@ export async function trainHistForest(data: ScoringInput, labels: ArrayLike<numb
     await releaseTreeWorkers(workers, reusable);
   }
 }
-
-let warmedUp = false;
 
 /** A pooled tree worker; `failure` is set by its first error or exit. */
 interface PooledWorker {
