@@ -3,7 +3,7 @@
  * Pure and deterministic given (matrix, params, seed, treeIndex): the same tree is built in the main thread or in
  * any worker. No Node imports, so forestWorker can load it through a minimal TypeScript hook under ts-jest.
  */
-import { createUniform, randInt } from './prng';
+import { createUniform, randInt, type Uniform } from './prng';
 
 /** Bin code of a missing value (NaN/null); value bins are 0..nBins-1 with nBins <= 255. */
 export const MISSING_BIN = 255;
@@ -214,7 +214,40 @@ const PACK_ROWS = 1 << 17;
 const PACK_0 = 2 ** 17;
 const PACK_1 = 2 ** 34;
 
-function histogramPacked(binned: Uint8Array, base: number, idx: Int32Array, w: Float64Array, start: number, end: number, hf: Float64Array): void {
+/**
+ * Packed histograms of the m = 1..4 features cand[c, c + m) over the node's rows: feature q goes to
+ * hq[q·256, q·256 + 256), and its non-missing bin range to mm[q] = min | (max + 1) << 8. One pass over the rows for
+ * all m features; small nodes track the ranges while counting, large ones scan for them afterwards.
+ */
+function packedHistograms(binned: Uint8Array, n: number, cand: Int32Array, c: number, m: number, idx: Int32Array, w: Float64Array, start: number, end: number, hq: Float64Array, mm: Int32Array, small: boolean): void {
+  const b0 = cand[c]! * n;
+  if (m === 1) {
+    mm[0] = small ? packed1Tracked(binned, b0, idx, w, start, end, hq) : (packed1(binned, b0, idx, w, start, end, hq), scanRange(hq, 0));
+    return;
+  }
+  const b1 = cand[c + 1]! * n;
+  const b2 = m > 2 ? cand[c + 2]! * n : 0;
+  const b3 = m > 3 ? cand[c + 3]! * n : 0;
+  if (small) {
+    packedTracked(binned, m, b0, b1, b2, b3, idx, w, start, end, hq, mm);
+    return;
+  }
+  if (m === 2) packed2(binned, b0, b1, idx, w, start, end, hq);
+  else if (m === 3) packed3(binned, b0, b1, b2, idx, w, start, end, hq);
+  else packed4(binned, b0, b1, b2, b3, idx, w, start, end, hq);
+  for (let q = 0; q < m; q++) mm[q] = scanRange(hq, q << 8);
+}
+
+/** Non-missing bin range of the packed histogram at hq[off, off + 256): min | (max + 1) << 8 (255 | 0 when empty). */
+function scanRange(hq: Float64Array, off: number): number {
+  let minB = 0;
+  while (minB < 255 && hq[off + minB] === 0) minB++;
+  let maxB = 254;
+  while (maxB >= minB && hq[off + maxB] === 0) maxB--;
+  return minB | ((maxB + 1) << 8);
+}
+
+function packed1(binned: Uint8Array, base: number, idx: Int32Array, w: Float64Array, start: number, end: number, hf: Float64Array): void {
   // Two interleaved histograms (hf[0..255], hf[256..511]): runs of rows in one bin do not wait on each other's store.
   let i = start;
   for (; i + 1 < end; i += 2) {
@@ -233,8 +266,7 @@ function histogramPacked(binned: Uint8Array, base: number, idx: Int32Array, w: F
   }
 }
 
-/** Same, also tracking the smallest and largest non-missing bin: returns min | (max + 1) << 8. */
-function histogramPackedTracked(binned: Uint8Array, base: number, idx: Int32Array, w: Float64Array, start: number, end: number, hf: Float64Array): number {
+function packed1Tracked(binned: Uint8Array, base: number, idx: Int32Array, w: Float64Array, start: number, end: number, hf: Float64Array): number {
   let minB = 255;
   let maxB = -1;
   let i = start;
@@ -245,23 +277,16 @@ function histogramPackedTracked(binned: Uint8Array, base: number, idx: Int32Arra
     const b2 = binned[base + r2]!;
     hf[b] += w[r]!;
     hf[256 + b2] += w[r2]!;
-    if (b !== MISSING_BIN) {
-      if (b < minB) minB = b;
-      if (b > maxB) maxB = b;
-    }
-    if (b2 !== MISSING_BIN) {
-      if (b2 < minB) minB = b2;
-      if (b2 > maxB) maxB = b2;
-    }
+    // The missing bin (255) counts for the minimum only: 255 is the "none" value; for the maximum it becomes -1.
+    minB = Math.min(minB, b, b2);
+    maxB = Math.max(maxB, b - (((b + 1) >> 8) << 8), b2 - (((b2 + 1) >> 8) << 8));
   }
   if (i < end) {
     const r = idx[i]!;
     const b = binned[base + r]!;
     hf[b] += w[r]!;
-    if (b !== MISSING_BIN) {
-      if (b < minB) minB = b;
-      if (b > maxB) maxB = b;
-    }
+    minB = Math.min(minB, b);
+    maxB = Math.max(maxB, b - (((b + 1) >> 8) << 8));
   }
   for (let b = minB; b <= maxB; b++) {
     hf[b] += hf[256 + b]!;
@@ -272,12 +297,104 @@ function histogramPackedTracked(binned: Uint8Array, base: number, idx: Int32Arra
   return minB | ((maxB + 1) << 8);
 }
 
-/** Unpacks bins [from, to] of a packed histogram into the int32 layout and clears them. */
-function unpack(hf: Float64Array, from: number, to: number, h: Int32Array): void {
+function packed2(binned: Uint8Array, b0: number, b1: number, idx: Int32Array, w: Float64Array, start: number, end: number, hq: Float64Array): void {
+  for (let i = start; i < end; i++) {
+    const r = idx[i]!;
+    const x = w[r]!;
+    hq[binned[b0 + r]!] += x;
+    hq[256 + binned[b1 + r]!] += x;
+  }
+}
+
+function packed3(binned: Uint8Array, b0: number, b1: number, b2: number, idx: Int32Array, w: Float64Array, start: number, end: number, hq: Float64Array): void {
+  for (let i = start; i < end; i++) {
+    const r = idx[i]!;
+    const x = w[r]!;
+    hq[binned[b0 + r]!] += x;
+    hq[256 + binned[b1 + r]!] += x;
+    hq[512 + binned[b2 + r]!] += x;
+  }
+}
+
+function packed4(binned: Uint8Array, b0: number, b1: number, b2: number, b3: number, idx: Int32Array, w: Float64Array, start: number, end: number, hq: Float64Array): void {
+  for (let i = start; i < end; i++) {
+    const r = idx[i]!;
+    const x = w[r]!;
+    hq[binned[b0 + r]!] += x;
+    hq[256 + binned[b1 + r]!] += x;
+    hq[512 + binned[b2 + r]!] += x;
+    hq[768 + binned[b3 + r]!] += x;
+  }
+}
+
+/** m = 2..4 features of a small node, tracking each one's bin range (unused bases are ignored). */
+function packedTracked(binned: Uint8Array, m: number, b0: number, b1: number, b2: number, b3: number, idx: Int32Array, w: Float64Array, start: number, end: number, hq: Float64Array, mm: Int32Array): void {
+  let min0 = 255, min1 = 255, min2 = 255, min3 = 255;
+  let max0 = -1, max1 = -1, max2 = -1, max3 = -1;
+  if (m === 2) {
+    for (let i = start; i < end; i++) {
+      const r = idx[i]!;
+      const x = w[r]!;
+      const v0 = binned[b0 + r]!;
+      const v1 = binned[b1 + r]!;
+      hq[v0] += x;
+      hq[256 + v1] += x;
+      min0 = Math.min(min0, v0);
+      min1 = Math.min(min1, v1);
+      max0 = Math.max(max0, v0 - (((v0 + 1) >> 8) << 8));
+      max1 = Math.max(max1, v1 - (((v1 + 1) >> 8) << 8));
+    }
+  } else if (m === 3) {
+    for (let i = start; i < end; i++) {
+      const r = idx[i]!;
+      const x = w[r]!;
+      const v0 = binned[b0 + r]!;
+      const v1 = binned[b1 + r]!;
+      const v2 = binned[b2 + r]!;
+      hq[v0] += x;
+      hq[256 + v1] += x;
+      hq[512 + v2] += x;
+      min0 = Math.min(min0, v0);
+      min1 = Math.min(min1, v1);
+      min2 = Math.min(min2, v2);
+      max0 = Math.max(max0, v0 - (((v0 + 1) >> 8) << 8));
+      max1 = Math.max(max1, v1 - (((v1 + 1) >> 8) << 8));
+      max2 = Math.max(max2, v2 - (((v2 + 1) >> 8) << 8));
+    }
+  } else {
+    for (let i = start; i < end; i++) {
+      const r = idx[i]!;
+      const x = w[r]!;
+      const v0 = binned[b0 + r]!;
+      const v1 = binned[b1 + r]!;
+      const v2 = binned[b2 + r]!;
+      const v3 = binned[b3 + r]!;
+      hq[v0] += x;
+      hq[256 + v1] += x;
+      hq[512 + v2] += x;
+      hq[768 + v3] += x;
+      min0 = Math.min(min0, v0);
+      min1 = Math.min(min1, v1);
+      min2 = Math.min(min2, v2);
+      min3 = Math.min(min3, v3);
+      max0 = Math.max(max0, v0 - (((v0 + 1) >> 8) << 8));
+      max1 = Math.max(max1, v1 - (((v1 + 1) >> 8) << 8));
+      max2 = Math.max(max2, v2 - (((v2 + 1) >> 8) << 8));
+      max3 = Math.max(max3, v3 - (((v3 + 1) >> 8) << 8));
+    }
+  }
+  mm[0] = min0 | ((max0 + 1) << 8);
+  mm[1] = min1 | ((max1 + 1) << 8);
+  mm[2] = min2 | ((max2 + 1) << 8);
+  mm[3] = min3 | ((max3 + 1) << 8);
+}
+
+/** Unpacks bins [from, to] of the packed histogram at hf[off, off + 256) into the int32 layout and clears them. */
+function unpack(hf: Float64Array, off: number, from: number, to: number, h: Int32Array): void {
   for (let b = from; b <= to; b++) {
-    const v = hf[b]!;
+    const v = hf[off + b]!;
     if (v === 0) continue;
-    hf[b] = 0;
+    hf[off + b] = 0;
     const c1 = Math.floor(v / PACK_1);
     const rest = v - c1 * PACK_1;
     const c0 = Math.floor(rest / PACK_0);
@@ -298,6 +415,29 @@ function partition(binned: Uint8Array, base: number, idx: Int32Array, tmpIdx: In
   for (let i = start; i < end; i++) {
     const r = idx[i]!;
     const left = goLeft[binned[base + r]!]!;
+    idx[l] = r;
+    tmpIdx[k] = r;
+    l += left;
+    k += 1 - left;
+  }
+  for (let j = 0; j < k; j++) {
+    idx[l + j] = tmpIdx[j]!;
+  }
+  return l;
+}
+
+/**
+ * The same for a threshold split: bins <= t go left, and the missing bin when missingLeft is 1. Arithmetic instead
+ * of a table lookup keeps the chain from a row to its store address one load shorter.
+ */
+function partitionThreshold(binned: Uint8Array, base: number, idx: Int32Array, tmpIdx: Int32Array, start: number, end: number, t: number, missingLeft: number): number {
+  let l = start;
+  let k = 0;
+  for (let i = start; i < end; i++) {
+    const r = idx[i]!;
+    const b = binned[base + r]!;
+    // (t - b) >>> 31 is 1 when b > t; (b + 1) >> 8 is 1 only for the missing bin 255 (> every threshold).
+    const left = (((t - b) >>> 31) ^ 1) | (((b + 1) >> 8) & missingLeft);
     idx[l] = r;
     tmpIdx[k] = r;
     l += left;
@@ -331,6 +471,155 @@ function workspace(n: number, pack: boolean): Workspace {
   if (pack && scratch.packed.length < n) scratch.packed = new Float64Array(n);
   scratch.nodes.reset();
   return scratch;
+}
+
+/** Draws the j-th feature of a node without replacement (a partial Fisher–Yates shuffle of feats). */
+function drawFeature(u: Uniform, feats: Int32Array, j: number, p: number): number {
+  const k = j + randInt(u, p - j);
+  const f = feats[k]!;
+  feats[k] = feats[j]!;
+  feats[j] = f;
+  return f;
+}
+
+/** Best split of one node over the features considered so far (in draw order: the first best score wins ties). */
+class SplitSearch {
+  score = -Infinity;
+  f = -1;
+  t = 0;
+  cat = false;
+  leftBins = 0;
+  ml = 0;
+  l0 = 0;
+  l1 = 0;
+  nonConstant = 0;
+  readonly order = new Uint8Array(256);
+  readonly bestOrder = new Uint8Array(256);
+  private readonly rate = new Float64Array(256);
+
+  constructor(
+    private readonly crit: 'gini' | 'entropy',
+    private readonly cw0: number,
+    private readonly cw1: number,
+    private readonly minLeaf: number,
+  ) {}
+
+  reset(): void {
+    this.score = -Infinity;
+    this.f = -1;
+    this.nonConstant = 0;
+  }
+
+  /**
+   * Considers feature f of a node with C rows and N0/N1 class draws, whose int32 histogram h is non-empty only in
+   * bins [minB, maxB] and the missing bin. Returns false when f is constant in the node.
+   */
+  consider(f: number, isCat: boolean, h: Int32Array, minB: number, maxB: number, C: number, N0: number, N1: number): boolean {
+    const MISS = MISSING_BIN * SLOTS;
+    const Mc = h[MISS]!;
+    const M0 = h[MISS + 1]!;
+    const M1 = h[MISS + 2]!;
+    if (maxB < minB || (minB === maxB && Mc === 0)) return false;
+    this.nonConstant++;
+    const { cw0, cw1, order } = this;
+    // Candidate split points: non-empty bins in ascending order, or for a categorical feature ordered by their
+    // weighted class-1 rate (for two classes the best subset split is a prefix of that order).
+    let k = 0;
+    for (let b = minB; b <= maxB; b++) if (h[b * SLOTS] !== 0) order[k++] = b;
+    if (isCat && k > 2) sortByRate(order, k, h, cw0, cw1, this.rate);
+    let improvedAt = -1;
+    let Lc = 0;
+    let L0 = 0;
+    let L1 = 0;
+    for (let j = 0; j < k; j++) {
+      const j4 = order[j]! * SLOTS;
+      Lc += h[j4]!;
+      L0 += h[j4 + 1]!;
+      L1 += h[j4 + 2]!;
+      if (this.cut(Lc, L0, L1, j === k - 1, Mc, M0, M1, C, N0, N1)) improvedAt = j;
+    }
+    if (improvedAt >= 0) {
+      this.f = f;
+      this.cat = isCat;
+      this.t = order[improvedAt]!;
+      this.leftBins = improvedAt + 1;
+      if (isCat) this.bestOrder.set(order.subarray(0, this.leftBins));
+    }
+    return true;
+  }
+
+  /**
+   * Scores the cut after a candidate bin: Lc rows and L0/L1 class draws at or below it, missing values (Mc rows,
+   * M0/M1 draws) sent right, then left. The last bin is a cut only with missing values right. Keeps the better one;
+   * true when it beat the best so far.
+   */
+  private cut(Lc: number, L0: number, L1: number, last: boolean, Mc: number, M0: number, M1: number, C: number, N0: number, N1: number): boolean {
+    const { crit, cw0, cw1, minLeaf } = this;
+    let improved = false;
+    if (!last || Mc > 0) {
+      const Rc = C - Lc;
+      if (Lc >= minLeaf && Rc >= minLeaf) {
+        const s = splitScore(crit, cw0 * L0 + cw1 * L1, cw1 * L1, cw0 * (N0 - L0) + cw1 * (N1 - L1), cw1 * (N1 - L1));
+        if (s > this.score) {
+          this.score = s; this.ml = 0; this.l0 = L0; this.l1 = L1; improved = true;
+        }
+      }
+    }
+    if (Mc > 0 && !last) {
+      const lc = Lc + Mc;
+      const Rc = C - lc;
+      if (lc >= minLeaf && Rc >= minLeaf) {
+        const l0 = L0 + M0;
+        const l1 = L1 + M1;
+        const s = splitScore(crit, cw0 * l0 + cw1 * l1, cw1 * l1, cw0 * (N0 - l0) + cw1 * (N1 - l1), cw1 * (N1 - l1));
+        if (s > this.score) {
+          this.score = s; this.ml = 1; this.l0 = l0; this.l1 = l1; improved = true;
+        }
+      }
+    }
+    return improved;
+  }
+
+  /**
+   * consider() for a threshold split straight from the packed histogram at hq[off, off + 256) (see
+   * packedHistograms), clearing the bins it reads: the same candidates in the same order, without the int32 copy.
+   */
+  considerPacked(f: number, hq: Float64Array, off: number, minB: number, maxB: number, C: number, N0: number, N1: number): boolean {
+    const vm = hq[off + MISSING_BIN]!;
+    hq[off + MISSING_BIN] = 0;
+    const M1 = Math.floor(vm / PACK_1);
+    const restM = vm - M1 * PACK_1;
+    const M0 = Math.floor(restM / PACK_0);
+    const Mc = restM - M0 * PACK_0;
+    if (maxB < minB || (minB === maxB && Mc === 0)) {
+      if (maxB >= minB) hq[off + minB] = 0;
+      return false;
+    }
+    this.nonConstant++;
+    let improvedAt = -1;
+    let Lc = 0;
+    let L0 = 0;
+    let L1 = 0;
+    for (let b = minB; b <= maxB; b++) {
+      const v = hq[off + b]!;
+      if (v === 0) continue;
+      hq[off + b] = 0;
+      const c1 = Math.floor(v / PACK_1);
+      const rest = v - c1 * PACK_1;
+      const c0 = Math.floor(rest / PACK_0);
+      Lc += rest - c0 * PACK_0;
+      L0 += c0;
+      L1 += c1;
+      if (this.cut(Lc, L0, L1, b === maxB, Mc, M0, M1, C, N0, N1)) improvedAt = b;
+    }
+    if (improvedAt >= 0) {
+      this.f = f;
+      this.cat = false;
+      this.t = improvedAt;
+      this.leftBins = 0;
+    }
+    return true;
+  }
 }
 
 /**
@@ -384,15 +673,16 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   const feats = new Int32Array(p);
   for (let f = 0; f < p; f++) feats[f] = f;
   const h = new Int32Array(256 * SLOTS);
-  const hf = new Float64Array(512);
+  // Packed histograms of up to four features (256 bins each) and their bin ranges (see packedHistograms).
+  const hq = new Float64Array(4 * 256);
+  const mm = new Int32Array(4);
+  const cand = new Int32Array(p);
   const MISS = MISSING_BIN * SLOTS;
   const minLeaf = Math.max(1, prm.minSamplesLeaf);
   const crit = prm.criterion;
   const noConstants = new Uint8Array(p);
   const cat = prm.categorical;
-  const order = new Uint8Array(256);
-  const bestOrder = new Uint8Array(256);
-  const rate = new Float64Array(256);
+  const search = new SplitSearch(crit, cw0, cw1, minLeaf);
   const goLeft = new Uint8Array(256);
   const weight = (c0: number, c1: number): number => cw0 * c0 + cw1 * c1;
 
@@ -417,124 +707,85 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
 
     if (N0 === 0 || N1 === 0 || (prm.maxDepth >= 0 && depth >= prm.maxDepth) || C < prm.minSamplesSplit || C < 2 * minLeaf) continue;
 
-    let bestScore = -Infinity;
-    let bestF = -1;
-    let bestT = 0;
-    let bestCat = false;
-    let bestLeftBins = 0;
-    let bestML = 0;
-    let bestL0 = 0;
-    let bestL1 = 0;
-    let nonConstant = 0;
+    const best = search;
+    best.reset();
     let knownCopied = false;
     const small = C < 512;
     // As scikit-learn: mtry features are drawn, constant ones included; more only while none of them was usable.
-    for (let j = 0; j < p && (j < prm.mtry || nonConstant === 0); j++) {
-      const k = j + randInt(u, p - j);
-      const f = feats[k]!;
-      feats[k] = feats[j]!;
-      feats[j] = f;
-      if (known[f] === 1) continue;
-      const base = f * n;
-      let minB = 255;
-      let maxB = -1;
-      if (pack) {
-        if (small) {
-          const mm = histogramPackedTracked(binned, base, idx, packed, start, end, hf);
-          minB = mm & 0xff;
-          maxB = (mm >> 8) - 1;
-        } else {
-          histogramPacked(binned, base, idx, packed, start, end, hf);
-          minB = 0;
-          while (minB < 255 && hf[minB] === 0) minB++;
-          maxB = 254;
-          while (maxB >= minB && hf[maxB] === 0) maxB--;
-        }
-        // The rest of the split search reads the int32 layout.
-        if (maxB >= minB) unpack(hf, minB, maxB, h);
-        unpack(hf, MISSING_BIN, MISSING_BIN, h);
-      } else if (small) {
-        const mm = histogramTracked(binned, base, idx, code, start, end, h);
-        minB = mm & 0xff;
-        maxB = (mm >> 8) - 1;
-      } else {
-        histogram(binned, base, idx, code, start, end, h);
-        minB = 0;
-        while (minB < 255 && h[minB * SLOTS] === 0) minB++;
-        maxB = 254;
-        while (maxB >= minB && h[maxB * SLOTS] === 0) maxB--;
-      }
-      const Mc = h[MISS]!;
-      const M0 = h[MISS + 1]!;
-      const M1 = h[MISS + 2]!;
-      if (maxB < minB || (minB === maxB && Mc === 0)) {
-        if (!knownCopied) {
-          known = known.slice();
-          knownCopied = true;
-        }
-        known[f] = 1;
-      } else {
-        nonConstant++;
-        // Candidate split points: non-empty bins in ascending order, or for a categorical feature ordered by their
-        // weighted class-1 rate (for two classes the best subset split is a prefix of that order).
-        let k = 0;
-        for (let b = minB; b <= maxB; b++) if (h[b * SLOTS] !== 0) order[k++] = b;
-        const isCat = cat !== undefined && cat[f] === 1;
-        if (isCat && k > 2) sortByRate(order, k, h, cw0, cw1, rate);
-        let improvedAt = -1;
-        let Lc = 0;
-        let L0 = 0;
-        let L1 = 0;
-        for (let j = 0; j < k; j++) {
-          const j4 = order[j]! * SLOTS;
-          Lc += h[j4]!;
-          L0 += h[j4 + 1]!;
-          L1 += h[j4 + 2]!;
-          const last = j === k - 1;
-          if (!last || Mc > 0) {
-            // missing values go right
-            const Rc = C - Lc;
-            if (Lc >= minLeaf && Rc >= minLeaf) {
-              const s = splitScore(crit, cw0 * L0 + cw1 * L1, cw1 * L1, cw0 * (N0 - L0) + cw1 * (N1 - L1), cw1 * (N1 - L1));
-              if (s > bestScore) {
-                bestScore = s; improvedAt = j; bestML = 0; bestL0 = L0; bestL1 = L1;
-              }
-            }
-          }
-          if (Mc > 0 && !last) {
-            // missing values go left
-            const lc = Lc + Mc;
-            const Rc = C - lc;
-            if (lc >= minLeaf && Rc >= minLeaf) {
-              const l0 = L0 + M0;
-              const l1 = L1 + M1;
-              const s = splitScore(crit, cw0 * l0 + cw1 * l1, cw1 * l1, cw0 * (N0 - l0) + cw1 * (N1 - l1), cw1 * (N1 - l1));
-              if (s > bestScore) {
-                bestScore = s; improvedAt = j; bestML = 1; bestL0 = l0; bestL1 = l1;
-              }
-            }
-          }
-        }
-        if (improvedAt >= 0) {
-          bestF = f;
-          bestCat = isCat;
-          bestT = order[improvedAt]!;
-          bestLeftBins = improvedAt + 1;
-          if (isCat) bestOrder.set(order.subarray(0, bestLeftBins));
-        }
-      }
-      if (maxB >= minB) h.fill(0, minB * SLOTS, (maxB + 1) * SLOTS);
-      h[MISS] = 0;
-      h[MISS + 1] = 0;
-      h[MISS + 2] = 0;
+    // The first mtry draws do not depend on any histogram, so they are drawn up front and (packed layout) the
+    // histograms of up to four of them are built in one pass over the node's rows.
+    let nCand = 0;
+    let drawn = 0;
+    for (; drawn < p && drawn < prm.mtry; drawn++) {
+      const f = drawFeature(u, feats, drawn, p);
+      if (known[f] !== 1) cand[nCand++] = f;
     }
+    for (let c = 0; ; ) {
+      if (c === nCand) {
+        if (best.nonConstant > 0 || drawn >= p) break;
+        const f = drawFeature(u, feats, drawn++, p);
+        if (known[f] !== 1) cand[nCand++] = f;
+        continue;
+      }
+      const m = pack ? Math.min(4, nCand - c) : 1;
+      if (pack) packedHistograms(binned, n, cand, c, m, idx, packed, start, end, hq, mm, small);
+      for (let q = 0; q < m; q++) {
+        const f = cand[c + q]!;
+        const isCat = cat !== undefined && cat[f] === 1;
+        let usable: boolean;
+        if (pack && !isCat) {
+          // Threshold splits scan the packed histogram directly (and clear it).
+          usable = best.considerPacked(f, hq, q << 8, mm[q]! & 0xff, (mm[q]! >> 8) - 1, C, N0, N1);
+        } else {
+          let minB = 255;
+          let maxB = -1;
+          if (pack) {
+            minB = mm[q]! & 0xff;
+            maxB = (mm[q]! >> 8) - 1;
+            if (maxB >= minB) unpack(hq, q << 8, minB, maxB, h);
+            unpack(hq, q << 8, MISSING_BIN, MISSING_BIN, h);
+          } else if (small) {
+            const r = histogramTracked(binned, f * n, idx, code, start, end, h);
+            minB = r & 0xff;
+            maxB = (r >> 8) - 1;
+          } else {
+            histogram(binned, f * n, idx, code, start, end, h);
+            minB = 0;
+            while (minB < 255 && h[minB * SLOTS] === 0) minB++;
+            maxB = 254;
+            while (maxB >= minB && h[maxB * SLOTS] === 0) maxB--;
+          }
+          usable = best.consider(f, isCat, h, minB, maxB, C, N0, N1);
+          if (maxB >= minB) h.fill(0, minB * SLOTS, (maxB + 1) * SLOTS);
+          h[MISS] = 0;
+          h[MISS + 1] = 0;
+          h[MISS + 2] = 0;
+        }
+        if (!usable) {
+          if (!knownCopied) {
+            known = known.slice();
+            knownCopied = true;
+          }
+          known[f] = 1;
+        }
+      }
+      c += m;
+    }
+    const bestF = best.f;
+    const bestCat = best.cat;
+    const bestT = best.t;
+    const bestML = best.ml;
+    const bestL0 = best.l0;
+    const bestL1 = best.l1;
     if (bestF < 0) continue;
 
-    goLeft.fill(0);
-    if (bestCat) for (let j = 0; j < bestLeftBins; j++) goLeft[bestOrder[j]!] = 1;
-    else goLeft.fill(1, 0, bestT + 1);
-    goLeft[MISSING_BIN] = bestML;
-    const i = partition(binned, bestF * n, idx, tmpIdx, start, end, goLeft);
+    let i: number;
+    if (bestCat) {
+      goLeft.fill(0);
+      for (let j = 0; j < best.leftBins; j++) goLeft[best.bestOrder[j]!] = 1;
+      goLeft[MISSING_BIN] = bestML;
+      i = partition(binned, bestF * n, idx, tmpIdx, start, end, goLeft);
+    } else i = partitionThreshold(binned, bestF * n, idx, tmpIdx, start, end, bestT, bestML);
     const R0 = N0 - bestL0;
     const R1 = N1 - bestL1;
     const Lw = weight(bestL0, bestL1);

@@ -39,6 +39,17 @@ describe('buildTree histograms', () => {
     }
   });
 
+  it('the same for every number of features per node (1 to 4 histograms per pass) and with subset splits', () => {
+    const categorical = Uint8Array.from([0, 1, 0, 0, 0, 1]);
+    for (let mtry = 1; mtry <= 6; mtry++) {
+      for (const prm of [{ ...params, mtry }, { ...params, mtry, categorical }]) {
+        const packed = buildTree(small, prm, 8, mtry);
+        expect(packed.feature.length).toBeGreaterThan(50);
+        same(packed, buildTree(small, { ...prm, packedHistograms: false }, 8, mtry));
+      }
+    }
+  });
+
   it('a thread that built a tree on 2^17+ rows (no packing) then builds the same small tree as before', () => {
     const before = buildTree(small, params, 9, 0);
     const large = matrix((1 << 17) + 10, 2, 12);
