@@ -3,7 +3,7 @@
  * Pure and deterministic given (matrix, params, seed, treeIndex): the same tree is built in the main thread or in
  * any worker. No Node imports, so forestWorker can load it through a minimal TypeScript hook under ts-jest.
  */
-import { createUniform, randInt, type Uniform } from './prng';
+import { createUniform, randInt, Sfc32 } from './prng';
 
 /** Bin code of a missing value (NaN/null); value bins are 0..nBins-1 with nBins <= 255. */
 export const MISSING_BIN = 255;
@@ -449,15 +449,69 @@ function partitionThreshold(binned: Uint8Array, base: number, idx: Int32Array, t
   return l;
 }
 
+/**
+ * Pending nodes of the depth-first build (7 ints each: start, end, depth, class-0 draws, class-1 draws, parent,
+ * isRight) with the bitset of the features known to be constant in each (inherited from its parent, which found
+ * them constant). Typed arrays reused from tree to tree, so building a node allocates nothing.
+ */
+class NodeStack {
+  ints = new Int32Array(7 * 64);
+  bits = new Int32Array(64);
+  /** 32-bit words per bitset. */
+  words = 1;
+  size = 0;
+
+  reset(p: number): void {
+    this.words = Math.max(1, (p + 31) >>> 5);
+    this.size = 0;
+    if (this.bits.length < 64 * this.words) this.bits = new Int32Array(64 * this.words);
+  }
+
+  push(start: number, end: number, depth: number, c0: number, c1: number, parent: number, isRight: number, known: Int32Array): void {
+    if ((this.size + 1) * 7 > this.ints.length) {
+      const ints = new Int32Array(this.ints.length * 2);
+      ints.set(this.ints);
+      this.ints = ints;
+      const bits = new Int32Array(this.bits.length * 2);
+      bits.set(this.bits);
+      this.bits = bits;
+    }
+    const o = this.size * 7;
+    const a = this.ints;
+    a[o] = start;
+    a[o + 1] = end;
+    a[o + 2] = depth;
+    a[o + 3] = c0;
+    a[o + 4] = c1;
+    a[o + 5] = parent;
+    a[o + 6] = isRight;
+    const w = this.words;
+    for (let j = 0; j < w; j++) this.bits[this.size * w + j] = known[j]!;
+    this.size++;
+  }
+
+  /** Removes the top entry, copies its bitset into `known` and returns the offset of its ints (valid until the next push). */
+  pop(known: Int32Array): number {
+    this.size--;
+    const w = this.words;
+    for (let j = 0; j < w; j++) known[j] = this.bits[this.size * w + j]!;
+    return this.size * 7;
+  }
+}
+
 interface Workspace {
   n: number;
   counts: Int32Array;
   idx: Int32Array;
   code: Uint16Array;
   tmpIdx: Int32Array;
-  /** Packed per-row addend of histogramPacked (0 = out of bag). */
+  /** Packed per-row addend of packedHistograms (0 = out of bag). */
   packed: Float64Array;
   nodes: NodeArrays;
+  stack: NodeStack;
+  /** int32 histogram (SLOTS per bin) and packed histograms of up to four features (256 bins each). */
+  h: Int32Array;
+  hq: Float64Array;
 }
 
 /** Scratch arrays of this thread, reused by consecutive trees (buildTree is synchronous; results are copies). */
@@ -465,7 +519,7 @@ let scratch: Workspace | null = null;
 
 function workspace(n: number, pack: boolean): Workspace {
   if (!scratch || scratch.n < n) {
-    scratch = { n, counts: new Int32Array(n), idx: new Int32Array(n), code: new Uint16Array(n), tmpIdx: new Int32Array(n), packed: new Float64Array(0), nodes: new NodeArrays() };
+    scratch = { n, counts: new Int32Array(n), idx: new Int32Array(n), code: new Uint16Array(n), tmpIdx: new Int32Array(n), packed: new Float64Array(0), nodes: new NodeArrays(), stack: new NodeStack(), h: new Int32Array(256 * SLOTS), hq: new Float64Array(4 * 256) };
   }
   // Allocated on first use: a thread that built a large tree before may now build a small, packed one.
   if (pack && scratch.packed.length < n) scratch.packed = new Float64Array(n);
@@ -474,8 +528,8 @@ function workspace(n: number, pack: boolean): Workspace {
 }
 
 /** Draws the j-th feature of a node without replacement (a partial Fisher–Yates shuffle of feats). */
-function drawFeature(u: Uniform, feats: Int32Array, j: number, p: number): number {
-  const k = j + randInt(u, p - j);
+function drawFeature(u: Sfc32, feats: Int32Array, j: number, p: number): number {
+  const k = j + u.int(p - j);
   const f = feats[k]!;
   feats[k] = feats[j]!;
   feats[j] = f;
@@ -629,7 +683,7 @@ class SplitSearch {
  */
 export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIndex: number): BuiltTree {
   const { binned, n, p, y } = m;
-  const u = createUniform(seed, treeIndex);
+  const u = new Sfc32(seed, treeIndex);
   const pack = n < PACK_ROWS && prm.packedHistograms !== false;
   const ws = workspace(n, pack);
   const cw0 = prm.classWeight[0];
@@ -639,7 +693,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   if (prm.bootstrap) {
     counts = ws.counts.subarray(0, n);
     counts.fill(0);
-    for (let k = 0; k < n; k++) counts[randInt(u, n)]!++;
+    u.addDraws(counts, n, n);
     for (let r = 0; r < n; r++) {
       const c = counts[r]!;
       if (c > 0) nIn++;
@@ -672,33 +726,33 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   const importance = new Float64Array(p);
   const feats = new Int32Array(p);
   for (let f = 0; f < p; f++) feats[f] = f;
-  const h = new Int32Array(256 * SLOTS);
-  // Packed histograms of up to four features (256 bins each) and their bin ranges (see packedHistograms).
-  const hq = new Float64Array(4 * 256);
+  // Histograms are all-zero between uses (every reader clears what it read).
+  const { h, hq } = ws;
   const mm = new Int32Array(4);
   const cand = new Int32Array(p);
   const MISS = MISSING_BIN * SLOTS;
   const minLeaf = Math.max(1, prm.minSamplesLeaf);
   const crit = prm.criterion;
-  const noConstants = new Uint8Array(p);
   const cat = prm.categorical;
   const search = new SplitSearch(crit, cw0, cw1, minLeaf);
   const goLeft = new Uint8Array(256);
   const weight = (c0: number, c1: number): number => cw0 * c0 + cw1 * c1;
 
-  // Stack entries: start, end, depth, class-0 draws, class-1 draws, parent (-1 root), isRight;
-  // constStack: features known to be constant in the node (inherited from its parent).
-  const stack: number[] = [0, nIn, 0, rootC0, rootC1, -1, 0];
-  const constStack: Uint8Array[] = [noConstants];
-  while (stack.length > 0) {
-    const isRight = stack.pop()!;
-    const parent = stack.pop()!;
-    const N1 = stack.pop()!;
-    const N0 = stack.pop()!;
-    const depth = stack.pop()!;
-    const end = stack.pop()!;
-    const start = stack.pop()!;
-    let known = constStack.pop()!;
+  const stack = ws.stack;
+  stack.reset(p);
+  // Features known to be constant in the current node (a bitset, copied from its stack entry).
+  const known = new Int32Array(stack.words);
+  stack.push(0, nIn, 0, rootC0, rootC1, -1, 0, known);
+  while (stack.size > 0) {
+    const o = stack.pop(known);
+    const a = stack.ints;
+    const start = a[o]!;
+    const end = a[o + 1]!;
+    const depth = a[o + 2]!;
+    const N0 = a[o + 3]!;
+    const N1 = a[o + 4]!;
+    const parent = a[o + 5]!;
+    const isRight = a[o + 6]!;
     const C = end - start;
     const W = weight(N0, N1);
     const W1 = cw1 * N1;
@@ -709,7 +763,6 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
 
     const best = search;
     best.reset();
-    let knownCopied = false;
     const small = C < 512;
     // As scikit-learn: mtry features are drawn, constant ones included; more only while none of them was usable.
     // The first mtry draws do not depend on any histogram, so they are drawn up front and (packed layout) the
@@ -718,13 +771,13 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     let drawn = 0;
     for (; drawn < p && drawn < prm.mtry; drawn++) {
       const f = drawFeature(u, feats, drawn, p);
-      if (known[f] !== 1) cand[nCand++] = f;
+      if (((known[f >>> 5]! >>> (f & 31)) & 1) === 0) cand[nCand++] = f;
     }
     for (let c = 0; ; ) {
       if (c === nCand) {
         if (best.nonConstant > 0 || drawn >= p) break;
         const f = drawFeature(u, feats, drawn++, p);
-        if (known[f] !== 1) cand[nCand++] = f;
+        if (((known[f >>> 5]! >>> (f & 31)) & 1) === 0) cand[nCand++] = f;
         continue;
       }
       const m = pack ? Math.min(4, nCand - c) : 1;
@@ -761,13 +814,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
           h[MISS + 1] = 0;
           h[MISS + 2] = 0;
         }
-        if (!usable) {
-          if (!knownCopied) {
-            known = known.slice();
-            knownCopied = true;
-          }
-          known[f] = 1;
-        }
+        if (!usable) known[f >>> 5] |= 1 << (f & 31);
       }
       c += m;
     }
@@ -796,10 +843,8 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     nodes.missingLeft[id] = bestML;
     if (bestCat) nodes.setCategorical(id, goLeft);
     // Push right first so the left child gets id + 1 (pre-order).
-    stack.push(i, end, depth + 1, R0, R1, id, 1);
-    constStack.push(known);
-    stack.push(start, i, depth + 1, bestL0, bestL1, id, 0);
-    constStack.push(known);
+    stack.push(i, end, depth + 1, R0, R1, id, 1, known);
+    stack.push(start, i, depth + 1, bestL0, bestL1, id, 0, known);
   }
 
   const tree = nodes.trimmed();
