@@ -406,22 +406,22 @@ function unpack(hf: Float64Array, off: number, from: number, to: number, h: Int3
 }
 
 /**
- * Stable partition: rows whose bin has goLeft[bin] = 1 first, then the others, each in their previous (ascending)
- * order so later gathers walk the columns forwards. Branch-free; returns the first right position.
+ * Partition of the node's rows src[start, end) into dst: rows whose bin has goLeft[bin] = 1 forwards from start,
+ * the others backwards from end - 1, so both sides keep the rows in a monotone order (later gathers walk the
+ * columns in one direction). Returns the first right position. Branch-free: every row is stored at both cursors,
+ * and the store that is not kept is overwritten by a later row or by the same row at the last step of its side.
+ * The children read dst and write into src, whose range outside theirs is no longer needed.
  */
-function partition(binned: Uint8Array, base: number, idx: Int32Array, tmpIdx: Int32Array, start: number, end: number, goLeft: Uint8Array): number {
+function partition(binned: Uint8Array, base: number, src: Int32Array, dst: Int32Array, start: number, end: number, goLeft: Uint8Array): number {
   let l = start;
-  let k = 0;
+  let rr = end - 1;
   for (let i = start; i < end; i++) {
-    const r = idx[i]!;
+    const r = src[i]!;
     const left = goLeft[binned[base + r]!]!;
-    idx[l] = r;
-    tmpIdx[k] = r;
+    dst[l] = r;
+    dst[rr] = r;
     l += left;
-    k += 1 - left;
-  }
-  for (let j = 0; j < k; j++) {
-    idx[l + j] = tmpIdx[j]!;
+    rr -= 1 - left;
   }
   return l;
 }
@@ -430,21 +430,18 @@ function partition(binned: Uint8Array, base: number, idx: Int32Array, tmpIdx: In
  * The same for a threshold split: bins <= t go left, and the missing bin when missingLeft is 1. Arithmetic instead
  * of a table lookup keeps the chain from a row to its store address one load shorter.
  */
-function partitionThreshold(binned: Uint8Array, base: number, idx: Int32Array, tmpIdx: Int32Array, start: number, end: number, t: number, missingLeft: number): number {
+function partitionThreshold(binned: Uint8Array, base: number, src: Int32Array, dst: Int32Array, start: number, end: number, t: number, missingLeft: number): number {
   let l = start;
-  let k = 0;
+  let rr = end - 1;
   for (let i = start; i < end; i++) {
-    const r = idx[i]!;
+    const r = src[i]!;
     const b = binned[base + r]!;
     // (t - b) >>> 31 is 1 when b > t; (b + 1) >> 8 is 1 only for the missing bin 255 (> every threshold).
     const left = (((t - b) >>> 31) ^ 1) | (((b + 1) >> 8) & missingLeft);
-    idx[l] = r;
-    tmpIdx[k] = r;
+    dst[l] = r;
+    dst[rr] = r;
     l += left;
-    k += 1 - left;
-  }
-  for (let j = 0; j < k; j++) {
-    idx[l + j] = tmpIdx[j]!;
+    rr -= 1 - left;
   }
   return l;
 }
@@ -504,7 +501,8 @@ interface Workspace {
   counts: Int32Array;
   idx: Int32Array;
   code: Uint16Array;
-  tmpIdx: Int32Array;
+  /** Rows of nodes at odd depths (idx holds those at even depths; see partition). */
+  idx2: Int32Array;
   /** Packed per-row addend of packedHistograms (0 = out of bag). */
   packed: Float64Array;
   nodes: NodeArrays;
@@ -519,7 +517,7 @@ let scratch: Workspace | null = null;
 
 function workspace(n: number, pack: boolean): Workspace {
   if (!scratch || scratch.n < n) {
-    scratch = { n, counts: new Int32Array(n), idx: new Int32Array(n), code: new Uint16Array(n), tmpIdx: new Int32Array(n), packed: new Float64Array(0), nodes: new NodeArrays(), stack: new NodeStack(), h: new Int32Array(256 * SLOTS), hq: new Float64Array(4 * 256) };
+    scratch = { n, counts: new Int32Array(n), idx: new Int32Array(n), code: new Uint16Array(n), idx2: new Int32Array(n), packed: new Float64Array(0), nodes: new NodeArrays(), stack: new NodeStack(), h: new Int32Array(256 * SLOTS), hq: new Float64Array(4 * 256) };
   }
   // Allocated on first use: a thread that built a large tree before may now build a small, packed one.
   if (pack && scratch.packed.length < n) scratch.packed = new Float64Array(n);
@@ -689,38 +687,31 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   const cw0 = prm.classWeight[0];
   const cw1 = prm.classWeight[1];
   let counts: Int32Array | null = null;
-  let nIn = 0;
   if (prm.bootstrap) {
     counts = ws.counts.subarray(0, n);
     counts.fill(0);
     u.addDraws(counts, n, n);
-    for (let r = 0; r < n; r++) {
-      const c = counts[r]!;
-      if (c > 0) nIn++;
-      if (c > 0x7fff) throw new Error(`row ${r} was drawn ${c} times; bootstrap counts above 32767 are not supported`);
-    }
-  } else nIn = n;
-  // Rows of the current node are idx[start, end), ascending; code[row] = bootstrap count << 1 | label (0 = out of bag).
-  const { idx, code, tmpIdx, nodes } = ws;
+  }
+  // Rows of a node at depth d are rowsAt[d & 1][start, end) (the root's ascending). Per row, the packed layout
+  // keeps the histogram addend (0 = out of bag), the int32 one code = bootstrap count << 1 | label.
+  const { idx, code, nodes } = ws;
+  const rowsAt = [idx, ws.idx2];
   const packed = ws.packed;
+  let nIn = 0;
   let rootC0 = 0;
   let rootC1 = 0;
-  {
-    let k = 0;
-    for (let r = 0; r < n; r++) {
-      const c = counts ? counts[r]! : 1;
-      if (c === 0) {
-        code[r] = 0;
-        if (pack) packed[r] = 0;
-        continue;
-      }
-      idx[k] = r;
-      code[r] = (c << 1) | y[r]!;
-      if (pack) packed[r] = 1 + c * (y[r] ? PACK_1 : PACK_0);
-      if (y[r]) rootC1 += c;
-      else rootC0 += c;
-      k++;
+  for (let r = 0; r < n; r++) {
+    const c = counts ? counts[r]! : 1;
+    const yr = y[r]!;
+    if (pack) packed[r] = c === 0 ? 0 : 1 + c * (yr ? PACK_1 : PACK_0);
+    else {
+      if (c > 0x7fff) throw new Error(`row ${r} was drawn ${c} times; bootstrap counts above 32767 are not supported`);
+      code[r] = c === 0 ? 0 : (c << 1) | yr;
     }
+    if (c === 0) continue;
+    idx[nIn++] = r;
+    rootC1 += c * yr;
+    rootC0 += c * (1 - yr);
   }
 
   const importance = new Float64Array(p);
@@ -754,6 +745,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     const parent = a[o + 5]!;
     const isRight = a[o + 6]!;
     const C = end - start;
+    const rows = rowsAt[depth & 1]!;
     const W = weight(N0, N1);
     const W1 = cw1 * N1;
     const id = nodes.add(W > 0 ? W1 / W : 0);
@@ -781,7 +773,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
         continue;
       }
       const m = pack ? Math.min(4, nCand - c) : 1;
-      if (pack) packedHistograms(binned, n, cand, c, m, idx, packed, start, end, hq, mm, small);
+      if (pack) packedHistograms(binned, n, cand, c, m, rows, packed, start, end, hq, mm, small);
       for (let q = 0; q < m; q++) {
         const f = cand[c + q]!;
         const isCat = cat !== undefined && cat[f] === 1;
@@ -798,11 +790,11 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
             if (maxB >= minB) unpack(hq, q << 8, minB, maxB, h);
             unpack(hq, q << 8, MISSING_BIN, MISSING_BIN, h);
           } else if (small) {
-            const r = histogramTracked(binned, f * n, idx, code, start, end, h);
+            const r = histogramTracked(binned, f * n, rows, code, start, end, h);
             minB = r & 0xff;
             maxB = (r >> 8) - 1;
           } else {
-            histogram(binned, f * n, idx, code, start, end, h);
+            histogram(binned, f * n, rows, code, start, end, h);
             minB = 0;
             while (minB < 255 && h[minB * SLOTS] === 0) minB++;
             maxB = 254;
@@ -831,8 +823,8 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
       goLeft.fill(0);
       for (let j = 0; j < best.leftBins; j++) goLeft[best.bestOrder[j]!] = 1;
       goLeft[MISSING_BIN] = bestML;
-      i = partition(binned, bestF * n, idx, tmpIdx, start, end, goLeft);
-    } else i = partitionThreshold(binned, bestF * n, idx, tmpIdx, start, end, bestT, bestML);
+      i = partition(binned, bestF * n, rows, rowsAt[(depth + 1) & 1]!, start, end, goLeft);
+    } else i = partitionThreshold(binned, bestF * n, rows, rowsAt[(depth + 1) & 1]!, start, end, bestT, bestML);
     const R0 = N0 - bestL0;
     const R1 = N1 - bestL1;
     const Lw = weight(bestL0, bestL1);
