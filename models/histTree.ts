@@ -148,10 +148,10 @@ class NodeArrays {
   }
 }
 
-function impurity(criterion: 'gini' | 'entropy', w: number, w1: number): number {
+function impurity(entropy: boolean, w: number, w1: number): number {
   if (w <= 0) return 0;
   const p = Math.min(1, Math.max(0, w1 / w));
-  if (criterion === 'gini') return 2 * p * (1 - p);
+  if (!entropy) return 2 * p * (1 - p);
   let h = 0;
   if (p > 0) h -= p * Math.log(p);
   if (p < 1) h -= (1 - p) * Math.log(1 - p);
@@ -163,10 +163,10 @@ function xlogx(x: number): number {
 }
 
 /** Larger is better; sum over both children of -(weight × impurity) up to a constant. */
-function splitScore(criterion: 'gini' | 'entropy', lw: number, l1: number, rw: number, r1: number): number {
+function splitScore(entropy: boolean, lw: number, l1: number, rw: number, r1: number): number {
   const l0 = lw - l1;
   const r0 = rw - r1;
-  if (criterion === 'gini') return (l1 * l1 + l0 * l0) / lw + (r1 * r1 + r0 * r0) / rw;
+  if (!entropy) return (l1 * l1 + l0 * l0) / lw + (r1 * r1 + r0 * r0) / rw;
   return xlogx(l1) + xlogx(l0) - xlogx(lw) + xlogx(r1) + xlogx(r0) - xlogx(rw);
 }
 
@@ -496,34 +496,41 @@ class NodeStack {
   }
 }
 
-interface Workspace {
-  n: number;
-  counts: Int32Array;
-  idx: Int32Array;
-  code: Uint16Array;
+/**
+ * Scratch arrays of this thread, reused by consecutive trees (buildTree is synchronous; results are copies). One
+ * object for the thread's lifetime whose arrays are replaced by larger ones as needed: compiled code that inlined
+ * it stays valid (replacing the object itself would deoptimize the builder on the first larger matrix).
+ */
+class Workspace {
+  n = 0;
+  counts = new Int32Array(0);
+  idx = new Int32Array(0);
+  code = new Uint16Array(0);
   /** Rows of nodes at odd depths (idx holds those at even depths; see partition). */
-  idx2: Int32Array;
-  /** Packed per-row addend of packedHistograms (0 = out of bag). */
-  packed: Float64Array;
-  nodes: NodeArrays;
-  stack: NodeStack;
+  idx2 = new Int32Array(0);
+  /** Packed per-row addend of packedHistograms (0 = out of bag); allocated on first use of the packed layout. */
+  packed = new Float64Array(0);
+  readonly nodes = new NodeArrays();
+  readonly stack = new NodeStack();
   /** int32 histogram (SLOTS per bin) and packed histograms of up to four features (256 bins each). */
-  h: Int32Array;
-  hq: Float64Array;
-}
+  readonly h = new Int32Array(256 * SLOTS);
+  readonly hq = new Float64Array(4 * 256);
 
-/** Scratch arrays of this thread, reused by consecutive trees (buildTree is synchronous; results are copies). */
-let scratch: Workspace | null = null;
-
-function workspace(n: number, pack: boolean): Workspace {
-  if (!scratch || scratch.n < n) {
-    scratch = { n, counts: new Int32Array(n), idx: new Int32Array(n), code: new Uint16Array(n), idx2: new Int32Array(n), packed: new Float64Array(0), nodes: new NodeArrays(), stack: new NodeStack(), h: new Int32Array(256 * SLOTS), hq: new Float64Array(4 * 256) };
+  prepare(n: number, pack: boolean): this {
+    if (this.n < n) {
+      this.n = n;
+      this.counts = new Int32Array(n);
+      this.idx = new Int32Array(n);
+      this.code = new Uint16Array(n);
+      this.idx2 = new Int32Array(n);
+    }
+    if (pack && this.packed.length < n) this.packed = new Float64Array(n);
+    this.nodes.reset();
+    return this;
   }
-  // Allocated on first use: a thread that built a large tree before may now build a small, packed one.
-  if (pack && scratch.packed.length < n) scratch.packed = new Float64Array(n);
-  scratch.nodes.reset();
-  return scratch;
 }
+
+const scratch = new Workspace();
 
 /** Draws the j-th feature of a node without replacement (a partial Fisher–Yates shuffle of feats). */
 function drawFeature(u: Sfc32, feats: Int32Array, j: number, p: number): number {
@@ -550,7 +557,7 @@ class SplitSearch {
   private readonly rate = new Float64Array(256);
 
   constructor(
-    private readonly crit: 'gini' | 'entropy',
+    private readonly entropy: boolean,
     private readonly cw0: number,
     private readonly cw1: number,
     private readonly minLeaf: number,
@@ -606,12 +613,12 @@ class SplitSearch {
    * true when it beat the best so far.
    */
   private cut(Lc: number, L0: number, L1: number, last: boolean, Mc: number, M0: number, M1: number, C: number, N0: number, N1: number): boolean {
-    const { crit, cw0, cw1, minLeaf } = this;
+    const { entropy, cw0, cw1, minLeaf } = this;
     let improved = false;
     if (!last || Mc > 0) {
       const Rc = C - Lc;
       if (Lc >= minLeaf && Rc >= minLeaf) {
-        const s = splitScore(crit, cw0 * L0 + cw1 * L1, cw1 * L1, cw0 * (N0 - L0) + cw1 * (N1 - L1), cw1 * (N1 - L1));
+        const s = splitScore(entropy, cw0 * L0 + cw1 * L1, cw1 * L1, cw0 * (N0 - L0) + cw1 * (N1 - L1), cw1 * (N1 - L1));
         if (s > this.score) {
           this.score = s; this.ml = 0; this.l0 = L0; this.l1 = L1; improved = true;
         }
@@ -623,7 +630,7 @@ class SplitSearch {
       if (lc >= minLeaf && Rc >= minLeaf) {
         const l0 = L0 + M0;
         const l1 = L1 + M1;
-        const s = splitScore(crit, cw0 * l0 + cw1 * l1, cw1 * l1, cw0 * (N0 - l0) + cw1 * (N1 - l1), cw1 * (N1 - l1));
+        const s = splitScore(entropy, cw0 * l0 + cw1 * l1, cw1 * l1, cw0 * (N0 - l0) + cw1 * (N1 - l1), cw1 * (N1 - l1));
         if (s > this.score) {
           this.score = s; this.ml = 1; this.l0 = l0; this.l1 = l1; improved = true;
         }
@@ -674,45 +681,72 @@ class SplitSearch {
   }
 }
 
+/** Tree parameters as the builder reads them (see buildTree). */
+interface BuildParams {
+  maxDepth: number;
+  minLeaf: number;
+  minSplit: number;
+  mtry: number;
+  entropy: boolean;
+  bootstrap: boolean;
+  cw0: number;
+  cw1: number;
+  categorical: Uint8Array;
+  oob: boolean;
+  packed: boolean;
+}
+
+function buildParams(prm: TreeParams, p: number): BuildParams {
+  return {
+    maxDepth: prm.maxDepth,
+    minLeaf: Math.max(1, prm.minSamplesLeaf),
+    minSplit: prm.minSamplesSplit,
+    mtry: prm.mtry,
+    entropy: prm.criterion === 'entropy',
+    bootstrap: prm.bootstrap,
+    cw0: prm.classWeight[0],
+    cw1: prm.classWeight[1],
+    categorical: prm.categorical ?? new Uint8Array(p),
+    oob: prm.oob !== false,
+    packed: prm.packedHistograms !== false,
+  };
+}
+// Fractional weights first, so the shape's weight fields hold doubles from the start (a first integer weight would
+// make them small integers, and the first fractional one would then change the shape and deoptimize the builder).
+buildParams({ maxDepth: -1, minSamplesLeaf: 1, minSamplesSplit: 2, mtry: 1, criterion: 'gini', bootstrap: true, classWeight: [0.5, 1.5] }, 1);
+
 /**
  * Builds tree `treeIndex` of a forest seeded with `seed`.
  * Bootstrap draws are integer weights per row (no duplicated rows); class weights are applied only when scoring a
  * split, so node statistics are exact integers.
+ *
+ * The builder proper (growTree) sees only typed arrays, numbers and one shape of parameters, whoever called it: a
+ * literal, or a worker's deserialized copy whose strings and shapes differ. Its compiled code is then never
+ * deoptimized by the first tree of a new caller (which cost a worker 100+ ms after its warm-up).
  */
-export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIndex: number): BuiltTree {
-  const { binned, n, p, y } = m;
+export function buildTree(m: BinnedMatrix, params: TreeParams, seed: number, treeIndex: number): BuiltTree {
+  return growTree(m.binned, m.y, m.n, m.p, buildParams(params, m.p), seed, treeIndex);
+}
+
+function growTree(binned: Uint8Array, y: Uint8Array, n: number, p: number, prm: BuildParams, seed: number, treeIndex: number): BuiltTree {
   const u = new Sfc32(seed, treeIndex);
-  const pack = n < PACK_ROWS && prm.packedHistograms !== false;
-  const ws = workspace(n, pack);
-  const cw0 = prm.classWeight[0];
-  const cw1 = prm.classWeight[1];
+  const pack = n < PACK_ROWS && prm.packed;
+  const ws = scratch.prepare(n, pack);
+  const { cw0, cw1 } = prm;
   let counts: Int32Array | null = null;
   if (prm.bootstrap) {
     counts = ws.counts.subarray(0, n);
     counts.fill(0);
     u.addDraws(counts, n, n);
   }
-  // Rows of a node at depth d are rowsAt[d & 1][start, end) (the root's ascending). Per row, the packed layout
-  // keeps the histogram addend (0 = out of bag), the int32 one code = bootstrap count << 1 | label.
+  // Rows of a node at depth d are rowsAt[d & 1][start, end) (the root's ascending).
   const { idx, code, nodes } = ws;
   const rowsAt = [idx, ws.idx2];
   const packed = ws.packed;
-  let nIn = 0;
-  let rootC0 = 0;
-  let rootC1 = 0;
-  for (let r = 0; r < n; r++) {
-    const c = counts ? counts[r]! : 1;
-    const yr = y[r]!;
-    if (pack) packed[r] = c === 0 ? 0 : 1 + c * (yr ? PACK_1 : PACK_0);
-    else {
-      if (c > 0x7fff) throw new Error(`row ${r} was drawn ${c} times; bootstrap counts above 32767 are not supported`);
-      code[r] = c === 0 ? 0 : (c << 1) | yr;
-    }
-    if (c === 0) continue;
-    idx[nIn++] = r;
-    rootC1 += c * yr;
-    rootC0 += c * (1 - yr);
-  }
+  const root = rootRows(counts, y, n, pack, packed, code, idx);
+  const nIn = root.rows;
+  const rootC0 = root.c0;
+  const rootC1 = root.c1;
 
   const importance = new Float64Array(p);
   const feats = new Int32Array(p);
@@ -722,10 +756,8 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   const mm = new Int32Array(4);
   const cand = new Int32Array(p);
   const MISS = MISSING_BIN * SLOTS;
-  const minLeaf = Math.max(1, prm.minSamplesLeaf);
-  const crit = prm.criterion;
-  const cat = prm.categorical;
-  const search = new SplitSearch(crit, cw0, cw1, minLeaf);
+  const { maxDepth, mtry, entropy, categorical: cat, minLeaf, minSplit } = prm;
+  const search = new SplitSearch(entropy, cw0, cw1, minLeaf);
   const goLeft = new Uint8Array(256);
   const weight = (c0: number, c1: number): number => cw0 * c0 + cw1 * c1;
 
@@ -751,7 +783,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     const id = nodes.add(W > 0 ? W1 / W : 0);
     if (isRight) nodes.right[parent] = id;
 
-    if (N0 === 0 || N1 === 0 || (prm.maxDepth >= 0 && depth >= prm.maxDepth) || C < prm.minSamplesSplit || C < 2 * minLeaf) continue;
+    if (N0 === 0 || N1 === 0 || (maxDepth >= 0 && depth >= maxDepth) || C < minSplit || C < 2 * minLeaf) continue;
 
     const best = search;
     best.reset();
@@ -761,7 +793,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     // histograms of up to four of them are built in one pass over the node's rows.
     let nCand = 0;
     let drawn = 0;
-    for (; drawn < p && drawn < prm.mtry; drawn++) {
+    for (; drawn < p && drawn < mtry; drawn++) {
       const f = drawFeature(u, feats, drawn, p);
       if (((known[f >>> 5]! >>> (f & 31)) & 1) === 0) cand[nCand++] = f;
     }
@@ -776,7 +808,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
       if (pack) packedHistograms(binned, n, cand, c, m, rows, packed, start, end, hq, mm, small);
       for (let q = 0; q < m; q++) {
         const f = cand[c + q]!;
-        const isCat = cat !== undefined && cat[f] === 1;
+        const isCat = cat[f] === 1;
         let usable: boolean;
         if (pack && !isCat) {
           // Threshold splits scan the packed histogram directly (and clear it).
@@ -829,7 +861,7 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
     const R1 = N1 - bestL1;
     const Lw = weight(bestL0, bestL1);
     const Rw = weight(R0, R1);
-    importance[bestF] += W * impurity(crit, W, W1) - Lw * impurity(crit, Lw, cw1 * bestL1) - Rw * impurity(crit, Rw, cw1 * R1);
+    importance[bestF] += W * impurity(entropy, W, W1) - Lw * impurity(entropy, Lw, cw1 * bestL1) - Rw * impurity(entropy, Rw, cw1 * R1);
     nodes.feature[id] = bestF;
     nodes.threshold[id] = bestCat ? 0 : bestT;
     nodes.missingLeft[id] = bestML;
@@ -840,20 +872,48 @@ export function buildTree(m: BinnedMatrix, prm: TreeParams, seed: number, treeIn
   }
 
   const tree = nodes.trimmed();
-  let oobRows = new Int32Array(0);
-  let oobValues = new Float64Array(0);
-  if (counts && prm.oob !== false) {
-    oobRows = new Int32Array(n - nIn);
-    oobValues = new Float64Array(n - nIn);
-    let k = 0;
-    for (let r = 0; r < n; r++) {
-      if (counts[r] !== 0) continue;
-      oobRows[k] = r;
-      oobValues[k] = tree.value[leafOfBinnedRow(tree, binned, n, r)]!;
-      k++;
+  const oob = outOfBag(tree, binned, n, prm.oob ? counts : null, n - nIn);
+  return { ...tree, importance, oobRows: oob.rows, oobValues: oob.values };
+}
+
+/**
+ * The root's in-bag rows into idx (ascending) and the per-row histogram addends: packed[r] in the packed layout
+ * (0 = out of bag), code[r] = bootstrap count << 1 | label in the int32 one. counts null = every row once.
+ * A function of its own so its loop is compiled apart from the node loop (see canonicalParams).
+ */
+function rootRows(counts: Int32Array | null, y: Uint8Array, n: number, pack: boolean, packed: Float64Array, code: Uint16Array, idx: Int32Array): { rows: number; c0: number; c1: number } {
+  let nIn = 0;
+  let c0 = 0;
+  let c1 = 0;
+  for (let r = 0; r < n; r++) {
+    const c = counts ? counts[r]! : 1;
+    const yr = y[r]!;
+    if (pack) packed[r] = c === 0 ? 0 : 1 + c * (yr ? PACK_1 : PACK_0);
+    else {
+      if (c > 0x7fff) throw new Error(`row ${r} was drawn ${c} times; bootstrap counts above 32767 are not supported`);
+      code[r] = c === 0 ? 0 : (c << 1) | yr;
     }
+    if (c === 0) continue;
+    idx[nIn++] = r;
+    c1 += c * yr;
+    c0 += c * (1 - yr);
   }
-  return { ...tree, importance, oobRows, oobValues };
+  return { rows: nIn, c0, c1 };
+}
+
+/** The tree's prediction for each of the k out-of-bag rows (counts[r] = 0), rows ascending; none when counts is null. */
+function outOfBag(tree: FlatTree, binned: Uint8Array, n: number, counts: Int32Array | null, k: number): { rows: Int32Array; values: Float64Array } {
+  const rows = new Int32Array(counts ? k : 0);
+  const values = new Float64Array(counts ? k : 0);
+  if (!counts) return { rows, values };
+  let j = 0;
+  for (let r = 0; r < n; r++) {
+    if (counts[r] !== 0) continue;
+    rows[j] = r;
+    values[j] = tree.value[leafOfBinnedRow(tree, binned, n, r)]!;
+    j++;
+  }
+  return { rows, values };
 }
 
 /** Sorts bins order[0, k) by weighted class-1 rate, then by bin (insertion sort: k is small). */
@@ -889,25 +949,40 @@ export function leafOfBinnedRow(t: FlatTree, binned: Uint8Array, n: number, r: n
 }
 
 /**
- * Builds a few trees on a small seeded matrix so a fresh thread's JIT has compiled the tree builder before real
- * data arrives (a worker starts while the caller is still binning). Pure: the result is discarded and buildTree
- * keeps no state between calls besides reusable scratch arrays.
+ * Builds trees on a small seeded matrix so a fresh thread's JIT has compiled the tree builder (every histogram and
+ * split path) before real data arrives: a worker starts while the caller is still encoding and binning. Stops once
+ * `done()` is true (checked between trees) or after maxTrees. Pure: the trees are discarded and buildTree keeps no
+ * state between calls besides reusable scratch arrays. Returns the number of trees built.
  */
-export function warmUpTreeBuilder(rows = 4000, features = 8, trees = 3): void {
+export function warmUpTreeBuilder(done: () => boolean = () => false, maxTrees = 3): number {
+  // Enough rows for node counts of real magnitude (over 2^14 class-0 rows in one bin), so the compiled code keeps
+  // them as doubles where needed instead of deoptimizing on the first large node.
+  const rows = 24000;
+  const features = 10;
   const u = createUniform(1, 1);
   const binned = new Uint8Array(rows * features);
   const y = new Uint8Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let f = 0; f < features; f++) {
-      const b = f % 2 === 0 ? randInt(u, 200) : randInt(u, 6);
+  for (let f = 0; f < features; f++) {
+    for (let r = 0; r < rows; r++) {
+      // Wide, medium and skewed binary features: the binary ones are often constant deep in a tree (extra feature
+      // draws), and their large bin holds over 2^14 class-0 rows at the root, as real flags do.
+      const b = f % 3 === 0 ? randInt(u, 250) : f % 3 === 1 ? randInt(u, 40) : u() < 0.85 ? 0 : 1;
       binned[f * rows + r] = u() < 0.02 ? MISSING_BIN : b;
-      s += b;
     }
-    y[r] = u() * 600 < s ? 1 : 0;
+  }
+  // About 10 % positives, as in the conversion data the forest is for.
+  for (let r = 0; r < rows; r++) {
+    const wide = binned[r]!;
+    const flag = binned[2 * rows + r]!;
+    y[r] = u() < 0.03 + (wide !== MISSING_BIN && wide > 200 ? 0.2 : 0) + (flag === 1 ? 0.12 : 0) + binned[rows + r]! / 2000 ? 1 : 0;
   }
   const categorical = new Uint8Array(features);
   categorical[features - 1] = 1;
-  const prm: TreeParams = { maxDepth: -1, minSamplesLeaf: 5, minSamplesSplit: 2, mtry: 3, criterion: 'gini', bootstrap: true, classWeight: [1, 1], categorical };
-  for (let t = 0; t < trees; t++) buildTree({ binned, y, n: rows, p: features }, prm, 7, t);
+  let t = 0;
+  for (; t < maxTrees && !done(); t++) {
+    // 2 to 5 features per node: fused passes of every width; the last feature is split by subsets of levels.
+    const prm: TreeParams = { maxDepth: -1, minSamplesLeaf: 5, minSamplesSplit: 2, mtry: 2 + (t % 4), criterion: 'gini', bootstrap: true, classWeight: [1, 1], categorical, oob: t % 2 === 0 };
+    buildTree({ binned, y, n: rows, p: features }, prm, 7, t);
+  }
+  return t;
 }
