@@ -6,16 +6,32 @@ import { MISSING_BIN } from './histTree';
 
 /** Upper edges per feature: value x falls in bin = number of edges < x (missing/non-finite → MISSING_BIN). */
 export function fitBinEdges(X: Float64Array, n: number, p: number, maxBins: number): number[][] {
-  if (!(maxBins >= 2 && maxBins <= 255)) throw new Error(`maxBins must be in [2, 255], got ${maxBins}`);
+  const fitter = new EdgeFitter(n, maxBins);
   const edges: number[][] = [];
-  const buf = new Float64Array(n);
-  const set = new DistinctSet(maxBins);
-  for (let f = 0; f < p; f++) {
+  for (let f = 0; f < p; f++) edges.push(fitter.fit(X, f * n));
+  return edges;
+}
+
+/** fitBinEdges one column at a time: edges of X[base, base + n), with scratch space reused across columns. */
+export class EdgeFitter {
+  private readonly buf: Float64Array;
+  private readonly set: DistinctSet;
+
+  constructor(
+    private readonly n: number,
+    private readonly maxBins: number,
+  ) {
+    if (!(maxBins >= 2 && maxBins <= 255)) throw new Error(`maxBins must be in [2, 255], got ${maxBins}`);
+    this.buf = new Float64Array(n);
+    this.set = new DistinctSet(maxBins);
+  }
+
+  fit(X: Float64Array, base: number): number[] {
+    const { n, maxBins, buf, set } = this;
     // Most columns (flags, one-hot parts, codes, small integers) have few distinct values: a hash set finds them
     // in one pass, and only columns with more than maxBins distinct values are sorted for quantiles.
     set.clear();
     let few = true;
-    const base = f * n;
     for (let r = 0; r < n; r++) {
       const v = X[base + r]!;
       if (v - v === 0 && !set.add(v)) {
@@ -27,8 +43,7 @@ export function fitBinEdges(X: Float64Array, n: number, p: number, maxBins: numb
       const distinct = set.values();
       const e: number[] = [];
       for (let j = 0; j + 1 < distinct.length; j++) e.push(midpoint(distinct[j]!, distinct[j + 1]!));
-      edges.push(e);
-      continue;
+      return e;
     }
     let m = 0;
     for (let r = 0; r < n; r++) {
@@ -46,9 +61,8 @@ export function fitBinEdges(X: Float64Array, n: number, p: number, maxBins: numb
         while (q < maxBins && i + 1 >= (q * m) / maxBins) q++;
       }
     }
-    edges.push(e);
+    return e;
   }
-  return edges;
 }
 
 /** Open-addressing set of up to `limit` distinct finite doubles (add returns false once the limit is exceeded). */
@@ -126,10 +140,11 @@ export function binOf(edges: readonly number[], x: number): number {
 /** Bins a column-major p × n matrix (same layout out); `target` may be backed by a SharedArrayBuffer. */
 export function binMatrix(X: Float64Array, n: number, p: number, edges: readonly number[][], target?: Uint8Array): Uint8Array {
   const out = target ?? new Uint8Array(n * p);
-  for (let f = 0; f < p; f++) {
-    const e = edges[f]!;
-    const base = f * n;
-    for (let r = 0; r < n; r++) out[base + r] = binOf(e, X[base + r]!);
-  }
+  for (let f = 0; f < p; f++) binColumn(X, f * n, n, edges[f]!, out, f * n);
   return out;
+}
+
+/** Bins X[base, base + n) into out[outBase, outBase + n). */
+export function binColumn(X: Float64Array, base: number, n: number, edges: readonly number[], out: Uint8Array, outBase: number): void {
+  for (let r = 0; r < n; r++) out[outBase + r] = binOf(edges, X[base + r]!);
 }

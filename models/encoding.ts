@@ -6,6 +6,8 @@
  * against the schema.
  */
 
+import { MISSING_BIN } from './histTree';
+
 export type ColumnType = 'number' | 'boolean' | 'category';
 
 export interface FeatureSchemaEntry {
@@ -117,16 +119,19 @@ export function columnsFromRows(rows: readonly Row[], names: readonly string[]):
   return out;
 }
 
+type CategoryColumn = Extract<RawColumn, { type: 'category' }>;
+
 /**
  * Level id of each row of a category column (-1 = missing) and the levels by id, found with one map lookup per
- * row. Cached per value array (never modified once toRawColumn built it), so training's fitEncodings and the
- * encodeColumns that follows look each row up once.
+ * row. Cached per column object (a fit or a scoring call makes its own), so training's fitEncodings and the
+ * binning that follows look each row up once.
  */
-const levelIdCache = new WeakMap<readonly (string | null)[], { rowIds: Int32Array; levels: readonly string[] }>();
+const levelIdCache = new WeakMap<CategoryColumn, { rowIds: Int32Array; levels: readonly string[] }>();
 
-function levelIds(cat: readonly (string | null)[]): { rowIds: Int32Array; levels: readonly string[] } {
-  const cached = levelIdCache.get(cat);
+function levelIds(col: CategoryColumn): { rowIds: Int32Array; levels: readonly string[] } {
+  const cached = levelIdCache.get(col);
   if (cached) return cached;
+  const cat = col.cat;
   const ids = new Map<string, number>();
   const levels: string[] = [];
   const rowIds = new Int32Array(cat.length);
@@ -145,7 +150,7 @@ function levelIds(cat: readonly (string | null)[]): { rowIds: Int32Array; levels
     rowIds[i] = id;
   }
   const out = { rowIds, levels };
-  levelIdCache.set(cat, out);
+  levelIdCache.set(col, out);
   return out;
 }
 
@@ -169,7 +174,7 @@ export function fitEncodings(
       featureNames.push(col.name);
       continue;
     }
-    const { rowIds, levels: seen } = levelIds(col.cat);
+    const { rowIds, levels: seen } = levelIds(col);
     const counts = new Array<number>(seen.length).fill(0);
     const positives = new Array<number>(seen.length).fill(0);
     for (let i = 0; i < rowIds.length; i++) {
@@ -207,38 +212,50 @@ export function encodeColumns(columns: ReadonlyMap<string, RawColumn>, encodings
   for (const enc of encodings) {
     const col = columns.get(enc.column);
     if (!col) throw new Error(`input column '${enc.column}' is missing`);
-    if (enc.kind === 'number' || enc.kind === 'boolean') {
-      if (col.type === 'category') throw new Error(`column '${enc.column}' expects ${enc.kind} values but holds strings`);
-      X.set(col.num.subarray(0, n), enc.features[0]! * n);
-    } else if (enc.kind === 'onehot') {
-      if (col.type !== 'category') throw new Error(`column '${enc.column}' expects category strings but holds ${col.type} values`);
-      const pos = new Map(enc.levels.map((lv, k) => [lv, k]));
-      const { rowIds, levels } = levelIds(col.cat);
-      // Unseen levels are all-zero.
-      const featureOfId = levels.map((lv) => {
-        const k = pos.get(lv);
-        return k === undefined ? -1 : enc.features[k]!;
-      });
-      for (let r = 0; r < n; r++) {
-        const id = rowIds[r]!;
-        if (id < 0) {
-          for (const f of enc.features) X[f * n + r] = NaN;
-        } else if (featureOfId[id]! >= 0) X[featureOfId[id]! * n + r] = 1;
-      }
-    } else if (enc.kind === 'ordinal' || enc.kind === 'category') {
-      if (col.type !== 'category') throw new Error(`column '${enc.column}' expects category strings but holds ${col.type} values`);
-      const code = new Map(enc.order.map((lv, k) => [lv, k]));
-      const base = enc.features[0]! * n;
-      const { rowIds, levels } = levelIds(col.cat);
-      // Unseen levels are treated as missing.
-      const codeOfId = Float64Array.from(levels, (lv) => code.get(lv) ?? NaN);
-      for (let r = 0; r < n; r++) {
-        const id = rowIds[r]!;
-        X[base + r] = id < 0 ? NaN : codeOfId[id]!;
-      }
-    }
+    for (let k = 0; k < enc.features.length; k++) encodeFeature(col, enc, k, n, X, enc.features[k]! * n);
   }
   return X;
+}
+
+/** Writes the k-th feature of encoding `enc` of column `col` (NaN = missing) to out[offset, offset + n). */
+export function encodeFeature(col: RawColumn, enc: Encoding, k: number, n: number, out: Float64Array, offset: number): void {
+  if (enc.kind === 'number' || enc.kind === 'boolean') {
+    if (col.type === 'category') throw new Error(`column '${enc.column}' expects ${enc.kind} values but holds strings`);
+    out.set(col.num.subarray(0, n), offset);
+    return;
+  }
+  if (col.type !== 'category') throw new Error(`column '${enc.column}' expects category strings but holds ${col.type} values`);
+  const { rowIds, levels } = levelIds(col);
+  // Value of each level id: for one-hot, 1 for the feature's level and 0 for the others; for codes, the level's
+  // position in the order. Levels unseen in training are all-zero (one-hot) or missing (codes).
+  let valueOfId: Float64Array;
+  if (enc.kind === 'onehot') valueOfId = Float64Array.from(levels, (lv) => (lv === enc.levels[k] ? 1 : 0));
+  else {
+    const code = new Map((enc as Extract<Encoding, { order: string[] }>).order.map((lv, j) => [lv, j]));
+    valueOfId = Float64Array.from(levels, (lv) => code.get(lv) ?? NaN);
+  }
+  for (let r = 0; r < n; r++) {
+    const id = rowIds[r]!;
+    out[offset + r] = id < 0 ? NaN : valueOfId[id]!;
+  }
+}
+
+/**
+ * Bins of a training column coded by level order (ordinal/category) with at most maxBins levels, written to
+ * out[outBase, outBase + n), and their edges. Every level was seen in training, so the codes are 0..L-1 and
+ * binning them gives bin = code and edges k + 0.5: what encodeFeature, EdgeFitter and binColumn give, without the
+ * detour through doubles. Null for other encodings or more levels (take that detour).
+ */
+export function codeBins(col: RawColumn, enc: Encoding, maxBins: number, n: number, out: Uint8Array, outBase: number): number[] | null {
+  if ((enc.kind !== 'ordinal' && enc.kind !== 'category') || col.type !== 'category' || enc.order.length > maxBins) return null;
+  const { rowIds, levels } = levelIds(col);
+  const code = new Map(enc.order.map((lv, j) => [lv, j]));
+  const binOfId = Uint8Array.from(levels, (lv) => code.get(lv) ?? MISSING_BIN);
+  for (let r = 0; r < n; r++) {
+    const id = rowIds[r]!;
+    out[outBase + r] = id < 0 ? MISSING_BIN : binOfId[id]!;
+  }
+  return Array.from({ length: enc.order.length - 1 }, (_, k) => k + 0.5);
 }
 
 /** Raw columns from a column-major numeric batch, validated against the schema (category codes must be valid indices). */

@@ -11,12 +11,14 @@
 import * as os from 'os';
 import type { Worker } from 'worker_threads';
 import { spawnModuleWorker } from '../services/moduleWorker';
-import { binMatrix, fitBinEdges } from './binning';
+import { binColumn, binMatrix, EdgeFitter } from './binning';
 import {
   columnsFromNumericBatch,
+  codeBins,
   columnsFromRows,
   detectType,
   encodeColumns,
+  encodeFeature,
   fitEncodings,
   toRawColumn,
   type ColumnarInput,
@@ -267,7 +269,11 @@ function rawColumnsForTraining(data: ScoringInput, options: TrainOptions): RawCo
       if (c.length !== (data as ColumnarInput).rows) throw new Error(`column '${name}' has ${c.length} values, expected ${(data as ColumnarInput).rows}`);
       vals = c;
     }
-    const type = options.featureTypes?.[name] ?? detectType(name, vals);
+    const given = options.featureTypes?.[name];
+    const type = given ?? detectType(name, vals);
+    // A detected type has checked every value, and training only reads its columns: no checked copy needed.
+    if (given === undefined && type === 'category') return { name, type, cat: vals as readonly (string | null)[] as (string | null)[] };
+    if (given === undefined && type === 'number' && vals instanceof Float64Array) return { name, type, num: vals };
     return toRawColumn(name, type, vals);
   });
 }
@@ -319,9 +325,7 @@ function prepareTraining(data: ScoringInput, labels: ArrayLike<number | boolean>
   const { schema, encodings, featureNames } = fitEncodings(columns, y, options.oneHotMaxLevels ?? 0, options.nativeCategories ?? false);
   const p = featureNames.length;
   const params = resolveParams(options, p, y);
-  const X = encodeColumns(new Map(columns.map((c) => [c.name, c])), encodings, p, n);
-  const binEdges = fitBinEdges(X, n, p, params.maxBins);
-  const binned = binMatrix(X, n, p, binEdges, new Uint8Array(new SharedArrayBuffer(n * p)));
+  const { binEdges, binned } = binTrainingColumns(new Map(columns.map((c) => [c.name, c])), encodings, p, n, params.maxBins);
   const treeParams: TreeParams = {
     maxDepth: params.maxDepth === null ? -1 : params.maxDepth,
     minSamplesLeaf: params.minSamplesLeaf,
@@ -334,6 +338,40 @@ function prepareTraining(data: ScoringInput, labels: ArrayLike<number | boolean>
     oob: params.bootstrap && options.oobScore !== false,
   };
   return { schema, encodings, featureNames, binEdges, matrix: { binned, y, n, p }, params, treeParams, seed: options.seed };
+}
+
+/**
+ * Bin edges and bins (shared memory, for the tree workers) of the training features: the same as fitBinEdges and
+ * binMatrix over encodeColumns, one feature at a time (no p × n matrix of doubles), and level-coded columns straight
+ * from their level ids.
+ */
+export function binTrainingColumns(columns: ReadonlyMap<string, RawColumn>, encodings: readonly Encoding[], p: number, n: number, maxBins: number): { binEdges: number[][]; binned: Uint8Array } {
+  const binned = new Uint8Array(new SharedArrayBuffer(n * p));
+  const binEdges: number[][] = new Array(p);
+  const fitter = new EdgeFitter(n, maxBins);
+  let values: Float64Array | null = null;
+  for (const enc of encodings) {
+    const col = columns.get(enc.column)!;
+    const f0 = enc.features[0]!;
+    const coded = codeBins(col, enc, maxBins, n, binned, f0 * n);
+    if (coded) {
+      binEdges[f0] = coded;
+      continue;
+    }
+    for (let k = 0; k < enc.features.length; k++) {
+      const f = enc.features[k]!;
+      let v: Float64Array;
+      if (col.type !== 'category') v = col.num;
+      else {
+        values ??= new Float64Array(n);
+        encodeFeature(col, enc, k, n, values, 0);
+        v = values;
+      }
+      binEdges[f] = fitter.fit(v, 0);
+      binColumn(v, 0, n, binEdges[f]!, binned, f * n);
+    }
+  }
+  return { binEdges, binned };
 }
 
 /** 1 for derived features split by subsets of levels. */

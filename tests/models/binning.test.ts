@@ -1,4 +1,6 @@
 import { binMatrix, binOf, fitBinEdges } from '../../models/binning';
+import { encodeColumns, fitEncodings, type RawColumn } from '../../models/encoding';
+import { binTrainingColumns } from '../../models/histForest';
 import { MISSING_BIN } from '../../models/histTree';
 import { createUniform } from '../../models/prng';
 
@@ -50,5 +52,34 @@ describe('fitBinEdges / binMatrix', () => {
       }
     }
     expect(binned[2 * n]).toBe(MISSING_BIN);
+  });
+});
+
+describe('binTrainingColumns', () => {
+  it('gives the edges and bins of fitBinEdges + binMatrix over encodeColumns, for every kind of encoding', () => {
+    const u = createUniform(4, 4);
+    const n = 3000;
+    const many = Array.from({ length: 300 }, (_, i) => `lv${i}`);
+    const columns: RawColumn[] = [
+      { name: 'amount', type: 'number', num: Float64Array.from({ length: n }, () => (u() < 0.05 ? NaN : Math.round(u() * 1e5) / 100)) },
+      { name: 'flag', type: 'boolean', num: Float64Array.from({ length: n }, () => (u() < 0.5 ? 1 : 0)) },
+      { name: 'channel', type: 'category', cat: Array.from({ length: n }, () => (u() < 0.03 ? null : ['app', 'web', 'branch'][Math.floor(u() * 3)]!)) },
+      { name: 'segment', type: 'category', cat: Array.from({ length: n }, () => ['a', 'b', 'c', 'd', 'e'][Math.floor(u() * 5)]!) },
+      // more levels than bins: quantile edges over the codes
+      { name: 'merchant', type: 'category', cat: Array.from({ length: n }, () => (u() < 0.02 ? null : many[Math.floor(u() * many.length)]!)) },
+    ];
+    const y = Uint8Array.from({ length: n }, () => (u() < 0.2 ? 1 : 0));
+    for (const nativeCategories of [false, true]) {
+      // segment is one-hot (<= 5 levels) only in the first pass
+      const { encodings, featureNames } = fitEncodings(columns, y, nativeCategories ? 0 : 5, nativeCategories);
+      const p = featureNames.length;
+      const byName = new Map(columns.map((c) => [c.name, c]));
+      const X = encodeColumns(byName, encodings, p, n);
+      const edges = fitBinEdges(X, n, p, 255);
+      const { binEdges, binned } = binTrainingColumns(byName, encodings, p, n, 255);
+      expect(binEdges).toEqual(edges);
+      expect(Array.from(binned)).toEqual(Array.from(binMatrix(X, n, p, edges)));
+      expect(encodings.some((e) => e.kind === (nativeCategories ? 'category' : 'onehot'))).toBe(true);
+    }
   });
 });
