@@ -21,7 +21,7 @@ export class EdgeFitter {
     private readonly n: number,
     private readonly maxBins: number,
   ) {
-    if (!(maxBins >= 2 && maxBins <= 255)) throw new Error(`maxBins must be in [2, 255], got ${maxBins}`);
+    if (!(Number.isInteger(maxBins) && maxBins >= 2 && maxBins <= 255)) throw new Error(`maxBins must be an integer in [2, 255], got ${maxBins}`);
     this.buf = new Float64Array(n);
     this.set = new DistinctSet(maxBins);
   }

@@ -24,8 +24,8 @@ export interface TreeBuildJob {
 export type TreeWorkerRequest = { build: TreeBuildJob };
 export type TreeWorkerReply = { tree: number; built: BuiltTree } | { done: true };
 
-/** Most warm-up trees a new worker builds while no request has arrived (about 1 ms each once compiled). */
-const WARM_UP_TREES = 60;
+/** Most warm-up trees a new worker builds while no request has arrived (about 7 ms each once compiled). */
+const WARM_UP_TREES = 30;
 
 const port = parentPort;
 if (!port) throw new Error('forestWorker must run in a worker thread');

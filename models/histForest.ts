@@ -290,6 +290,10 @@ function resolveParams(p: HistForestParams, nFeatures: number, y: Uint8Array): R
   else if (Number.isInteger(maxFeatures) && maxFeatures >= 1) mtry = maxFeatures;
   else throw new Error(`maxFeatures must be 'sqrt', 'log2', 'all', a fraction in (0, 1) or an integer >= 1; got ${maxFeatures}`);
   mtry = Math.max(1, Math.min(nFeatures, mtry));
+  const criterion = p.criterion ?? 'gini';
+  if (criterion !== 'gini' && criterion !== 'entropy') throw new Error(`criterion must be 'gini' or 'entropy', got ${String(criterion)}`);
+  const maxBins = p.maxBins ?? 255;
+  if (!(Number.isInteger(maxBins) && maxBins >= 2 && maxBins <= 255)) throw new Error(`maxBins must be an integer in [2, 255], got ${maxBins}`);
   let pos = 0;
   for (let i = 0; i < y.length; i++) pos += y[i]!;
   const neg = y.length - pos;
@@ -306,8 +310,8 @@ function resolveParams(p: HistForestParams, nFeatures: number, y: Uint8Array): R
     minSamplesSplit: p.minSamplesSplit ?? 2,
     maxFeatures,
     mtry,
-    maxBins: p.maxBins ?? 255,
-    criterion: p.criterion ?? 'gini',
+    maxBins,
+    criterion,
     bootstrap: p.bootstrap ?? true,
     classWeight: cw === null || cw === 'balanced' ? cw : { 0: cw[0], 1: cw[1] },
     classWeights,
@@ -754,6 +758,8 @@ export function loadHistForest(json: string | HistForestJson): HistForest {
   }
   const p = m.features.length;
   if (m.formatVersion === 1 && m.encodings.some((e) => e.kind === 'category')) throw new Error(`corrupt model: formatVersion 1 has no 'category' encodings`);
+  const kinds = ['number', 'boolean', 'onehot', 'ordinal', 'category'];
+  for (const e of m.encodings) if (!kinds.includes(e.kind)) throw new Error(`corrupt model: encoding of column '${e.column}' has unknown kind '${String(e.kind)}'`);
   const categorical = categoricalFlags(m.encodings, p);
   const trees = m.trees.map((t, i) => {
     const feature = fromB64(t.feature, t.nodes, 4, (b) => new Int32Array(b), `${i} feature`);

@@ -461,7 +461,6 @@ class NodeStack {
   reset(p: number): void {
     this.words = Math.max(1, (p + 31) >>> 5);
     this.size = 0;
-    if (this.bits.length < 64 * this.words) this.bits = new Int32Array(64 * this.words);
   }
 
   push(start: number, end: number, depth: number, c0: number, c1: number, parent: number, isRight: number, known: Int32Array): void {
@@ -469,7 +468,10 @@ class NodeStack {
       const ints = new Int32Array(this.ints.length * 2);
       ints.set(this.ints);
       this.ints = ints;
-      const bits = new Int32Array(this.bits.length * 2);
+    }
+    // Its own check: the bitsets per entry change with the number of features from tree to tree.
+    if ((this.size + 1) * this.words > this.bits.length) {
+      const bits = new Int32Array(Math.max(this.bits.length * 2, (this.size + 1) * this.words));
       bits.set(this.bits);
       this.bits = bits;
     }

@@ -340,5 +340,17 @@ describe('parameters', () => {
     await expect(trainHistForest(train.rows, train.y, { seed: 1, maxFeatures: 1.5 })).rejects.toThrow(/maxFeatures/);
     await expect(trainHistForest(train.rows, train.y.map(() => 0), { seed: 1 })).rejects.toThrow(/single class/);
     await expect(trainHistForest([{ a: 1 }, { a: 'x' }], [0, 1], { seed: 1 })).rejects.toThrow(/column 'a' mixes strings/);
+    // A JavaScript or JSON caller is not held to the types: unknown values are named, not silently taken for one.
+    const loose = (extra: Record<string, unknown>): Promise<unknown> => trainHistForest(train.rows, train.y, { seed: 1, nEstimators: 2, ...extra } as never);
+    await expect(loose({ criterion: 'log_loss' })).rejects.toThrow(/criterion must be 'gini' or 'entropy', got log_loss/);
+    await expect(loose({ maxBins: 10.5 })).rejects.toThrow(/maxBins must be an integer in \[2, 255\], got 10.5/);
+    await expect(loose({ maxBins: 1 })).rejects.toThrow(/maxBins/);
+  });
+
+  it('a loaded model with an unknown encoding kind is rejected by name', async () => {
+    const f = await trainHistForest(train.rows, train.y, { seed: 2, nEstimators: 2, threads: 1 });
+    const json = f.toJSON();
+    const bad = { ...json, encodings: json.encodings.map((e) => (e.column === 'channel' ? { ...e, kind: 'hashed' } : e)) } as unknown as HistForestJson;
+    expect(() => loadHistForest(bad)).toThrow(/encoding of column 'channel' has unknown kind 'hashed'/);
   });
 });
