@@ -207,6 +207,76 @@ function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, cod
 }
 
 /**
+ * Int32 histograms of the m = 2..4 features cand[c, c + m) in one pass over the node's rows: feature q goes to
+ * h4[q · 256 · SLOTS, (q + 1) · 256 · SLOTS), its non-missing bin range to mm[q] = min | (max + 1) << 8. Small nodes
+ * track the ranges while counting; large ones scan for them afterwards.
+ */
+function int32Histograms(binned: Uint8Array, n: number, cand: Int32Array, c: number, m: number, idx: Int32Array, code: Uint16Array, start: number, end: number, h4: Int32Array, mm: Int32Array, small: boolean): void {
+  const b0 = cand[c]! * n;
+  const b1 = cand[c + 1]! * n;
+  const b2 = m > 2 ? cand[c + 2]! * n : 0;
+  const b3 = m > 3 ? cand[c + 3]! * n : 0;
+  const R = 256 * SLOTS;
+  let min0 = 255, min1 = 255, min2 = 255, min3 = 255;
+  let max0 = -1, max1 = -1, max2 = -1, max3 = -1;
+  for (let i = start; i < end; i++) {
+    const r = idx[i]!;
+    const cd = code[r]!;
+    const k = 1 + (cd & 1);
+    const w = cd >>> 1;
+    const v0 = binned[b0 + r]!;
+    const v1 = binned[b1 + r]!;
+    const j0 = v0 << 2;
+    const j1 = R + (v1 << 2);
+    h4[j0]!++;
+    h4[j0 + k] += w;
+    h4[j1]!++;
+    h4[j1 + k] += w;
+    if (m > 2) {
+      const v2 = binned[b2 + r]!;
+      const j2 = 2 * R + (v2 << 2);
+      h4[j2]!++;
+      h4[j2 + k] += w;
+      if (small) {
+        min2 = Math.min(min2, v2);
+        max2 = Math.max(max2, v2 - (((v2 + 1) >> 8) << 8));
+      }
+      if (m > 3) {
+        const v3 = binned[b3 + r]!;
+        const j3 = 3 * R + (v3 << 2);
+        h4[j3]!++;
+        h4[j3 + k] += w;
+        if (small) {
+          min3 = Math.min(min3, v3);
+          max3 = Math.max(max3, v3 - (((v3 + 1) >> 8) << 8));
+        }
+      }
+    }
+    if (small) {
+      min0 = Math.min(min0, v0);
+      min1 = Math.min(min1, v1);
+      max0 = Math.max(max0, v0 - (((v0 + 1) >> 8) << 8));
+      max1 = Math.max(max1, v1 - (((v1 + 1) >> 8) << 8));
+    }
+  }
+  if (small) {
+    mm[0] = min0 | ((max0 + 1) << 8);
+    mm[1] = min1 | ((max1 + 1) << 8);
+    mm[2] = min2 | ((max2 + 1) << 8);
+    mm[3] = min3 | ((max3 + 1) << 8);
+    return;
+  }
+  for (let q = 0; q < m; q++) {
+    const off = q * R;
+    let minB = 0;
+    while (minB < 255 && h4[off + minB * SLOTS] === 0) minB++;
+    let maxB = 254;
+    while (maxB >= minB && h4[off + maxB * SLOTS] === 0) maxB--;
+    mm[q] = minB | ((maxB + 1) << 8);
+  }
+}
+
+/**
  * Packed histogram for n < PACK_ROWS: one float64 per bin holding rows + class-0 draws · 2^17 + class-1 draws · 2^34
  * (each < 2^17, so the sum is an exact integer below 2^53). One read-modify-write per row instead of two.
  */
@@ -514,8 +584,9 @@ class Workspace {
   packed = new Float64Array(0);
   readonly nodes = new NodeArrays();
   readonly stack = new NodeStack();
-  /** int32 histogram (SLOTS per bin) and packed histograms of up to four features (256 bins each). */
-  readonly h = new Int32Array(256 * SLOTS);
+  /** int32 histograms (SLOTS per bin) of up to four features, one view each, and packed ones (256 bins each). */
+  readonly h4 = new Int32Array(4 * 256 * SLOTS);
+  readonly hv = [0, 1, 2, 3].map((q) => this.h4.subarray(q * 256 * SLOTS, (q + 1) * 256 * SLOTS));
   readonly hq = new Float64Array(4 * 256);
 
   prepare(n: number, pack: boolean): this {
@@ -754,7 +825,8 @@ function growTree(binned: Uint8Array, y: Uint8Array, n: number, p: number, prm: 
   const feats = new Int32Array(p);
   for (let f = 0; f < p; f++) feats[f] = f;
   // Histograms are all-zero between uses (every reader clears what it read).
-  const { h, hq } = ws;
+  const { h4, hv, hq } = ws;
+  const h = hv[0]!;
   const mm = new Int32Array(4);
   const cand = new Int32Array(p);
   const MISS = MISSING_BIN * SLOTS;
@@ -806,8 +878,9 @@ function growTree(binned: Uint8Array, y: Uint8Array, n: number, p: number, prm: 
         if (((known[f >>> 5]! >>> (f & 31)) & 1) === 0) cand[nCand++] = f;
         continue;
       }
-      const m = pack ? Math.min(4, nCand - c) : 1;
+      const m = Math.min(4, nCand - c);
       if (pack) packedHistograms(binned, n, cand, c, m, rows, packed, start, end, hq, mm, small);
+      else if (m > 1) int32Histograms(binned, n, cand, c, m, rows, code, start, end, h4, mm, small);
       for (let q = 0; q < m; q++) {
         const f = cand[c + q]!;
         const isCat = cat[f] === 1;
@@ -818,11 +891,16 @@ function growTree(binned: Uint8Array, y: Uint8Array, n: number, p: number, prm: 
         } else {
           let minB = 255;
           let maxB = -1;
+          // The int32 histogram of this feature: unpacked into the first view, or the fused pass's view q.
+          const hf = pack || m === 1 ? h : hv[q]!;
           if (pack) {
             minB = mm[q]! & 0xff;
             maxB = (mm[q]! >> 8) - 1;
             if (maxB >= minB) unpack(hq, q << 8, minB, maxB, h);
             unpack(hq, q << 8, MISSING_BIN, MISSING_BIN, h);
+          } else if (m > 1) {
+            minB = mm[q]! & 0xff;
+            maxB = (mm[q]! >> 8) - 1;
           } else if (small) {
             const r = histogramTracked(binned, f * n, rows, code, start, end, h);
             minB = r & 0xff;
@@ -834,11 +912,11 @@ function growTree(binned: Uint8Array, y: Uint8Array, n: number, p: number, prm: 
             maxB = 254;
             while (maxB >= minB && h[maxB * SLOTS] === 0) maxB--;
           }
-          usable = best.consider(f, isCat, h, minB, maxB, C, N0, N1);
-          if (maxB >= minB) h.fill(0, minB * SLOTS, (maxB + 1) * SLOTS);
-          h[MISS] = 0;
-          h[MISS + 1] = 0;
-          h[MISS + 2] = 0;
+          usable = best.consider(f, isCat, hf, minB, maxB, C, N0, N1);
+          if (maxB >= minB) hf.fill(0, minB * SLOTS, (maxB + 1) * SLOTS);
+          hf[MISS] = 0;
+          hf[MISS + 1] = 0;
+          hf[MISS + 2] = 0;
         }
         if (!usable) known[f >>> 5] |= 1 << (f & 31);
       }
@@ -982,8 +1060,9 @@ export function warmUpTreeBuilder(done: () => boolean = () => false, maxTrees = 
   categorical[features - 1] = 1;
   let t = 0;
   for (; t < maxTrees && !done(); t++) {
-    // 2 to 5 features per node: fused passes of every width; the last feature is split by subsets of levels.
-    const prm: TreeParams = { maxDepth: -1, minSamplesLeaf: 5, minSamplesSplit: 2, mtry: 2 + (t % 4), criterion: 'gini', bootstrap: true, classWeight: [1, 1], categorical, oob: t % 2 === 0 };
+    // 2 to 5 features per node: fused passes of every width; the last feature is split by subsets of levels; every
+    // third tree uses the int32 layout of matrices over 2^17 rows.
+    const prm: TreeParams = { maxDepth: -1, minSamplesLeaf: 5, minSamplesSplit: 2, mtry: 2 + (t % 4), criterion: 'gini', bootstrap: true, classWeight: [1, 1], categorical, oob: t % 2 === 0, packedHistograms: t % 3 !== 2 };
     buildTree({ binned, y, n: rows, p: features }, prm, 7, t);
   }
   return t;
