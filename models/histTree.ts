@@ -176,44 +176,14 @@ function splitScore(entropy: boolean, lw: number, l1: number, rw: number, r1: nu
  */
 const SLOTS = 4;
 
-/** Adds the node's rows idx[start, end) to the histogram of the feature whose column starts at `base`. */
-function histogram(binned: Uint8Array, base: number, idx: Int32Array, code: Uint16Array, start: number, end: number, h: Int32Array): void {
-  for (let i = start; i < end; i++) {
-    const r = idx[i]!;
-    const j = binned[base + r]! << 2;
-    const c = code[r]!;
-    h[j]!++;
-    h[j + 1 + (c & 1)] += c >>> 1;
-  }
-}
-
-/** Same, also tracking the smallest and largest non-missing bin: returns min | (max + 1) << 8. */
-function histogramTracked(binned: Uint8Array, base: number, idx: Int32Array, code: Uint16Array, start: number, end: number, h: Int32Array): number {
-  let minB = 255;
-  let maxB = -1;
-  for (let i = start; i < end; i++) {
-    const r = idx[i]!;
-    const b = binned[base + r]!;
-    const j = b << 2;
-    const c = code[r]!;
-    h[j]!++;
-    h[j + 1 + (c & 1)] += c >>> 1;
-    if (b !== MISSING_BIN) {
-      if (b < minB) minB = b;
-      if (b > maxB) maxB = b;
-    }
-  }
-  return minB | ((maxB + 1) << 8);
-}
-
 /**
- * Int32 histograms of the m = 2..4 features cand[c, c + m) in one pass over the node's rows: feature q goes to
+ * Int32 histograms of the m = 1..4 features cand[c, c + m) in one pass over the node's rows: feature q goes to
  * h4[q · 256 · SLOTS, (q + 1) · 256 · SLOTS), its non-missing bin range to mm[q] = min | (max + 1) << 8. Small nodes
  * track the ranges while counting; large ones scan for them afterwards.
  */
 function int32Histograms(binned: Uint8Array, n: number, cand: Int32Array, c: number, m: number, idx: Int32Array, code: Uint16Array, start: number, end: number, h4: Int32Array, mm: Int32Array, small: boolean): void {
   const b0 = cand[c]! * n;
-  const b1 = cand[c + 1]! * n;
+  const b1 = m > 1 ? cand[c + 1]! * n : 0;
   const b2 = m > 2 ? cand[c + 2]! * n : 0;
   const b3 = m > 3 ? cand[c + 3]! * n : 0;
   const R = 256 * SLOTS;
@@ -225,13 +195,23 @@ function int32Histograms(binned: Uint8Array, n: number, cand: Int32Array, c: num
     const k = 1 + (cd & 1);
     const w = cd >>> 1;
     const v0 = binned[b0 + r]!;
-    const v1 = binned[b1 + r]!;
     const j0 = v0 << 2;
-    const j1 = R + (v1 << 2);
     h4[j0]!++;
     h4[j0 + k] += w;
-    h4[j1]!++;
-    h4[j1 + k] += w;
+    if (small) {
+      min0 = Math.min(min0, v0);
+      max0 = Math.max(max0, v0 - (((v0 + 1) >> 8) << 8));
+    }
+    if (m > 1) {
+      const v1 = binned[b1 + r]!;
+      const j1 = R + (v1 << 2);
+      h4[j1]!++;
+      h4[j1 + k] += w;
+      if (small) {
+        min1 = Math.min(min1, v1);
+        max1 = Math.max(max1, v1 - (((v1 + 1) >> 8) << 8));
+      }
+    }
     if (m > 2) {
       const v2 = binned[b2 + r]!;
       const j2 = 2 * R + (v2 << 2);
@@ -251,12 +231,6 @@ function int32Histograms(binned: Uint8Array, n: number, cand: Int32Array, c: num
           max3 = Math.max(max3, v3 - (((v3 + 1) >> 8) << 8));
         }
       }
-    }
-    if (small) {
-      min0 = Math.min(min0, v0);
-      min1 = Math.min(min1, v1);
-      max0 = Math.max(max0, v0 - (((v0 + 1) >> 8) << 8));
-      max1 = Math.max(max1, v1 - (((v1 + 1) >> 8) << 8));
     }
   }
   if (small) {
@@ -299,12 +273,10 @@ function packedHistograms(binned: Uint8Array, n: number, cand: Int32Array, c: nu
   const b2 = m > 2 ? cand[c + 2]! * n : 0;
   const b3 = m > 3 ? cand[c + 3]! * n : 0;
   if (small) {
-    packedTracked(binned, m, b0, b1, b2, b3, idx, w, start, end, hq, mm);
+    packedFusedTracked(binned, m, b0, b1, b2, b3, idx, w, start, end, hq, mm);
     return;
   }
-  if (m === 2) packed2(binned, b0, b1, idx, w, start, end, hq);
-  else if (m === 3) packed3(binned, b0, b1, b2, idx, w, start, end, hq);
-  else packed4(binned, b0, b1, b2, b3, idx, w, start, end, hq);
+  packedFused(binned, m, b0, b1, b2, b3, idx, w, start, end, hq);
   for (let q = 0; q < m; q++) mm[q] = scanRange(hq, q << 8);
 }
 
@@ -367,90 +339,47 @@ function packed1Tracked(binned: Uint8Array, base: number, idx: Int32Array, w: Fl
   return minB | ((maxB + 1) << 8);
 }
 
-function packed2(binned: Uint8Array, b0: number, b1: number, idx: Int32Array, w: Float64Array, start: number, end: number, hq: Float64Array): void {
+/** m = 2..4 features in one pass (unused bases are ignored); m is fixed for the loop, so its branches are predicted. */
+function packedFused(binned: Uint8Array, m: number, b0: number, b1: number, b2: number, b3: number, idx: Int32Array, w: Float64Array, start: number, end: number, hq: Float64Array): void {
   for (let i = start; i < end; i++) {
     const r = idx[i]!;
     const x = w[r]!;
     hq[binned[b0 + r]!] += x;
     hq[256 + binned[b1 + r]!] += x;
+    if (m > 2) {
+      hq[512 + binned[b2 + r]!] += x;
+      if (m > 3) hq[768 + binned[b3 + r]!] += x;
+    }
   }
 }
 
-function packed3(binned: Uint8Array, b0: number, b1: number, b2: number, idx: Int32Array, w: Float64Array, start: number, end: number, hq: Float64Array): void {
-  for (let i = start; i < end; i++) {
-    const r = idx[i]!;
-    const x = w[r]!;
-    hq[binned[b0 + r]!] += x;
-    hq[256 + binned[b1 + r]!] += x;
-    hq[512 + binned[b2 + r]!] += x;
-  }
-}
-
-function packed4(binned: Uint8Array, b0: number, b1: number, b2: number, b3: number, idx: Int32Array, w: Float64Array, start: number, end: number, hq: Float64Array): void {
-  for (let i = start; i < end; i++) {
-    const r = idx[i]!;
-    const x = w[r]!;
-    hq[binned[b0 + r]!] += x;
-    hq[256 + binned[b1 + r]!] += x;
-    hq[512 + binned[b2 + r]!] += x;
-    hq[768 + binned[b3 + r]!] += x;
-  }
-}
-
-/** m = 2..4 features of a small node, tracking each one's bin range (unused bases are ignored). */
-function packedTracked(binned: Uint8Array, m: number, b0: number, b1: number, b2: number, b3: number, idx: Int32Array, w: Float64Array, start: number, end: number, hq: Float64Array, mm: Int32Array): void {
+/** The same for a small node, also tracking each feature's non-missing bin range into mm. */
+function packedFusedTracked(binned: Uint8Array, m: number, b0: number, b1: number, b2: number, b3: number, idx: Int32Array, w: Float64Array, start: number, end: number, hq: Float64Array, mm: Int32Array): void {
   let min0 = 255, min1 = 255, min2 = 255, min3 = 255;
   let max0 = -1, max1 = -1, max2 = -1, max3 = -1;
-  if (m === 2) {
-    for (let i = start; i < end; i++) {
-      const r = idx[i]!;
-      const x = w[r]!;
-      const v0 = binned[b0 + r]!;
-      const v1 = binned[b1 + r]!;
-      hq[v0] += x;
-      hq[256 + v1] += x;
-      min0 = Math.min(min0, v0);
-      min1 = Math.min(min1, v1);
-      max0 = Math.max(max0, v0 - (((v0 + 1) >> 8) << 8));
-      max1 = Math.max(max1, v1 - (((v1 + 1) >> 8) << 8));
-    }
-  } else if (m === 3) {
-    for (let i = start; i < end; i++) {
-      const r = idx[i]!;
-      const x = w[r]!;
-      const v0 = binned[b0 + r]!;
-      const v1 = binned[b1 + r]!;
+  for (let i = start; i < end; i++) {
+    const r = idx[i]!;
+    const x = w[r]!;
+    const v0 = binned[b0 + r]!;
+    const v1 = binned[b1 + r]!;
+    hq[v0] += x;
+    hq[256 + v1] += x;
+    // The missing bin (255) counts for the minimum only: 255 is the "none" value; for the maximum it becomes -1.
+    min0 = Math.min(min0, v0);
+    min1 = Math.min(min1, v1);
+    max0 = Math.max(max0, v0 - (((v0 + 1) >> 8) << 8));
+    max1 = Math.max(max1, v1 - (((v1 + 1) >> 8) << 8));
+    if (m > 2) {
       const v2 = binned[b2 + r]!;
-      hq[v0] += x;
-      hq[256 + v1] += x;
       hq[512 + v2] += x;
-      min0 = Math.min(min0, v0);
-      min1 = Math.min(min1, v1);
       min2 = Math.min(min2, v2);
-      max0 = Math.max(max0, v0 - (((v0 + 1) >> 8) << 8));
-      max1 = Math.max(max1, v1 - (((v1 + 1) >> 8) << 8));
       max2 = Math.max(max2, v2 - (((v2 + 1) >> 8) << 8));
-    }
-  } else {
-    for (let i = start; i < end; i++) {
-      const r = idx[i]!;
-      const x = w[r]!;
-      const v0 = binned[b0 + r]!;
-      const v1 = binned[b1 + r]!;
-      const v2 = binned[b2 + r]!;
-      const v3 = binned[b3 + r]!;
-      hq[v0] += x;
-      hq[256 + v1] += x;
-      hq[512 + v2] += x;
-      hq[768 + v3] += x;
-      min0 = Math.min(min0, v0);
-      min1 = Math.min(min1, v1);
-      min2 = Math.min(min2, v2);
-      min3 = Math.min(min3, v3);
-      max0 = Math.max(max0, v0 - (((v0 + 1) >> 8) << 8));
-      max1 = Math.max(max1, v1 - (((v1 + 1) >> 8) << 8));
-      max2 = Math.max(max2, v2 - (((v2 + 1) >> 8) << 8));
-      max3 = Math.max(max3, v3 - (((v3 + 1) >> 8) << 8));
+      if (m > 3) {
+        const v3 = binned[b3 + r]!;
+        hq[768 + v3] += x;
+        min3 = Math.min(min3, v3);
+        max3 = Math.max(max3, v3 - (((v3 + 1) >> 8) << 8));
+      }
     }
   }
   mm[0] = min0 | ((max0 + 1) << 8);
@@ -880,7 +809,7 @@ function growTree(binned: Uint8Array, y: Uint8Array, n: number, p: number, prm: 
       }
       const m = Math.min(4, nCand - c);
       if (pack) packedHistograms(binned, n, cand, c, m, rows, packed, start, end, hq, mm, small);
-      else if (m > 1) int32Histograms(binned, n, cand, c, m, rows, code, start, end, h4, mm, small);
+      else int32Histograms(binned, n, cand, c, m, rows, code, start, end, h4, mm, small);
       for (let q = 0; q < m; q++) {
         const f = cand[c + q]!;
         const isCat = cat[f] === 1;
@@ -889,28 +818,13 @@ function growTree(binned: Uint8Array, y: Uint8Array, n: number, p: number, prm: 
           // Threshold splits scan the packed histogram directly (and clear it).
           usable = best.considerPacked(f, hq, q << 8, mm[q]! & 0xff, (mm[q]! >> 8) - 1, C, N0, N1);
         } else {
-          let minB = 255;
-          let maxB = -1;
           // The int32 histogram of this feature: unpacked into the first view, or the fused pass's view q.
-          const hf = pack || m === 1 ? h : hv[q]!;
+          const hf = pack ? h : hv[q]!;
+          const minB = mm[q]! & 0xff;
+          const maxB = (mm[q]! >> 8) - 1;
           if (pack) {
-            minB = mm[q]! & 0xff;
-            maxB = (mm[q]! >> 8) - 1;
             if (maxB >= minB) unpack(hq, q << 8, minB, maxB, h);
             unpack(hq, q << 8, MISSING_BIN, MISSING_BIN, h);
-          } else if (m > 1) {
-            minB = mm[q]! & 0xff;
-            maxB = (mm[q]! >> 8) - 1;
-          } else if (small) {
-            const r = histogramTracked(binned, f * n, rows, code, start, end, h);
-            minB = r & 0xff;
-            maxB = (r >> 8) - 1;
-          } else {
-            histogram(binned, f * n, rows, code, start, end, h);
-            minB = 0;
-            while (minB < 255 && h[minB * SLOTS] === 0) minB++;
-            maxB = 254;
-            while (maxB >= minB && h[maxB * SLOTS] === 0) maxB--;
           }
           usable = best.consider(f, isCat, hf, minB, maxB, C, N0, N1);
           if (maxB >= minB) hf.fill(0, minB * SLOTS, (maxB + 1) * SLOTS);
