@@ -9,7 +9,8 @@ import { KEY_PART_SEPARATOR, KeyFilter, keyFilterBits, keyOf, NULL_KEY_PART } fr
 import { ingestWorkerCount, parallelReadable, readCsvParallel, type HashedKeys, type ParallelReadStats } from './csvParallel';
 import { describeFailures, evaluateGates, type QualityCheck } from '../transforms/qualityGates';
 import { ErrorType, type StageResult } from '../shared';
-import { CsvCopyBuffer, copyWriter, withTransaction } from './pg';
+import { CsvCopyBuffer, copyWriter, knexRunner, withTransaction } from './pg';
+import { attachLandingPartition, createDetachedLandingPartition, dropLandingPartition, landingPartitionName } from '../db/landing';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
 import { readSourceRows, SourceReadError, type RowOutcome } from './sourceRows';
@@ -59,13 +60,16 @@ export function createIngestActivities(deps: ActivityDeps) {
       const context = { asOf: day, asOfEndMs: asOf ? endOfDayMs(asOf, timezone ?? DEFAULT_TIMEZONE) : Number.POSITIVE_INFINITY };
       const keys = new DuplicateKeyCandidates(contract, contract.format === 'sql' ? null : fileSize(file));
       try {
+        // A retry after a committed load replaces the run's partition; detached concurrently, readers never wait.
+        if (await dropLandingPartition(knexRunner(db), source, runId)) slog.info('replacing the landing partition of an earlier attempt');
         return await withTransaction(databaseUrl, (landing) =>
           withTransaction(databaseUrl, async (rejects) => {
-            await landing.query(`delete from landing.${source} where run_id = $1`, [runId]);
+            const partition = await createDetachedLandingPartition(landing, source, runId);
             await rejects.query('delete from audit.quarantine where run_id = $1 and source = $2', [runId, source]);
             const columns = ['run_id', 'row_number', ...contract.columns.map((c) => c.name)];
             const readStats: ParallelReadStats = { units: 0, serialFrom: null };
-            const rows = copyWriter(landing, `copy landing.${source} (${columns.join(',')}) from stdin with (format csv)`);
+            // FREEZE: the table is new in this transaction, so its rows can be written frozen (no later hint-bit writes).
+            const rows = copyWriter(landing, `copy ${partition} (${columns.join(',')}) from stdin with (format csv, freeze true)`);
             const quarantine = copyWriter(rejects, 'copy audit.quarantine (run_id, source, row_number, reason_code, message, raw_masked) from stdin with (format csv)');
             try {
               const rowBytes = new CsvCopyBuffer(COPY_FLUSH_BYTES);
@@ -112,8 +116,12 @@ export function createIngestActivities(deps: ActivityDeps) {
             }
 
             const copiedAt = performance.now();
-            const duplicates = await quarantineDuplicateKeys(landing, contract, runId, keys.result());
-            const dedupMs = Math.round(performance.now() - copiedAt);
+            // Statistics of this run's rows before any plan is made over them (the duplicate pass, later stages).
+            await landing.query(`analyze ${partition}`);
+            const analyzedAt = performance.now();
+            const duplicates = await quarantineDuplicateKeys(landing, contract, runId, keys.result(), partition);
+            const dedupMs = Math.round(performance.now() - analyzedAt);
+            await attachLandingPartition(landing, source, runId);
             if (duplicates > 0) {
               quarantined += duplicates;
               reasons.duplicate_key = (reasons.duplicate_key ?? 0) + duplicates;
@@ -126,10 +134,10 @@ export function createIngestActivities(deps: ActivityDeps) {
                  quarantined = excluded.quarantined, reasons = excluded.reasons, contracts_version = excluded.contracts_version, contracts_sha256 = excluded.contracts_sha256`,
               [runId, source, contract.format === 'sql' ? `sql:${contract.sql!.connectionEnv}` : file, fileHash.digest('hex'), rowsIn, loaded, quarantined, JSON.stringify(sortedCounts(reasons)), CONTRACTS.version, CONTRACTS.sha256],
             );
-            slog.info({ rows_in: rowsIn, loaded, quarantined, reasons, copy_ms: Math.round(copiedAt - startedAt), dedup_ms: dedupMs, worker_units: readStats.units, serial_from_byte: readStats.serialFrom }, 'source loaded');
+            slog.info({ rows_in: rowsIn, loaded, quarantined, reasons, copy_ms: Math.round(copiedAt - startedAt), analyze_ms: Math.round(analyzedAt - copiedAt), dedup_ms: dedupMs, worker_units: readStats.units, serial_from_byte: readStats.serialFrom }, 'source loaded');
             return { source, rowsIn, loaded, quarantined, reasons: sortedCounts(reasons) };
           }),
-        ).finally(() => db.raw(`analyze landing.${source}`).catch(() => undefined));
+        );
       } catch (err) {
         if (err instanceof SourceReadError) throw ApplicationFailure.nonRetryable(err.message, ErrorType.InvalidInput);
         throw err;
@@ -254,11 +262,17 @@ function detached(s: string): string {
  * Duplicate primary keys: keeps the first occurrence, quarantines the rest (set-based, bounded memory). With
  * `candidates`, only rows with those keys can repeat, and only they are ranked; null ranks every loaded row. The
  * repeats go through unlogged work tables (dropped again in this transaction) rather than a data-modifying
- * statement, so the one scan of the load may run as a parallel query (2.8M rows: 0.4 s against 1.0 s).
+ * statement, so the one scan of the load may run as a parallel query (2.8M rows: 0.4 s against 1.0 s). `table` is
+ * the run's own partition (attached or not): ctids are only unique within one partition.
  */
-export async function quarantineDuplicateKeys(client: import('pg').Client, contract: SourceContract, runId: string, candidates: string[][] | null): Promise<number> {
+export async function quarantineDuplicateKeys(
+  client: import('pg').Client,
+  contract: SourceContract,
+  runId: string,
+  candidates: string[][] | null,
+  table = `landing.${landingPartitionName(contract.name, runId)}`,
+): Promise<number> {
   if (candidates !== null && candidates.length === 0) return 0;
-  const table = `landing.${contract.name}`;
   const pk = contract.primaryKey.join(', ');
   const lpk = contract.primaryKey.map((k) => `l.${k}`).join(', ');
   const keyJson = contract.primaryKey.map((k) => `'${k}', l.${k}`).join(', ');

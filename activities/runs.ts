@@ -6,6 +6,7 @@ import type { ActivityDeps } from './deps';
 import { runSnapshotDir, sha256File } from './snapshots';
 import { STAGES, ErrorType, type DailyRunInput, type SnapshotFile, type Stage, type StageResult } from '../shared';
 import { canonicalJson } from '../transforms/canonicalJson';
+import { pruneLandingPartitions, type LandingRetention } from './retention';
 
 export interface RegisterRunResult {
   snapshotDir: string;
@@ -25,7 +26,7 @@ export interface Manifest {
   sources: Record<string, { rows_in: number; loaded: number; quarantined: number; reasons: Record<string, number>; file_sha256: string; contracts_version: string | null }>;
 }
 
-export function createRunActivities({ db, env, log, codeVersion }: ActivityDeps) {
+export function createRunActivities({ db, databaseUrl, env, log, codeVersion }: ActivityDeps) {
   return {
     /** Inserts the audit row for a run (idempotent on retry) and prepares its snapshot folder. */
     async registerRun(input: Omit<DailyRunInput, 'config'> & { config: unknown; workflowId: string }): Promise<RegisterRunResult> {
@@ -73,6 +74,14 @@ export function createRunActivities({ db, env, log, codeVersion }: ActivityDeps)
       const manifestSha256 = await writeManifest({ db, env, log, codeVersion, databaseUrl: '' }, runId);
       await db('audit.runs').where({ run_id: runId }).update({ status: 'succeeded', manifest_sha256: manifestSha256, finished_at: db.fn.now() });
       log.info({ run_id: runId, stage: 'finalize', manifest_sha256: manifestSha256 }, 'run succeeded');
+      // Retention never fails a run: what cannot be dropped now is tried again at the end of the next run.
+      try {
+        const run = await db('audit.runs').where({ run_id: runId }).first('config');
+        const pruned = await pruneLandingPartitions({ db, databaseUrl, log, policy: (run?.config as { retention?: Partial<LandingRetention> } | undefined)?.retention });
+        if (pruned.dropped.length || pruned.deferred) log.info({ run_id: runId, stage: 'finalize', landing_dropped: pruned.dropped, landing_runs_kept: pruned.kept, deferred: pruned.deferred }, 'landing retention applied');
+      } catch (err) {
+        log.warn({ run_id: runId, stage: 'finalize', err: { message: (err as Error).message } }, 'landing retention skipped this time');
+      }
       return { manifestSha256 };
     },
   };

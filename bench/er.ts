@@ -6,6 +6,8 @@
  * the same records measures golden-id stability.
  */
 import { existsSync } from 'node:fs';
+import { ensureLandingPartition } from '../db/landing';
+import { knexRunner } from '../activities/pg';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
   const measured = await measureAgainstGroundTruth(db, 'bench-er-1', dir);
 
   // The next day on the same records: every source key should keep its golden id.
+  await ensureLandingPartition(knexRunner(db), 'customers', 'bench-er-2');
   await db.raw(
     `insert into landing.customers select 'bench-er-2', row_number, source_system, customer_key, name, id_number, phone, birth_date, gender, city, occupation, annual_income, opened_at
      from landing.customers where run_id = 'bench-er-1'`,

@@ -3,6 +3,8 @@
  * customer_key, person_id), shared by `npm run bench:er` and the integration test.
  */
 import { createReadStream } from 'node:fs';
+import { ensureLandingPartition } from '../db/landing';
+import { knexRunner } from '../activities/pg';
 import path from 'node:path';
 import { parse } from 'csv-parse';
 import type { Knex } from 'knex';
@@ -19,6 +21,7 @@ async function* csvRecords(file: string): AsyncIterable<Record<string, string>> 
  * null (their contract says nullOnInvalid). Returns rows read and rows landed.
  */
 export async function landGeneratedCustomers(db: Knex, runId: string, dir: string): Promise<{ rows_in: number; landed: number }> {
+  await ensureLandingPartition(knexRunner(db), 'customers', runId);
   const seen = new Set<string>();
   let rowsIn = 0;
   let batch: Record<string, unknown>[] = [];

@@ -5,6 +5,8 @@
  * stage builds the golden customers, then computeTags and assignSegments are timed as the daily run calls them.
  */
 import { existsSync, statSync } from 'node:fs';
+import { ensureLandingPartition } from '../db/landing';
+import { knexRunner } from '../activities/pg';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
   const loaded: Record<string, number> = {};
   for (const source of SOURCE_NAMES) {
     const contract = SOURCES[source];
+    await ensureLandingPartition(knexRunner(db), source, RUN_ID);
     await db.raw(`alter table landing.${source} alter column run_id set default '${RUN_ID}'`);
     await db.raw(`create sequence if not exists landing.${source}_bench_seq; alter table landing.${source} alter column row_number set default nextval('landing.${source}_bench_seq')`);
     const client = new Client({ connectionString: url });

@@ -6,6 +6,8 @@ const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'duration like 30d, 12h, 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'time of day HH:MM (24 h)');
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'date YYYY-MM-DD');
 
+export const RETENTION_DEFAULTS = { landingRuns: 3, landingDays: 3 } as const;
+
 /** Products a campaign may offer; only those with a model in model.products can be dispatched (checked below). */
 export const CAMPAIGN_PRODUCTS = ['consumer_loan', 'mortgage', 'credit_card', 'wealth', 'time_deposit'] as const;
 export const CHANNELS = ['sms', 'app_push', 'wechat', 'call', 'email'] as const;
@@ -109,6 +111,18 @@ export const configSchema = z
       })
       .strict(),
     delivery: deliverySchema.default({}),
+    /**
+     * Landing partitions (validated source rows) are a working area: a run's are dropped once it is neither among the
+     * latest `landingRuns` successful runs nor within `landingDays` days of the newest as-of date. Audit rows,
+     * quarantine, core/mart/campaign history and snapshots are never dropped.
+     */
+    retention: z
+      .object({
+        landingRuns: z.number().int().min(1).default(RETENTION_DEFAULTS.landingRuns),
+        landingDays: z.number().int().min(0).default(RETENTION_DEFAULTS.landingDays),
+      })
+      .strict()
+      .default({}),
     outcomes: z
       .object({
         attributionWindow: duration,

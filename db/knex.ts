@@ -5,9 +5,9 @@ import { migrationSource } from './migrations';
 // Dates stay 'YYYY-MM-DD' strings: a JS Date would shift them by the machine's time zone.
 pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
 
-/** One pool per process; activities share it. */
-export function createDb(url: string, poolMax = 10): Knex {
-  return knex({ client: 'pg', connection: url, pool: { min: 0, max: poolMax } });
+/** One pool per process (plus one small pool per activity attempt, see activities/attempt.ts). */
+export function createDb(connection: string | Knex.PgConnectionConfig, poolMax = 10): Knex {
+  return knex({ client: 'pg', connection, pool: { min: 0, max: poolMax } });
 }
 
 /** Applies pending migrations (each in its own transaction); safe to call on every start. */

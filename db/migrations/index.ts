@@ -7,6 +7,7 @@ import * as entityResolution from './20261124200000_entity_resolution';
 import * as campaignDelivery from './20261124300000_campaign_delivery';
 import * as outcomeResultsLabels from './20261124400000_outcome_results_labels';
 import * as landingBrin from './20261202000000_landing_brin';
+import * as landingPartitions from './20261205000000_landing_partitions';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261124300000_campaign_delivery': campaignDelivery,
   '20261124400000_outcome_results_labels': outcomeResultsLabels,
   '20261202000000_landing_brin': landingBrin,
+  '20261205000000_landing_partitions': landingPartitions,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,4 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { ensureLandingPartition } from '../../db/landing';
+import { knexRunner } from '../../activities/pg';
 import type { Knex } from 'knex';
 import { createActivities } from '../../activities';
 import { loadConfig } from '../../config/load';
@@ -43,6 +45,7 @@ const CUSTOMERS: Record<string, [number, string[]]> = {
 };
 
 async function land(table: string, rows: Record<string, unknown>[]): Promise<void> {
+  await ensureLandingPartition(knexRunner(db), table, RUN);
   await db(`landing.${table}`).insert(rows.map((r) => ({ run_id: RUN, row_number: ++row, ...r })));
 }
 

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { quarantineDuplicateKeys, type SourceLoadResult } from '../../activities/ingest';
-import { withTransaction } from '../../activities/pg';
+import { knexRunner, withTransaction } from '../../activities/pg';
+import { ensureLandingPartition } from '../../db/landing';
 import { SOURCES } from '../../config/sources';
 import { createLogger } from '../../services/logger';
 import { createTestContext, type TestContext } from '../helpers/testContext';
@@ -64,6 +65,7 @@ test('ranking every loaded row (no candidates known) quarantines the same repeat
     ['T1', 'T2', 'T1', 'T3', 'T2', 'T1'].map((id, i) => ({ run_id: run, row_number: i + 1, txn_id: id, account_id: 'A1', customer_key: 'C1', txn_ts: '2026-11-19T10:00:00+08:00', amount: 1, direction: 'debit', channel: 'mobile', category: 'other' }));
   for (const run of ['it-dup-all', 'it-dup-some']) {
     await ctx.db('audit.runs').insert({ run_id: run, as_of: AS_OF, input_dir: ctx.workDir, config_sha256: 'test', config: '{}', code_version: 'test', seed: 1, status: 'running', snapshot_dir: path.join(ctx.env.snapshotDir, run), started_at: new Date() });
+    await ensureLandingPartition(knexRunner(ctx.db), 'transactions', run);
     await ctx.db('landing.transactions').insert(rows(run));
   }
   const all = await withTransaction(ctx.databaseUrl, (client) => quarantineDuplicateKeys(client, SOURCES.transactions, 'it-dup-all', null));

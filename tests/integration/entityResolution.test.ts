@@ -1,4 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { ensureLandingPartition } from '../../db/landing';
+import { knexRunner } from '../../activities/pg';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { createActivities } from '../../activities';
@@ -81,6 +83,7 @@ describe('golden ids across consecutive days', () => {
     day1 = await goldenByKey('stable-1');
 
     // Day 2: the same customers, some of them written differently, some gone, one new.
+    await ensureLandingPartition(knexRunner(db), 'customers', 'stable-2');
     await db.raw(
       `insert into landing.customers select 'stable-2', row_number, source_system, customer_key, name, id_number, phone, birth_date, gender, city, occupation, annual_income, opened_at
        from landing.customers where run_id = 'stable-1'`,
@@ -146,7 +149,10 @@ describe('merges and splits between runs', () => {
   const recordB = { source_system: 'card', customer_key: 'XB1', id_number: null, phone: '139 2222 0000', birth_date: '1990/05/10', ...person, gender: '男', city: '北京市' };
   // C carries the valid ID (links to A by the ID body) and B's phone (links to B).
   const recordC = { source_system: 'card', customer_key: 'XC1', id_number: validId, phone: '+86-139-2222-0000', birth_date: '19900510', ...person };
-  const land = (runId: string, rows: Record<string, unknown>[]) => db('landing.customers').insert(rows.map((r, i) => ({ run_id: runId, row_number: i + 1, ...r })));
+  const land = async (runId: string, rows: Record<string, unknown>[]) => {
+    await ensureLandingPartition(knexRunner(db), 'customers', runId);
+    await db('landing.customers').insert(rows.map((r, i) => ({ run_id: runId, row_number: i + 1, ...r })));
+  };
   const golden: Record<string, Map<string, string>> = {};
 
   beforeAll(async () => {
@@ -206,6 +212,7 @@ describe('one valid ID under two names', () => {
   const base = { id_number: id, birth_date: '1985-12-01', gender: 'M', city: '深圳' };
 
   beforeAll(async () => {
+    await ensureLandingPartition(knexRunner(db), 'customers', 'conflict-1');
     await db('landing.customers').insert([
       // Different names and phones: a keying error in one ID, two persons.
       { run_id: 'conflict-1', row_number: 1, source_system: 'core', customer_key: 'Y1', name: '王伟', phone: '13700001111', ...base },

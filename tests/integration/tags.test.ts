@@ -1,4 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { ensureLandingPartition } from '../../db/landing';
+import { knexRunner } from '../../activities/pg';
 import type { Knex } from 'knex';
 import { createActivities } from '../../activities';
 import { createLogger } from '../../services/logger';
@@ -27,6 +29,7 @@ const mock = new MockActivityEnvironment();
 let rowNumber = 0;
 
 async function land(table: string, rows: Record<string, unknown>[]): Promise<void> {
+  await ensureLandingPartition(knexRunner(db), table, RUN);
   await db(`landing.${table}`).insert(rows.map((r) => ({ run_id: RUN, row_number: ++rowNumber, ...r })));
 }
 
