@@ -1,5 +1,8 @@
 import { Context } from '@temporalio/activity';
+import type { Knex } from 'knex';
 import { Client } from 'pg';
+import { currentAttemptSessions } from './attempt';
+import type { SqlRunner } from '../db/landing';
 import { from as copyFrom } from 'pg-copy-streams';
 
 /**
@@ -9,7 +12,8 @@ import { from as copyFrom } from 'pg-copy-streams';
  * first attempt is still writing waits for that attempt to end instead of colliding with its rows.
  */
 export async function withTransaction<T>(databaseUrl: string, work: (client: Client) => Promise<T>, opts: { lockKey?: string } = {}): Promise<T> {
-  const client = new Client({ connectionString: databaseUrl });
+  // Inside an activity attempt the session carries the attempt's name, so a retry can end it (activities/attempt.ts).
+  const client = new Client(currentAttemptSessions()?.clientConfig() ?? { connectionString: databaseUrl });
   await client.connect();
   try {
     await client.query('begin');
@@ -74,3 +78,8 @@ export function copyWriter(client: Client, sql: string): CopyWriter {
 }
 
 export { CsvCopyBuffer } from '../transforms/copyText';
+
+/** A knex instance as a {@link SqlRunner} (autocommit: each statement on a pooled session). */
+export function knexRunner(db: Knex): SqlRunner {
+  return { query: async (sql) => (await db.raw(sql)) as { rows: Record<string, unknown>[] } };
+}

@@ -2,6 +2,7 @@ import { NativeConnection, Runtime, Worker, DefaultLogger, type LogLevel } from 
 import type { Logger } from 'pino';
 import type { PortraitEnv } from '../config/env';
 import { createActivities } from '../activities';
+import { attemptScopedDb, runAttempt } from '../activities/attempt';
 import { createDb } from '../db/knex';
 import { codeVersion } from './codeVersion';
 
@@ -32,14 +33,19 @@ export interface PortraitWorker {
 export async function createPortraitWorker(opts: { env: PortraitEnv; databaseUrl: string; temporalAddress: string; log: Logger; taskQueue?: string; maxConcurrentActivities?: number }): Promise<PortraitWorker> {
   installRuntime(opts.log);
   const db = createDb(opts.databaseUrl);
+  const sessionOptions = await sessionOptionsFor(db);
   const connection = await NativeConnection.connect({ address: opts.temporalAddress });
-  const activities = createActivities({ db, databaseUrl: opts.databaseUrl, log: opts.log, env: opts.env, codeVersion: codeVersion() });
+  // Activities see one db; inside an attempt it is that attempt's own named sessions.
+  const activities = createActivities({ db: attemptScopedDb(db), databaseUrl: opts.databaseUrl, log: opts.log, env: opts.env, codeVersion: codeVersion() });
   const worker = await Worker.create({
     connection,
     namespace: opts.env.temporalNamespace,
     taskQueue: opts.taskQueue ?? opts.env.taskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities,
+    interceptors: {
+      activity: [(ctx) => ({ inbound: { execute: (input, next) => runAttempt({ ctx, admin: db, databaseUrl: opts.databaseUrl, sessionOptions, log: opts.log, work: () => next(input) }) } })],
+    },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 8,
   });
   return {
@@ -57,3 +63,12 @@ export async function createPortraitWorker(opts: { env: PortraitEnv; databaseUrl
 }
 
 export type { LogLevel };
+
+/**
+ * libpq options for activity sessions. PostgreSQL 14+ can check every 10 s that the client of a running statement
+ * is still connected, so the statements of a worker that died stop within seconds rather than running to the end.
+ */
+async function sessionOptionsFor(db: ReturnType<typeof createDb>): Promise<string | undefined> {
+  const { rows } = await db.raw(`select current_setting('server_version_num')::int as v`);
+  return rows[0].v >= 140000 ? '-c client_connection_check_interval=10000' : undefined;
+}
