@@ -14,6 +14,9 @@ import { from as copyFrom } from 'pg-copy-streams';
 export async function withTransaction<T>(databaseUrl: string, work: (client: Client) => Promise<T>, opts: { lockKey?: string } = {}): Promise<T> {
   // Inside an activity attempt the session carries the attempt's name, so a retry can end it (activities/attempt.ts).
   const client = new Client(currentAttemptSessions()?.clientConfig() ?? { connectionString: databaseUrl });
+  // A session ended from outside (a given-up attempt) fails its pending query; without a listener the idle
+  // client's 'error' event would crash the worker instead.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     await client.query('begin');

@@ -49,6 +49,7 @@ export async function pruneLandingPartitions(opts: { db: Knex; databaseUrl: stri
   const policy = { ...RETENTION_DEFAULTS, ...opts.policy };
   const budgetEnd = performance.now() + (opts.budgetMs ?? 60_000);
   const client = new Client({ ...(currentAttemptSessions()?.clientConfig() ?? { connectionString: opts.databaseUrl }), statement_timeout: 30_000 });
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const partitions = await landingPartitions(client);

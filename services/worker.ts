@@ -30,7 +30,16 @@ export interface PortraitWorker {
 }
 
 /** A worker polling the Portrait task queue with every workflow and activity, bound to one database. */
-export async function createPortraitWorker(opts: { env: PortraitEnv; databaseUrl: string; temporalAddress: string; log: Logger; taskQueue?: string; maxConcurrentActivities?: number }): Promise<PortraitWorker> {
+export async function createPortraitWorker(opts: {
+  env: PortraitEnv;
+  databaseUrl: string;
+  temporalAddress: string;
+  log: Logger;
+  taskQueue?: string;
+  maxConcurrentActivities?: number;
+  /** Other workflows than Portrait's own (tests drive real activities through short-timeout harness workflows). */
+  workflowsPath?: string;
+}): Promise<PortraitWorker> {
   installRuntime(opts.log);
   const db = createDb(opts.databaseUrl);
   const sessionOptions = await sessionOptionsFor(db);
@@ -41,7 +50,7 @@ export async function createPortraitWorker(opts: { env: PortraitEnv; databaseUrl
     connection,
     namespace: opts.env.temporalNamespace,
     taskQueue: opts.taskQueue ?? opts.env.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    workflowsPath: opts.workflowsPath ?? require.resolve('../workflows'),
     activities,
     interceptors: {
       activity: [(ctx) => ({ inbound: { execute: (input, next) => runAttempt({ ctx, admin: db, databaseUrl: opts.databaseUrl, sessionOptions, log: opts.log, work: () => next(input) }) } })],
