@@ -43,6 +43,9 @@ export interface StageResult {
   files: SnapshotFile[];
   /** Small per-stage facts for the summary (counts by key); never row data. */
   details?: Record<string, unknown>;
+  /** ISO timestamps taken by the activity that recorded the stage (absent in histories recorded before them). */
+  startedAt?: string;
+  finishedAt?: string;
 }
 
 export interface ShardRef {
@@ -79,8 +82,32 @@ export interface DailyRunResult {
   outcomeWorkflowIds: string[];
 }
 
+/** Run statuses in audit.runs. */
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** One finished stage as the progress query reports it. */
+export interface StageProgress {
+  stage: Stage;
+  rows: number;
+  /** From the activity's own timestamps; null when the stage result carries none (older histories). */
+  seconds: number | null;
+}
+
+/** One ingested source, reported as soon as its load finishes (the others may still be loading). */
+export interface SourceProgress {
+  source: string;
+  loaded: number;
+  quarantined: number;
+}
+
+/** Answer of dailyRun's `progress` query. */
 export interface RunProgress {
   runId: string;
-  currentStage: Stage | 'done' | 'failed' | 'starting';
+  asOf?: string;
+  currentStage: Stage | 'done' | 'failed' | 'cancelled' | 'starting';
+  /** Names of the finished stages, in order (kept for older clients; `stages` has their rows and seconds). */
   completed: Stage[];
+  stages?: StageProgress[];
+  sources?: SourceProgress[];
 }
