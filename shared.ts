@@ -3,6 +3,8 @@ import type { Channel, PortraitConfig } from './config/schema';
 
 export const WORKFLOW_DAILY_RUN = 'dailyRun';
 export const WORKFLOW_COLLECT_OUTCOMES = 'collectOutcomes';
+/** Query of dailyRun answering RunProgress. */
+export const QUERY_PROGRESS = 'progress';
 /** Signal to collectOutcomes: stop waiting and attribute now. */
 export const SIGNAL_COLLECT_NOW = 'collectNow';
 

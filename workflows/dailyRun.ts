@@ -1,10 +1,10 @@
 import { ApplicationFailure, CancellationScope, ParentClosePolicy, defineQuery, isCancellation, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import { SOURCE_NAMES } from '../config/sourceNames';
-import { ErrorType, type DailyRunInput, type DailyRunResult, type RunProgress, type Stage, type StageResult } from '../shared';
+import { ErrorType, QUERY_PROGRESS, type DailyRunInput, type DailyRunResult, type RunProgress, type Stage, type StageResult } from '../shared';
 import { delivery, long, quick } from './policies';
 import { collectOutcomes } from './collectOutcomes';
 
-export const progressQuery = defineQuery<RunProgress>('progress');
+export const progressQuery = defineQuery<RunProgress>(QUERY_PROGRESS);
 
 /**
  * One daily run for one as-of date: ingest → clean → tags → segment → score → dispatch, then one
