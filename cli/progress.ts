@@ -14,7 +14,7 @@ export function progressPayload(p: RunProgress): { stage: string; rows: string }
   const sources = p.sources ?? [];
   if (p.currentStage === 'ingest' && sources.length) {
     const loaded = sources.reduce((n, s) => n + s.loaded, 0);
-    return { stage: 'ingest', rows: `${sources.length} sources loaded, ${count.format(loaded)} rows` };
+    return { stage: 'ingest', rows: `${sources.length} sources, ${count.format(loaded)} rows` };
   }
   const last = p.stages?.at(-1);
   return { stage: p.currentStage, rows: last ? `${last.stage}: ${count.format(last.rows)} rows` : '' };
@@ -34,7 +34,7 @@ export function stagesDone(p: RunProgress): number {
 /** The live view: one cli-progress bar over the seven stages, each finished stage logged above it. */
 class ProgressView {
   private readonly bars = new MultiBar(
-    { format: ' {bar} {value}/{total} stages | {stage} | {duration_formatted} | {rows}', hideCursor: true, clearOnComplete: false, fps: 5, gracefulExit: false },
+    { format: ' {bar} {value}/{total} stages | {stage} | {duration_formatted} | {rows}', barsize: 20, hideCursor: true, clearOnComplete: false, fps: 5, gracefulExit: false },
     Presets.shades_classic,
   );
   private readonly bar: SingleBar;
@@ -52,6 +52,8 @@ class ProgressView {
   }
 
   stop(): void {
+    // Lines logged since the last redraw are only written by a redraw: flush them before the final picture.
+    this.bars.update();
     this.bars.stop();
   }
 }

@@ -83,7 +83,7 @@ export async function listRuns(db: Knex, filter: { from?: string; to?: string; s
     .limit(filter.limit);
   const rows = (await latest).reverse();
   const [{ n }] = await matching().count<{ n: string }[]>('* as n');
-  const stageRows = await db('audit.stage_runs').whereIn('run_id', latest.clone().clearSelect().clearOrder().select('run_id')).select('run_id', 'stage', 'rows', 'duration_ms');
+  const stageRows = await db('audit.stage_runs').whereIn('run_id', latest.clone().clearSelect().select('run_id')).select('run_id', 'stage', 'rows', 'duration_ms');
   const byRun = new Map<string, RunListEntry['stages']>();
   for (const s of stageRows) (byRun.get(s.run_id) ?? byRun.set(s.run_id, []).get(s.run_id)!).push({ stage: s.stage, rows: Number(s.rows), seconds: Number(s.duration_ms) / 1000 });
   const runs = rows.map((r) => {

@@ -151,4 +151,8 @@ test('cancel stops a running run: recorded as cancelled, its activity cancelled,
     [runId, 'cancelled'],
     [result.runId, 'succeeded'],
   ]);
+  // --limit keeps the latest matching runs, each with its own stages.
+  const latest = JSON.parse((await cli(['runs', '--limit', '1', '--json'])).stdout);
+  expect(latest).toEqual([listed.at(-1)]);
+  expect(latest[0].stages.map((s: { stage: string }) => s.stage)).toEqual(result.stages.map((s: { stage: string }) => s.stage));
 });
