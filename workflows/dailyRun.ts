@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, ParentClosePolicy, defineQuery, isCancellation, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, ParentClosePolicy, defineQuery, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import { SOURCE_NAMES } from '../config/sourceNames';
 import { ErrorType, QUERY_PROGRESS, type DailyRunInput, type DailyRunResult, type RunProgress, type Stage, type StageResult } from '../shared';
 import { delivery, long, quick } from './policies';
@@ -99,7 +99,8 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     const { manifestSha256 } = await quick.finalizeRun({ runId });
     return { runId, asOf, snapshotDir, manifestSha256, stages, outcomeWorkflowIds: children.map((c) => c.workflowId) };
   } catch (err) {
-    if (isCancellation(err)) {
+    // A cancelled run's scope refuses new activities, so also a failure that raced the cancel is recorded from here.
+    if (CancellationScope.current().consideredCancelled) {
       const stage = progress.currentStage;
       progress.currentStage = 'cancelled';
       // The run's own scope is cancelled: the bookkeeping must run outside it, or it would be cancelled too.
