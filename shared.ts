@@ -3,6 +3,8 @@ import type { Channel, PortraitConfig } from './config/schema';
 
 export const WORKFLOW_DAILY_RUN = 'dailyRun';
 export const WORKFLOW_COLLECT_OUTCOMES = 'collectOutcomes';
+/** Query of dailyRun answering RunProgress. */
+export const QUERY_PROGRESS = 'progress';
 /** Signal to collectOutcomes: stop waiting and attribute now. */
 export const SIGNAL_COLLECT_NOW = 'collectNow';
 
@@ -43,6 +45,9 @@ export interface StageResult {
   files: SnapshotFile[];
   /** Small per-stage facts for the summary (counts by key); never row data. */
   details?: Record<string, unknown>;
+  /** ISO timestamps taken by the activity that recorded the stage (absent in histories recorded before them). */
+  startedAt?: string;
+  finishedAt?: string;
 }
 
 export interface ShardRef {
@@ -79,8 +84,32 @@ export interface DailyRunResult {
   outcomeWorkflowIds: string[];
 }
 
+/** Run statuses in audit.runs. */
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** One finished stage as the progress query reports it. */
+export interface StageProgress {
+  stage: Stage;
+  rows: number;
+  /** From the activity's own timestamps; null when the stage result carries none (older histories). */
+  seconds: number | null;
+}
+
+/** One ingested source, reported as soon as its load finishes (the others may still be loading). */
+export interface SourceProgress {
+  source: string;
+  loaded: number;
+  quarantined: number;
+}
+
+/** Answer of dailyRun's `progress` query. */
 export interface RunProgress {
   runId: string;
-  currentStage: Stage | 'done' | 'failed' | 'starting';
+  asOf?: string;
+  currentStage: Stage | 'done' | 'failed' | 'cancelled' | 'starting';
+  /** Names of the finished stages, in order (kept for older clients; `stages` has their rows and seconds). */
   completed: Stage[];
+  stages?: StageProgress[];
+  sources?: SourceProgress[];
 }

@@ -69,6 +69,12 @@ export function createRunActivities({ db, databaseUrl, env, log, codeVersion }: 
       log.error({ run_id: runId, stage: 'finalize' }, `run failed: ${message}`);
     },
 
+    /** Marks a still-running run cancelled; a final status recorded by a late activity is left as it is. */
+    async cancelRun({ runId, message }: { runId: string; message: string }): Promise<void> {
+      await db('audit.runs').where({ run_id: runId, status: 'running' }).update({ status: 'cancelled', error: message.slice(0, 4000), finished_at: db.fn.now() });
+      log.warn({ run_id: runId, stage: 'finalize' }, `run cancelled: ${message}`);
+    },
+
     /** Writes manifest.json from the recorded stages, re-hashing every file, and marks the run succeeded. */
     async finalizeRun({ runId }: { runId: string }): Promise<{ manifestSha256: string }> {
       const manifestSha256 = await writeManifest({ db, env, log, codeVersion, databaseUrl: '' }, runId);
@@ -87,7 +93,10 @@ export function createRunActivities({ db, databaseUrl, env, log, codeVersion }: 
   };
 }
 
-/** Records one stage's outcome for the audit trail; idempotent so an activity retry overwrites its own row. */
+/**
+ * Records one stage's outcome for the audit trail; idempotent so an activity retry overwrites its own row.
+ * The result carries the same timestamps, so the workflow can report stage seconds without reading a clock.
+ */
 export async function recordStage(db: ActivityDeps['db'], runId: string, result: StageResult, startedAt: Date): Promise<StageResult> {
   const finishedAt = new Date();
   await db('audit.stage_runs')
@@ -103,7 +112,7 @@ export async function recordStage(db: ActivityDeps['db'], runId: string, result:
     })
     .onConflict(['run_id', 'stage'])
     .merge();
-  return result;
+  return { ...result, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString() };
 }
 
 export async function writeManifest(deps: ActivityDeps, runId: string): Promise<string> {

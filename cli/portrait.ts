@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
@@ -25,6 +24,7 @@ import { printSummary, runSummary } from './summary';
 import { SUPPRESS_HELP, suppressCommand } from './suppress';
 import { outcomeReport, printOutcomeReport } from './report';
 import { runFollowUpDay } from './followUp';
+import { CANCEL_HELP, RERUN_HELP, RUNS_HELP, WAIT_HELP, cancelCommand, newRunId, rerunCommand, runsCommand, startDailyRun } from './runs';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -36,6 +36,9 @@ Commands:
   worker     run a worker on the task queue (PostgreSQL and Temporal found or started)
   run        start the daily run for an as-of date
   status     show a run: status, stages, row counts, snapshot folder
+  runs       list runs: as-of date, status, duration, seconds and rows per stage
+  cancel     cancel a running run (cancel RUN_ID)
+  rerun      run a failed or cancelled run's date again with its recorded input, config and seed (rerun RUN_ID)
   generate   write synthetic source extracts (CSV) for an as-of date
   tags       list the tag catalogue and trigger events (tags list [--json|--markdown])
   model      model registry and evaluation (model list | show VERSION | promote VERSION | evaluate --csv FILE --label COL)
@@ -55,7 +58,7 @@ Polls the task queue (PORTRAIT_TASK_QUEUE, default "portrait") until SIGINT/SIGT
   run: `Usage: portrait run --as-of YYYY-MM-DD [--input DIR] [--config FILE] [--seed S] [--wait] [--json]
 
 Starts dailyRun for the date. --input defaults to $PORTRAIT_HOME/data/<as-of>. Needs a worker (portrait worker).
---wait blocks until the run ends and exits non-zero if it failed.`,
+${WAIT_HELP}`,
   status: `Usage: portrait status RUN_ID [--json]`,
   generate: `Usage: portrait generate --customers N --seed S --out DIR [--as-of YYYY-MM-DD] [--follow-up-of YYYY-MM-DD [--contacts FILE]] [--json]
 
@@ -89,6 +92,9 @@ file can be read as that source, even with bad rows; 1 with one line when it can
 header, undecodable header).`;
 
 HELP.suppress = SUPPRESS_HELP;
+HELP.runs = RUNS_HELP;
+HELP.cancel = CANCEL_HELP;
+HELP.rerun = RERUN_HELP;
 const DEMO_AS_OF = '2026-11-20';
 
 async function main(argv: string[]): Promise<number> {
@@ -108,6 +114,9 @@ async function main(argv: string[]): Promise<number> {
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   suppress: suppressCommand,
+  runs: runsCommand,
+  cancel: cancelCommand,
+  rerun: rerunCommand,
 
   async generate(argv) {
     const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' }, 'follow-up-of': { type: 'string' }, contacts: { type: 'string' } });
@@ -221,15 +230,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
     const stack = await startStack(env, log);
     try {
       const client = await temporalClient(env, stack.temporalAddress);
-      const input = newRunInput(asOf, inputDir, config, seed);
-      const handle = await client.workflow.start(WORKFLOW_DAILY_RUN, { taskQueue: env.taskQueue, workflowId: `dailyRun-${input.runId}`, args: [input] });
-      if (!values.wait) {
-        report(values.json, { run_id: input.runId, workflow_id: handle.workflowId, status: 'started' }, `started run ${input.runId} (workflow ${handle.workflowId}); portrait status ${input.runId}`);
-        return 0;
-      }
-      const result = await handle.result();
-      report(values.json, result, `run ${result.runId} succeeded; snapshots in ${result.snapshotDir}`);
-      return 0;
+      return await startDailyRun(client, env, newRunInput(asOf, inputDir, config, seed), { wait: !!values.wait, json: !!values.json });
     } finally {
       await stack.stop();
     }
@@ -345,7 +346,7 @@ async function readContactsCsv(file: string): Promise<ChannelContact[]> {
 }
 
 function newRunInput(asOf: string, inputDir: string, config: PortraitConfig, seed: number | undefined): DailyRunInput {
-  const runId = `${asOf.replace(/-/g, '')}-${randomUUID().slice(0, 8)}`;
+  const runId = newRunId(asOf);
   return { runId, asOf, inputDir, config, configSha256: configSha256(config), seed };
 }
 
@@ -356,11 +357,6 @@ async function temporalClient(env: PortraitEnv, address: string): Promise<Client
 
 function out(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
-}
-
-function report(json: boolean | undefined, value: unknown, line: string): void {
-  if (json) out(value);
-  else process.stdout.write(line + '\n');
 }
 
 /** The innermost cause of a workflow failure is the sentence a person can act on. */

@@ -1,22 +1,20 @@
-import { ApplicationFailure, ParentClosePolicy, defineQuery, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, ParentClosePolicy, defineQuery, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import { SOURCE_NAMES } from '../config/sourceNames';
-import { ErrorType, type DailyRunInput, type DailyRunResult, type RunProgress, type Stage, type StageResult } from '../shared';
+import { ErrorType, QUERY_PROGRESS, type DailyRunInput, type DailyRunResult, type RunProgress, type Stage, type StageResult } from '../shared';
 import { delivery, long, quick } from './policies';
 import { collectOutcomes } from './collectOutcomes';
 
-export const progressQuery = defineQuery<RunProgress>('progress');
+export const progressQuery = defineQuery<RunProgress>(QUERY_PROGRESS);
 
 /**
  * One daily run for one as-of date: ingest → clean → tags → segment → score → dispatch, then one
  * collectOutcomes child per campaign dispatch. Activities exchange references (run id, shard, paths), never rows.
  */
 export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
-  const progress: RunProgress = { runId: input.runId, currentStage: 'starting', completed: [] };
+  const progress: RunProgress = { runId: input.runId, asOf: input.asOf, currentStage: 'starting', completed: [], stages: [], sources: [] };
   setHandler(progressQuery, () => progress);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(input.asOf)) throw ApplicationFailure.nonRetryable(`asOf must be YYYY-MM-DD, got "${input.asOf}"`, ErrorType.InvalidInput);
   const { config, runId, asOf } = input;
-  const registered = await quick.registerRun({ ...input, workflowId: workflowInfo().workflowId });
-  const seed = registered.seed;
   const stages: StageResult[] = [];
   const begin = (stage: Stage) => {
     progress.currentStage = stage;
@@ -24,14 +22,25 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
   const done = (result: StageResult) => {
     stages.push(result);
     progress.completed.push(result.stage);
+    progress.stages!.push({ stage: result.stage, rows: result.rows, seconds: stageSeconds(result) });
   };
 
+  let registered = false;
   try {
+    const { seed, snapshotDir } = await quick.registerRun({ ...input, workflowId: workflowInfo().workflowId });
+    registered = true;
+
     begin('ingest');
     let { startedAt } = await quick.beginStage({ runId, stage: 'ingest' });
     // Runs started before the complaints source existed replay without it (patched → deprecatePatch → removal).
     const sources = patched('ingest-complaints') ? SOURCE_NAMES : SOURCE_NAMES.filter((s) => s !== 'complaints');
-    const loads = await Promise.all(sources.map((source) => long.ingestSource({ runId, inputDir: input.inputDir, source, asOf, timezone: config.timezone })));
+    const loads = await Promise.all(
+      sources.map(async (source) => {
+        const load = await long.ingestSource({ runId, inputDir: input.inputDir, source, asOf, timezone: config.timezone });
+        progress.sources!.push({ source: load.source, loaded: load.loaded, quarantined: load.quarantined });
+        return load;
+      }),
+    );
     done(await quick.completeIngest({ runId, loads, maxRejectRate: config.quality.maxRejectRate, startedAt, asOf, timezone: config.timezone }));
 
     begin('clean');
@@ -88,12 +97,26 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
 
     progress.currentStage = 'done';
     const { manifestSha256 } = await quick.finalizeRun({ runId });
-    return { runId, asOf, snapshotDir: registered.snapshotDir, manifestSha256, stages, outcomeWorkflowIds: children.map((c) => c.workflowId) };
+    return { runId, asOf, snapshotDir, manifestSha256, stages, outcomeWorkflowIds: children.map((c) => c.workflowId) };
   } catch (err) {
-    progress.currentStage = 'failed';
-    await quick.failRun({ runId, message: describe(err) });
+    // A cancelled run's scope refuses new activities, so also a failure that raced the cancel is recorded from here.
+    if (CancellationScope.current().consideredCancelled) {
+      const stage = progress.currentStage;
+      progress.currentStage = 'cancelled';
+      // The run's own scope is cancelled: the bookkeeping must run outside it, or it would be cancelled too.
+      await CancellationScope.nonCancellable(() => quick.cancelRun({ runId, message: `cancelled during ${stage}; portrait rerun ${runId} runs ${asOf} again` }));
+    } else if (registered) {
+      progress.currentStage = 'failed';
+      await quick.failRun({ runId, message: describe(err) });
+    }
     throw err;
   }
+}
+
+/** Seconds between the timestamps the recording activity took; null for results recorded before they existed. */
+function stageSeconds(result: StageResult): number | null {
+  if (!result.startedAt || !result.finishedAt) return null;
+  return Math.round(Date.parse(result.finishedAt) - Date.parse(result.startedAt)) / 1000;
 }
 
 function describe(err: unknown): string {
