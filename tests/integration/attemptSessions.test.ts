@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { SourceLoadResult } from '../../activities/ingest';
+import { landingPartitionName } from '../../db/landing';
 import { createLogger } from '../../services/logger';
 import { createPortraitWorker } from '../../services/worker';
 import { createTestContext, type TestContext } from '../helpers/testContext';
@@ -125,6 +126,9 @@ describe('with an in-process worker', () => {
     expect(result).toMatchObject({ rowsIn: ROWS, loaded: ROWS, quarantined: 0 });
     expect(await completedAttempt(handle.workflowId)).toBe(1);
     expect(await landed('slow-1')).toEqual({ rows: ROWS, distinct: ROWS });
+    // The run's partition was analysed by its load: later plans see its own rows.
+    const { rows: stats } = await ctx.db.raw(`select reltuples::int as n from pg_class where oid = ?::regclass`, [`landing.${landingPartitionName('transactions', 'slow-1')}`]);
+    expect(stats[0].n).toBe(ROWS);
   });
 
   test('a cancelled attempt has its database work ended at once, not when its statement would have finished', async () => {

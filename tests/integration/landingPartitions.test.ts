@@ -28,7 +28,7 @@ async function addRun(runId: string, asOf: string, status: string, startedAt: st
   }
 }
 
-test('each run has its own partition, with its own statistics, and a query of one run reads only it', async () => {
+test('each run has its own partition, a query of one run reads only it, and rows of an unknown run are refused', async () => {
   await addRun('p-1', '2026-11-01', 'succeeded', '2026-11-01T20:00:00Z');
   await addRun('p-2', '2026-11-02', 'succeeded', '2026-11-02T20:00:00Z');
   const parts = (await landingPartitions(knexRunner(ctx.db))).filter((p) => p.source === 'loans');
