@@ -15,7 +15,7 @@ import { validateSourceFile } from '../activities/validateFile';
 import { TRIGGER_EVENTS } from '../activities/tags';
 import { generateSourceExtracts, type ChannelContact } from '../generator/generate';
 import { createLogger } from '../services/logger';
-import { startStack } from '../services/stack';
+import { startStack, stopAllStacks } from '../services/stack';
 import { createPortraitWorker } from '../services/worker';
 import { WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../shared';
 import { parseFlags, requireDate, requireInt, UsageError } from './args';
@@ -24,6 +24,7 @@ import { printSummary, runSummary } from './summary';
 import { SUPPRESS_HELP, suppressCommand } from './suppress';
 import { outcomeReport, printOutcomeReport } from './report';
 import { runFollowUpDay } from './followUp';
+import { cancelOpenWorkflows, EXIT_INTERRUPTED, installInterruptHandling, interruption } from './interrupt';
 import { CANCEL_HELP, RERUN_HELP, RUNS_HELP, WAIT_HELP, cancelCommand, newRunId, rerunCommand, runsCommand, startDailyRun } from './runs';
 
 const HELP: Record<string, string> = {
@@ -209,12 +210,15 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
     const log = createLogger(env.logLevel);
     const stack = await startStack(env, log);
     const w = await createPortraitWorker({ env, databaseUrl: stack.databaseUrl, temporalAddress: stack.temporalAddress, log });
-    const stop = () => w.shutdown();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const interrupt = interruption();
+    void interrupt.signalled.then(() => w.shutdown());
     log.info({ task_queue: env.taskQueue, temporal: stack.temporalAddress, ui: stack.temporalUi }, 'worker running; Ctrl-C to stop');
-    await w.run();
-    await stack.stop();
+    try {
+      await w.run();
+    } finally {
+      interrupt.dispose();
+      await stack.stop();
+    }
     return 0;
   },
 
@@ -268,10 +272,14 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
     const config = { ...base, outcomes: { ...base.outcomes, collectAfter: '1h' } } as PortraitConfig;
     const log = createLogger(env.logLevel);
     const t0 = process.hrtime.bigint();
+    const interrupt = interruption();
     const stack = await startStack(env, log);
     let worker: Awaited<ReturnType<typeof createPortraitWorker>> | undefined;
     let workerDone: Promise<void> | undefined;
-    try {
+    let client: Client | undefined;
+    // A private task queue so a stray worker with other code never picks up the demo's tasks.
+    const taskQueue = `${env.taskQueue}-demo-${process.pid}`;
+    const demo = async (): Promise<number> => {
       const inputDir = path.join(env.home, 'data', `${asOf}-n${customers}-s${seed}`);
       if (!existsSync(path.join(inputDir, 'generate-summary.json'))) {
         log.info({ customers, seed, as_of: asOf, out: inputDir }, 'generating synthetic extracts');
@@ -279,11 +287,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
       } else {
         log.info({ out: inputDir }, 'reusing generated extracts (same customers, seed and date)');
       }
-      // A private task queue so a stray worker with other code never picks up the demo's tasks.
-      const taskQueue = `${env.taskQueue}-demo-${process.pid}`;
       worker = await createPortraitWorker({ env, databaseUrl: stack.databaseUrl, temporalAddress: stack.temporalAddress, log, taskQueue });
       workerDone = worker.run();
-      const client = await temporalClient(env, stack.temporalAddress);
+      client = await temporalClient(env, stack.temporalAddress);
       const input = { ...newRunInput(asOf, inputDir, config, undefined), awaitOutcomes: false };
       const handle = await client.workflow.start(WORKFLOW_DAILY_RUN, { taskQueue, workflowId: `dailyRun-${input.runId}`, args: [input] });
       log.info({ run_id: input.runId, workflow_id: handle.workflowId }, 'daily run started');
@@ -294,26 +300,55 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
         log.info({ run_id: day1.runId, as_of: day1.asOf }, 'follow-up run loaded; outcomes collected');
         const summary = await runSummary(db, result.runId);
         const outcomes = await outcomeReport(db, result.runId);
+        const runs = await runDurations(db, [result.runId, day1.runId]);
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-        const extra = { wall_seconds: Number(seconds.toFixed(1)), temporal_ui: stack.temporalUi ?? `(TEMPORAL_ADDRESS ${stack.temporalAddress})`, workflow_id: handle.workflowId, follow_up_run_id: day1.runId };
+        const extra = {
+          wall_seconds: Number(seconds.toFixed(1)),
+          temporal_ui: stack.temporalUi ?? `(TEMPORAL_ADDRESS ${stack.temporalAddress})`,
+          workflow_id: handle.workflowId,
+          follow_up_run_id: day1.runId,
+          runs,
+          second_run_ratio: runs[0]!.duration_s > 0 ? Number((runs[1]!.duration_s / runs[0]!.duration_s).toFixed(3)) : null,
+        };
         if (values.json) out({ ...summary, outcome_report: outcomes, ...extra });
         else {
           printSummary(summary!);
           process.stdout.write('\n');
           printOutcomeReport(outcomes!, (line) => process.stdout.write(line + '\n'));
-          process.stdout.write(`\nFollow-up run ${day1.runId} (as of ${day1.asOf}) supplied the conversions.\nTemporal UI: ${extra.temporal_ui}   workflow ${handle.workflowId}\nDemo wall time: ${extra.wall_seconds} s\n`);
+          process.stdout.write(`\nFollow-up run ${day1.runId} (as of ${day1.asOf}) supplied the conversions.\n`);
+          process.stdout.write(`Run times: ${runs.map((r) => `${r.as_of} ${r.duration_s.toFixed(1)} s`).join(', ')} (second run ${extra.second_run_ratio} × the first)\n`);
+          process.stdout.write(`Temporal UI: ${extra.temporal_ui}   workflow ${handle.workflowId}\nDemo wall time: ${extra.wall_seconds} s\n`);
         }
       } finally {
         await db.destroy();
       }
       return 0;
+    };
+    try {
+      const work = demo();
+      const first = await Promise.race([work, interrupt.signalled]);
+      if (typeof first === 'number') return first;
+      // Ctrl-C: the demo's runs are cancelled (their activities' database sessions ended) before the worker and the
+      // services it started stop.
+      work.catch(() => undefined);
+      const cancelled = client ? await cancelOpenWorkflows(client, taskQueue).catch(() => []) : [];
+      process.stderr.write(`portrait: demo interrupted (${first}); cancelled ${cancelled.length} workflow(s), stopping the worker and services\n`);
+      if (cancelled.length) await new Promise((resolve) => setTimeout(resolve, 2000));
+      return EXIT_INTERRUPTED;
     } finally {
+      interrupt.dispose();
       worker?.shutdown();
       await workerDone?.catch(() => undefined);
       await stack.stop();
     }
   },
 };
+
+/** Wall seconds of runs as audit.runs recorded them, in the order given. */
+async function runDurations(db: ReturnType<typeof createDb>, runIds: string[]): Promise<{ run_id: string; as_of: string; duration_s: number }[]> {
+  const rows = await db('audit.runs').whereIn('run_id', runIds).select('run_id', db.raw("to_char(as_of, 'YYYY-MM-DD') as as_of"), db.raw('extract(epoch from finished_at - started_at)::float8 as duration_s'));
+  return runIds.map((id) => rows.find((r) => r.run_id === id)).map((r) => ({ run_id: r.run_id, as_of: r.as_of, duration_s: Number(Number(r.duration_s).toFixed(1)) }));
+}
 
 function catalogueMarkdown(): string {
   const cell = (v: string) => v.replace(/\|/g, '\\|');
@@ -392,6 +427,7 @@ COMMANDS.report = async (argv) => {
 };
 
 if (require.main === module) {
+  installInterruptHandling(stopAllStacks);
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {

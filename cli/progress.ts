@@ -1,4 +1,5 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { interruption } from './interrupt';
 import { CancelledFailure, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { QUERY_PROGRESS, STAGES, type DailyRunResult, type RunProgress, type StageProgress } from '../shared';
 
@@ -66,9 +67,8 @@ export type WaitOutcome = { interrupted: false; result: DailyRunResult } | { int
  */
 export async function waitForRun(client: Client, handle: WorkflowHandle, runId: string, opts: { live: boolean }): Promise<WaitOutcome> {
   const view = opts.live ? new ProgressView(runId) : undefined;
-  let interrupt!: () => void;
-  const interrupted = new Promise<'interrupted'>((resolve) => (interrupt = () => resolve('interrupted')));
-  process.once('SIGINT', interrupt);
+  const interrupt = interruption();
+  const interrupted = interrupt.signalled.then(() => 'interrupted' as const);
   const result = handle.result() as Promise<DailyRunResult>;
   try {
     const finished = result.then(() => 'finished' as const, () => 'finished' as const);
@@ -81,7 +81,7 @@ export async function waitForRun(client: Client, handle: WorkflowHandle, runId: 
       if (next === 'finished') return { interrupted: false, result: await result.catch((err) => Promise.reject(runEndError(err, runId))) };
     }
   } finally {
-    process.removeListener('SIGINT', interrupt);
+    interrupt.dispose();
     view?.stop();
   }
 }

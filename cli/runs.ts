@@ -10,11 +10,10 @@ import { startStack } from '../services/stack';
 import { RUN_STATUSES, STAGES, WORKFLOW_DAILY_RUN, type DailyRunInput, type RunStatus } from '../shared';
 import { parseFlags, requireDate, requireInt, UsageError } from './args';
 import { interruptedLine, waitForRun } from './progress';
+import { EXIT_INTERRUPTED } from './interrupt';
 
 /** How long `cancel` waits for the run to record its cancellation before it leaves it to the workers. */
 const CANCEL_WAIT_MS = 60_000;
-/** Exit code after Ctrl-C stopped the waiting (128 + SIGINT, as shells report it). */
-const EXIT_INTERRUPTED = 130;
 
 export const WAIT_HELP = `--wait blocks until the run ends: exit 0 when it succeeded, 1 with one line when it failed or was
 cancelled. On a terminal it draws the run's progress (stages done, current stage, elapsed time, rows; a line per

