@@ -5,7 +5,7 @@ import { parse } from 'csv-parse/sync';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { readEnv, type PortraitEnv } from '../config/env';
-import { ConfigError, configSha256, loadConfig } from '../config/load';
+import { ConfigError, loadConfig } from '../config/load';
 import type { PortraitConfig } from '../config/schema';
 import { createDb } from '../db/knex';
 import { evaluateCsv } from '../models/evaluateCsv';
@@ -17,7 +17,7 @@ import { generateSourceExtracts, type ChannelContact } from '../generator/genera
 import { createLogger } from '../services/logger';
 import { startStack, stopAllStacks } from '../services/stack';
 import { createPortraitWorker } from '../services/worker';
-import { WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../shared';
+import { WORKFLOW_DAILY_RUN, type DailyRunResult } from '../shared';
 import { parseFlags, requireDate, requireInt, UsageError } from './args';
 import { modelRegistryCommand } from './modelCommands';
 import { printSummary, runSummary } from './summary';
