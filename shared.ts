@@ -113,3 +113,70 @@ export interface RunProgress {
   stages?: StageProgress[];
   sources?: SourceProgress[];
 }
+
+export const WORKFLOW_SCHEDULED_RUN = 'scheduledRun';
+export const WORKFLOW_BACKFILL = 'backfill';
+/** Query of backfill answering BackfillProgress. */
+export const QUERY_BACKFILL_PROGRESS = 'backfillProgress';
+
+/** Where a run's inputs come from: an input-folder pattern with `{as_of}` and a config file, both absolute. */
+export interface RunSource {
+  inputPattern: string;
+  /** Read by the worker at each run, so an edited config applies to the next run (its sha256 is recorded per run). */
+  configFile: string;
+}
+
+/** Arguments of the scheduledRun workflow, fixed when the schedule is created. */
+export interface ScheduledRunInput extends RunSource {
+  scheduleId: string;
+  timezone: string;
+  /** Days between the scheduled local date and the as-of date (1: the day that closed before). */
+  asOfOffsetDays: number;
+}
+
+export interface ScheduledRunResult {
+  scheduleId: string;
+  /** The scheduled (nominal) time the as-of date was derived from, ISO UTC. */
+  nominalTime: string;
+  asOf: string;
+  runId: string;
+  status: 'succeeded' | 'skipped';
+  /** Why the date was skipped (e.g. it already has a successful run). */
+  reason?: string;
+}
+
+export const BACKFILL_ON_FAILURE = ['stop', 'continue'] as const;
+export type BackfillOnFailure = (typeof BACKFILL_ON_FAILURE)[number];
+
+export interface BackfillInput extends RunSource {
+  from: string;
+  to: string;
+  rerun: boolean;
+  onFailure: BackfillOnFailure;
+  /** Dates done before a continue-as-new (empty at the start). */
+  done?: BackfillDate[];
+}
+
+export type BackfillDateStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'not_run';
+
+/** One date of a backfill, as `backfill --json` prints it. */
+export interface BackfillDate {
+  as_of: string;
+  run_id: string | null;
+  status: BackfillDateStatus;
+  duration_s: number | null;
+  /** One line: why the date failed, was skipped or was not run. */
+  error?: string | null;
+}
+
+export interface BackfillResult {
+  from: string;
+  to: string;
+  dates: BackfillDate[];
+}
+
+/** What the run-preparation activity decided for one date. */
+export type PreparedRun =
+  | { kind: 'run'; input: DailyRunInput }
+  | { kind: 'skip'; runId: string; reason: string }
+  | { kind: 'missing'; reason: string };

@@ -8,6 +8,7 @@ import { createScoreActivities } from './score';
 import { createDispatchActivities } from './dispatch';
 import { createDeliveryActivities } from './deliver';
 import { createOutcomeActivities } from './outcomes';
+import { createOperationActivities } from './operations';
 
 export type { ActivityDeps } from './deps';
 
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDispatchActivities(deps),
     ...createDeliveryActivities(deps),
     ...createOutcomeActivities(deps),
+    ...createOperationActivities(deps),
   };
 }
 

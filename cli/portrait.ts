@@ -5,7 +5,7 @@ import { parse } from 'csv-parse/sync';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { readEnv, type PortraitEnv } from '../config/env';
-import { ConfigError, configSha256, loadConfig } from '../config/load';
+import { ConfigError, loadConfig } from '../config/load';
 import type { PortraitConfig } from '../config/schema';
 import { createDb } from '../db/knex';
 import { evaluateCsv } from '../models/evaluateCsv';
@@ -17,7 +17,7 @@ import { generateSourceExtracts, type ChannelContact } from '../generator/genera
 import { createLogger } from '../services/logger';
 import { startStack, stopAllStacks } from '../services/stack';
 import { createPortraitWorker } from '../services/worker';
-import { WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../shared';
+import { WORKFLOW_DAILY_RUN, type DailyRunResult } from '../shared';
 import { parseFlags, requireDate, requireInt, UsageError } from './args';
 import { modelRegistryCommand } from './modelCommands';
 import { printSummary, runSummary } from './summary';
@@ -25,7 +25,10 @@ import { SUPPRESS_HELP, suppressCommand } from './suppress';
 import { outcomeReport, printOutcomeReport } from './report';
 import { runFollowUpDay } from './followUp';
 import { cancelOpenWorkflows, EXIT_INTERRUPTED, installInterruptHandling, interruption } from './interrupt';
-import { CANCEL_HELP, RERUN_HELP, RUNS_HELP, WAIT_HELP, cancelCommand, newRunId, rerunCommand, runsCommand, startDailyRun } from './runs';
+import { CANCEL_HELP, RERUN_HELP, RUNS_HELP, WAIT_HELP, cancelCommand, rerunCommand, runsCommand, startDailyRun } from './runs';
+import { newRunInput } from '../activities/operations';
+import { SCHEDULE_HELP, scheduleCommand } from './schedule';
+import { BACKFILL_HELP, backfillCommand } from './backfill';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -40,6 +43,8 @@ Commands:
   runs       list runs: as-of date, status, duration, seconds and rows per stage
   cancel     cancel a running run (cancel RUN_ID)
   rerun      run a failed or cancelled run's date again with its recorded input, config and seed (rerun RUN_ID)
+  schedule   daily runs from a Temporal Schedule (schedule create|list|describe|pause|unpause|trigger|delete)
+  backfill   run a range of as-of dates in date order, one run at a time (backfill --from D1 --to D2)
   generate   write synthetic source extracts (CSV) for an as-of date
   tags       list the tag catalogue and trigger events (tags list [--json|--markdown])
   model      model registry and evaluation (model list | show VERSION | promote VERSION | evaluate --csv FILE --label COL)
@@ -96,6 +101,8 @@ HELP.suppress = SUPPRESS_HELP;
 HELP.runs = RUNS_HELP;
 HELP.cancel = CANCEL_HELP;
 HELP.rerun = RERUN_HELP;
+HELP.schedule = SCHEDULE_HELP;
+HELP.backfill = BACKFILL_HELP;
 const DEMO_AS_OF = '2026-11-20';
 
 async function main(argv: string[]): Promise<number> {
@@ -118,6 +125,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   runs: runsCommand,
   cancel: cancelCommand,
   rerun: rerunCommand,
+  schedule: scheduleCommand,
+  backfill: backfillCommand,
 
   async generate(argv) {
     const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' }, 'follow-up-of': { type: 'string' }, contacts: { type: 'string' } });
@@ -380,10 +389,6 @@ async function readContactsCsv(file: string): Promise<ChannelContact[]> {
   });
 }
 
-function newRunInput(asOf: string, inputDir: string, config: PortraitConfig, seed: number | undefined): DailyRunInput {
-  const runId = newRunId(asOf);
-  return { runId, asOf, inputDir, config, configSha256: configSha256(config), seed };
-}
 
 async function temporalClient(env: PortraitEnv, address: string): Promise<Client> {
   const connection = await Connection.connect({ address });

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { Knex } from 'knex';
@@ -11,6 +10,7 @@ import { RUN_STATUSES, STAGES, WORKFLOW_DAILY_RUN, type DailyRunInput, type RunS
 import { parseFlags, requireDate, requireInt, UsageError } from './args';
 import { interruptedLine, waitForRun } from './progress';
 import { EXIT_INTERRUPTED } from './interrupt';
+import { newRunId } from '../activities/operations';
 
 /** How long `cancel` waits for the run to record its cancellation before it leaves it to the workers. */
 const CANCEL_WAIT_MS = 60_000;
@@ -52,10 +52,7 @@ export interface RunListEntry {
   stages: { stage: string; rows: number; seconds: number }[];
 }
 
-/** Run ids sort by date and stay unique across reruns of a date: YYYYMMDD-<8 hex>. */
-export function newRunId(asOf: string): string {
-  return `${asOf.replace(/-/g, '')}-${randomUUID().slice(0, 8)}`;
-}
+export { newRunId } from '../activities/operations';
 
 /** Flags of `portrait runs`, checked before any service is touched. */
 export function parseRunsFlags(argv: string[]) {
@@ -224,7 +221,8 @@ async function workflowRunning(client: Client, workflowId: string): Promise<bool
   }
 }
 
-async function withServices<T>(opts: { temporal: boolean }, fn: (s: { db: Knex; client?: Client; env: PortraitEnv }) => Promise<T>): Promise<T> {
+/** Runs `fn` with the database (and a Temporal client when asked), started or found, and stops them after. */
+export async function withServices<T>(opts: { temporal: boolean }, fn: (s: { db: Knex; client?: Client; env: PortraitEnv }) => Promise<T>): Promise<T> {
   const env = readEnv();
   const stack = await startStack(env, createLogger(env.logLevel), { temporal: opts.temporal });
   const db = createDb(stack.databaseUrl, 2);
@@ -240,6 +238,6 @@ async function withServices<T>(opts: { temporal: boolean }, fn: (s: { db: Knex; 
   }
 }
 
-function out(value: unknown): void {
+export function out(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }

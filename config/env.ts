@@ -14,6 +14,7 @@ const envSchema = z.object({
   PORTRAIT_TEMPORAL_PORT: z.coerce.number().int().positive().default(7233),
   PORTRAIT_TEMPORAL_UI_PORT: z.coerce.number().int().positive().default(8233),
   PORTRAIT_INGEST_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
+  PORTRAIT_BACKFILL_MAX_DAYS: z.coerce.number().int().positive().default(366),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -32,6 +33,8 @@ export type PortraitEnv = Readonly<{
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   /** Worker threads validating CSV sources (0 = in the activity thread; unset = one per CPU, at most 8). */
   ingestWorkers?: number;
+  /** Longest date range one backfill may cover. */
+  backfillMaxDays: number;
 }>;
 
 /** Parses the environment once; a bad variable fails fast with its name. */
@@ -56,5 +59,6 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): PortraitEnv {
     temporalUiPort: e.PORTRAIT_TEMPORAL_UI_PORT,
     logLevel: e.LOG_LEVEL,
     ingestWorkers: e.PORTRAIT_INGEST_WORKERS,
+    backfillMaxDays: e.PORTRAIT_BACKFILL_MAX_DAYS,
   });
 }

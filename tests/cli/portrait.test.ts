@@ -15,7 +15,7 @@ describe('portrait CLI arguments', () => {
     expect(String(out.mock.calls[0]![0])).toContain('Commands:');
   });
 
-  test.each(['demo', 'worker', 'run', 'status', 'generate', 'tags', 'model', 'validate', 'suppress', 'report'])('%s --help prints its usage', async (command) => {
+  test.each(['demo', 'worker', 'run', 'status', 'generate', 'tags', 'model', 'validate', 'suppress', 'report', 'schedule', 'backfill'])('%s --help prints its usage', async (command) => {
     await expect(main([command, '--help'])).resolves.toBe(0);
     expect(String(out.mock.calls[0]![0])).toMatch(new RegExp(`^Usage: portrait ${command}`));
   });
