@@ -216,6 +216,8 @@ export function createDispatchActivities(deps: ActivityDeps) {
           if (!s.controlShare.withinTolerance) log.warn({ run_id: runId, stage: 'dispatch', campaign_id: campaign.id, control_share: s.controlShare }, 'control share outside tolerance');
         }
       }, { lockKey: `dispatch:${runId}` });
+      // The next runs' frequency caps and this run's outcomes and deliveries read these ledgers by run and date.
+      await db.raw('analyze campaign.eligibility; analyze campaign.dispatch');
 
       const runDir = runSnapshotDir(env.snapshotDir, runId);
       const files: SnapshotFile[] = [];
