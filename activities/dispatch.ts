@@ -37,6 +37,8 @@ interface CandidateRow {
  * the latest conversion and refusal (an opt-out on any channel), and contacts in the rolling window (campaign
  * history plus Portrait treatment contacts of earlier dates, once per idempotency key; another run of the same
  * date is a re-run of that date, not an extra contact).
+ * The run id is compared to a scalar subquery, not joined from q: an init-plan value picks the run's landing partition
+ * at execution and its rows by index, where a join read every kept partition and every past run's segments.
  */
 const CANDIDATES_SQL = `
 with q as (
@@ -46,20 +48,20 @@ with q as (
   from (select ?::date as p_as_of, ?::text as p_tz, ?::int as p_cap_days, ?::text as p_run_id, ?::text as p_channel, ?::text as p_product,
                ?::text[] as p_segments, ?::text[] as p_triggers, ?::time as p_send_time) p
 ),
-keys as (select s.customer_key, s.golden_id from core.customer_sources s, q where s.run_id = q.p_run_id),
+keys as (select s.customer_key, s.golden_id from core.customer_sources s, q where s.run_id = (select p_run_id from q)),
 consent as (
   select distinct on (k.golden_id) k.golden_id, c.granted, c.consent_id, c.recorded_at
   from landing.consent c join keys k using (customer_key), q
-  where c.run_id = q.p_run_id and c.channel = q.p_channel and c.recorded_at < q.cutoff
+  where c.run_id = (select p_run_id from q) and c.channel = q.p_channel and c.recorded_at < q.cutoff
   order by k.golden_id, c.recorded_at desc, c.consent_id desc
 ),
 refusal as (
   select k.golden_id, max(c.recorded_at) as at from landing.consent c join keys k using (customer_key), q
-  where c.run_id = q.p_run_id and not c.granted and c.recorded_at < q.cutoff group by k.golden_id
+  where c.run_id = (select p_run_id from q) and not c.granted and c.recorded_at < q.cutoff group by k.golden_id
 ),
 conversion as (
   select k.golden_id, max(h.converted_at) as at from landing.campaign_contacts h join keys k using (customer_key), q
-  where h.run_id = q.p_run_id and h.converted and h.converted_at < q.cutoff group by k.golden_id
+  where h.run_id = (select p_run_id from q) and h.converted and h.converted_at < q.cutoff group by k.golden_id
 ),
 suppressed as (
   select k.golden_id, array_agg(distinct l.list) as lists from campaign.suppressions l join keys k using (customer_key), q
@@ -67,7 +69,7 @@ suppressed as (
 ),
 history as (
   select k.golden_id, h.channel, h.contacted_at as at from landing.campaign_contacts h join keys k using (customer_key), q
-  where h.run_id = q.p_run_id and h.contacted_at >= q.cutoff - make_interval(days => q.p_cap_days) and h.contacted_at < q.cutoff
+  where h.run_id = (select p_run_id from q) and h.contacted_at >= q.cutoff - make_interval(days => q.p_cap_days) and h.contacted_at < q.cutoff
   union all
   select golden_id, channel, at from (
     select distinct on (d.idempotency_key) d.golden_id, d.channel, coalesce(d.send_at, (d.as_of + 1)::timestamp at time zone q.p_tz) as at
@@ -96,7 +98,7 @@ left join refusal rf on rf.golden_id = s.golden_id
 left join conversion cv on cv.golden_id = s.golden_id
 left join suppressed sp on sp.golden_id = s.golden_id
 left join contacts ct on ct.golden_id = s.golden_id
-where s.run_id = q.p_run_id and (s.segment = any(q.p_segments)
+where s.run_id = (select p_run_id from q) and (s.segment = any(q.p_segments)
   or exists (select 1 from mart.trigger_events te where te.run_id = s.run_id and te.golden_id = s.golden_id and te.event = any(q.p_triggers)))
 order by s.golden_id`;
 
@@ -216,6 +218,8 @@ export function createDispatchActivities(deps: ActivityDeps) {
           if (!s.controlShare.withinTolerance) log.warn({ run_id: runId, stage: 'dispatch', campaign_id: campaign.id, control_share: s.controlShare }, 'control share outside tolerance');
         }
       }, { lockKey: `dispatch:${runId}` });
+      // The next runs' frequency caps and this run's outcomes and deliveries read these ledgers by run and date.
+      await db.raw('analyze campaign.eligibility; analyze campaign.dispatch');
 
       const runDir = runSnapshotDir(env.snapshotDir, runId);
       const files: SnapshotFile[] = [];

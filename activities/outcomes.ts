@@ -46,40 +46,54 @@ const OPENINGS_SQL = {
  * products come from each run's recorded config) or a contact in the bank's campaign history of the data run (dated
  * in the run's time zone). Control customers are judged by the same rule from the date they would have been contacted.
  * Score deciles: 1 = the highest scores of the campaign's contacts.
+ *
+ * Set-based: each input is read once and joined by golden_id (a rival blocks the credit iff the earliest rival date
+ * after the contact is before the opening). Correlated subqueries per contact made this quadratic in the run's size.
+ * Rivals on or after observedThrough cannot precede an opening, so only dispatches of the window are read.
  */
 const ATTRIBUTE_SQL = (table: 'loans' | 'accounts') => `
-with contacts as (
+with contacts as materialized (
   select d.golden_id, d.arm, d.channel, s.segment, ntile(10) over (order by d.score desc, d.golden_id) as score_decile
   from campaign.dispatch d left join mart.segments s on s.run_id = d.run_id and s.golden_id = d.golden_id
   where d.run_id = :runId and d.campaign_id = :campaignId
 ),
-openings as (
-  select k.golden_id, o.opening_id, o.opened_at, o.value
+tz as materialized (select coalesce(config->>'timezone', 'Asia/Shanghai') as name from audit.runs where run_id = :runId),
+first_opening as materialized (
+  select distinct on (k.golden_id) k.golden_id, o.opened_at, o.value
   from (${OPENINGS_SQL[table]}) o join core.customer_sources k on k.run_id = :dataRun and k.customer_key = o.customer_key
   where o.opened_at > :contactDay::date and o.opened_at <= :observedThrough::date
+  order by k.golden_id, o.opened_at, o.opening_id
 ),
-first_opening as (
-  select distinct on (golden_id) golden_id, opened_at, value from openings order by golden_id, opened_at, opening_id
+window_dispatch as materialized (
+  select d2.run_id, d2.campaign_id, d2.golden_id, d2.as_of
+  from campaign.dispatch d2 join contacts ct on ct.golden_id = d2.golden_id
+  where d2.arm = 'treatment' and d2.as_of > :contactDay::date and d2.as_of < :observedThrough::date
 ),
-campaign_products as (
-  select r.run_id, c->>'id' as campaign_id, c->>'product' as product
+rival_campaigns as materialized (
+  select r.run_id, c->>'id' as campaign_id
   from audit.runs r cross join lateral jsonb_array_elements(case when jsonb_typeof(r.config->'campaigns') = 'array' then r.config->'campaigns' else '[]'::jsonb end) c
+  where r.run_id in (select run_id from window_dispatch) and c->>'product' = :product
+),
+portrait_rival as materialized (
+  select wd.golden_id, min(wd.as_of) as first_on from window_dispatch wd
+  where exists (select 1 from rival_campaigns rc where rc.run_id = wd.run_id and rc.campaign_id = wd.campaign_id)
+  group by wd.golden_id
+),
+bank_rival as materialized (
+  select k2.golden_id, min((h.contacted_at at time zone tz.name)::date) as first_on
+  from landing.campaign_contacts h join core.customer_sources k2 on k2.run_id = h.run_id and k2.customer_key = h.customer_key cross join tz
+  where h.run_id = :dataRun and h.product = :product
+    and (h.contacted_at at time zone tz.name)::date > :contactDay::date and (h.contacted_at at time zone tz.name)::date < :observedThrough::date
+  group by k2.golden_id
+),
+credited as materialized (
+  select fo.golden_id, fo.opened_at, fo.value
+  from first_opening fo left join portrait_rival pr on pr.golden_id = fo.golden_id left join bank_rival br on br.golden_id = fo.golden_id
+  where (pr.first_on is null or pr.first_on >= fo.opened_at) and (br.first_on is null or br.first_on >= fo.opened_at)
 )
 insert into campaign.outcomes (run_id, campaign_id, golden_id, arm, converted, converted_at, value, contacted_on, segment, channel, score_decile)
-select :runId, :campaignId, ct.golden_id, ct.arm, credited.opened_at is not null, credited.opened_at, credited.value, :contactDay::date, ct.segment, ct.channel, ct.score_decile
-from contacts ct
-cross join (select coalesce(config->>'timezone', 'Asia/Shanghai') as name from audit.runs where run_id = :runId) tz
-left join lateral (
-  select fo.opened_at, fo.value from first_opening fo
-  where fo.golden_id = ct.golden_id and not exists (
-    select 1 from campaign.dispatch d2 join campaign_products cp on cp.run_id = d2.run_id and cp.campaign_id = d2.campaign_id
-    where d2.golden_id = ct.golden_id and d2.arm = 'treatment' and cp.product = :product
-      and d2.as_of > :contactDay::date and d2.as_of < fo.opened_at)
-  and not exists (
-    select 1 from landing.campaign_contacts h join core.customer_sources k2 on k2.run_id = h.run_id and k2.customer_key = h.customer_key
-    where h.run_id = :dataRun and k2.golden_id = ct.golden_id and h.product = :product
-      and (h.contacted_at at time zone tz.name)::date > :contactDay::date and (h.contacted_at at time zone tz.name)::date < fo.opened_at)
-) credited on true`;
+select :runId, :campaignId, ct.golden_id, ct.arm, cr.opened_at is not null, cr.opened_at, cr.value, :contactDay::date, ct.segment, ct.channel, ct.score_decile
+from contacts ct cross join tz left join credited cr on cr.golden_id = ct.golden_id`;
 
 const GROUPS_SQL = `
 select dimension, dimension_value, arm, count(*)::int as contacts, sum(converted::int)::int as conversions from (

@@ -92,6 +92,8 @@ export function createScoreActivities(deps: ActivityDeps) {
 
     /** Deciles per product (1 = highest scores) and scores.parquet, once every shard is in. */
     async completeScoring({ runId, models, startedAt }: { runId: string; models: ModelRef[]; startedAt: string }): Promise<StageResult> {
+      // Once after all shards: dispatch plans its candidate join on these statistics (51 s instead of 0.85 s without).
+      await db.raw('analyze mart.scores');
       const file = await writeParquetSnapshot(
         runSnapshotDir(env.snapshotDir, runId),
         'scores.parquet',

@@ -42,6 +42,8 @@ export function createSegmentActivities(deps: ActivityDeps) {
           );
         }
       });
+      // Dispatch and outcomes join this run's segments: plan them on statistics that include its rows.
+      await db.raw('analyze mart.segments; analyze mart.segment_memberships');
       const unassigned = await db('mart.segments').where({ run_id: runId }).whereNull('segment').count<{ n: string }[]>('* as n');
       if (Number(unassigned[0]!.n) > 0) throw ApplicationFailure.nonRetryable(`${unassigned[0]!.n} customers matched no segment; the last rule must be the catch-all 'true'`, ErrorType.InvalidConfig);
       const profiles = await writeProfiles(runId, rules);
@@ -145,6 +147,7 @@ export function createSegmentActivities(deps: ActivityDeps) {
       }
       await copy.end();
     }, { lockKey: `clusters:${runId}` });
+    await db.raw('analyze mart.clusters');
     const file = await writeParquetSnapshot(
       runSnapshotDir(env.snapshotDir, runId),
       'clusters.parquet',

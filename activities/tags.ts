@@ -62,7 +62,7 @@ export function createTagActivities(deps: ActivityDeps) {
           }
         }
       });
-      await db.raw('analyze mart.tags');
+      await db.raw('analyze mart.tags; analyze mart.trigger_events');
       const runDir = runSnapshotDir(env.snapshotDir, runId);
       const files: SnapshotFile[] = [
         await writeParquetSnapshot(runDir, 'tags.parquet', { golden_id: { type: 'UTF8' }, ...PARQUET_TYPE }, db('mart.tags').select('golden_id', ...TAG_COLUMNS).where({ run_id: runId }).orderBy('golden_id').stream()),

@@ -42,13 +42,15 @@ export async function buildTrainingSet(
 ): Promise<TrainingRow[]> {
   const half = Math.floor(opts.maxRows / 2);
   const points = `
-    (select point_id, golden_id, as_of from ${LABELLED_CONTACTS_SQL} l where label order by md5(point_id || :seed), point_id limit :half)
+    (select point_id, golden_id, as_of from labelled l where label order by md5(point_id || :seed), point_id limit :half)
     union all
-    (select point_id, golden_id, as_of from ${LABELLED_CONTACTS_SQL} l where not label order by md5(point_id || :seed), point_id limit :negatives)`;
+    (select point_id, golden_id, as_of from labelled l where not label order by md5(point_id || :seed), point_id limit :negatives)`;
   const rows = await db.raw(
-    `select x.point_id as contact_id, to_char(x.as_of, 'YYYY-MM-DD') as as_of, l.label::int as label, l.arm, ${opts.features.map((f) => `x."${f}"`).join(', ')}
+    // Labelled contacts grow with the contact history: enumerated once, not once per use.
+    `with labelled as materialized ${LABELLED_CONTACTS_SQL}
+     select x.point_id as contact_id, to_char(x.as_of, 'YYYY-MM-DD') as as_of, l.label::int as label, l.arm, ${opts.features.map((f) => `x."${f}"`).join(', ')}
      from (${tagSelectSql(points)}) x
-     join ${LABELLED_CONTACTS_SQL} l on l.point_id = x.point_id
+     join labelled l on l.point_id = x.point_id
      order by x.point_id`,
     { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone, product: opts.product, attributionDays: opts.attributionDays, seed: String(opts.seed), half, negatives: opts.maxRows - half },
   );

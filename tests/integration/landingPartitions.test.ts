@@ -83,11 +83,11 @@ test('the migration moves rows of an unpartitioned landing table into one partit
   const config = { migrationSource, tableName: 'knex_migrations', schemaName: 'public' };
   const before = await ctx.db('landing.consent').orderBy(['run_id', 'row_number']).select('run_id', 'consent_id');
   expect(before.length).toBeGreaterThan(0);
-  await ctx.db.migrate.down(config);
+  await ctx.db.migrate.down({ ...config, name: '20261205000000_landing_partitions' });
   const { rows: kind } = await ctx.db.raw(`select relkind from pg_class where oid = 'landing.consent'::regclass`);
   expect(kind[0].relkind).toBe('r');
   await ctx.db('landing.consent').insert({ run_id: 'legacy-1', row_number: 1, consent_id: 'K-legacy', customer_key: 'C9', channel: 'sms', granted: false, recorded_at: '2026-10-01T00:00:00Z' });
-  await ctx.db.migrate.up(config);
+  await ctx.db.migrate.up({ ...config, name: '20261205000000_landing_partitions' });
   const { rows: kindAfter } = await ctx.db.raw(`select relkind from pg_class where oid = 'landing.consent'::regclass`);
   expect(kindAfter[0].relkind).toBe('p');
   const after = await ctx.db('landing.consent').orderBy(['run_id', 'row_number']).select('run_id', 'consent_id');

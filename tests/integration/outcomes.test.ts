@@ -169,24 +169,29 @@ test('collecting again gives byte-identical outcomes.parquet and results.parquet
   expect(hashes()).toEqual(before);
 });
 
-test('last touch: a later treatment contact for the same product takes the credit (timer path, short wait)', async () => {
+test('last touch: a later treatment contact for the same product takes the credit, one on the opening day or for another product does not (timer path, short wait)', async () => {
   const campaign = config.campaigns[0]!;
   const before = await ctx.db('campaign.results').where({ run_id: 'it-day0', campaign_id: campaign.id, dimension: 'campaign' }).first();
   const converted = await ctx.db('campaign.outcomes')
     .where({ run_id: 'it-day0', campaign_id: campaign.id, converted: true })
     .where('converted_at', '>=', '2026-11-22')
     .orderBy('golden_id')
-    .select('golden_id', 'arm', ctx.db.raw("to_char(converted_at - 1, 'YYYY-MM-DD') as rival_day"));
-  expect(converted.length).toBeGreaterThan(3);
+    .select('golden_id', 'arm', ctx.db.raw("to_char(converted_at - 1, 'YYYY-MM-DD') as rival_day"), ctx.db.raw("to_char(converted_at, 'YYYY-MM-DD') as opened_day"));
+  expect(converted.length).toBeGreaterThan(6);
   const stolen = converted.slice(0, 3);
   const byBank = converted[3]!;
   // Another run on a later date contacted these customers about the same product the day before they opened it.
-  const rivalConfig = { campaigns: [{ id: 'rival_offer', product: campaign.product }] };
+  const rivalConfig = { campaigns: [{ id: 'rival_offer', product: campaign.product }, { id: 'other_product_offer', product: 'mortgage' }] };
   await ctx.db('audit.runs').insert({ run_id: 'it-rival', as_of: '2026-11-21', input_dir: '-', config_sha256: '-', config: JSON.stringify(rivalConfig), code_version: 'test', seed: 0, status: 'succeeded', snapshot_dir: '-', started_at: new Date() });
-  await ctx.db('campaign.dispatch').insert(stolen.map((s) => ({ run_id: 'it-rival', as_of: s.rival_day, campaign_id: 'rival_offer', golden_id: s.golden_id, channel: 'sms', arm: 'treatment', score: 0.5, idempotency_key: `rival-${s.golden_id}`, delivery_status: 'delivered_file' })));
+  const rival = (s: { golden_id: string }, campaignId: string, asOf: string) => ({ run_id: 'it-rival', as_of: asOf, campaign_id: campaignId, golden_id: s.golden_id, channel: 'sms', arm: 'treatment', score: 0.5, idempotency_key: `rival-${campaignId}-${s.golden_id}`, delivery_status: 'delivered_file' });
+  await ctx.db('campaign.dispatch').insert(stolen.map((s) => rival(s, 'rival_offer', s.rival_day)));
+  // Contacts that are not strictly between the contact and the opening, or offer another product, leave the credit.
+  await ctx.db('campaign.dispatch').insert([rival(converted[4]!, 'rival_offer', converted[4]!.opened_day), rival(converted[5]!, 'other_product_offer', converted[5]!.rival_day)]);
   // And the bank's own campaign system contacted one more about the product the day before (in the later extracts).
   const key = await ctx.db('core.customer_sources').where({ run_id: 'it-day30', golden_id: byBank.golden_id }).orderBy('customer_key').first('customer_key');
   await ctx.db('landing.campaign_contacts').insert({ run_id: 'it-day30', row_number: 999_999, contact_id: 'M-rival', customer_key: key.customer_key, campaign_id: 'BANK-RIVAL', product: campaign.product, channel: 'call', contacted_at: ctx.db.raw("(?::date + time '10:00') at time zone 'Asia/Shanghai'", [byBank.rival_day]), converted: false });
+  const onContactDay = await ctx.db('core.customer_sources').where({ run_id: 'it-day30', golden_id: converted[6]!.golden_id }).orderBy('customer_key').first('customer_key');
+  await ctx.db('landing.campaign_contacts').insert({ run_id: 'it-day30', row_number: 999_998, contact_id: 'M-same-day', customer_key: onContactDay.customer_key, campaign_id: 'BANK-RIVAL', product: campaign.product, channel: 'call', contacted_at: ctx.db.raw("(?::date + time '10:00') at time zone 'Asia/Shanghai'", [D0]), converted: false });
   stolen.push(byBank);
   const handle = await ctx.client.workflow.start(WORKFLOW_COLLECT_OUTCOMES, {
     taskQueue: ctx.taskQueue,
@@ -200,6 +205,8 @@ test('last touch: a later treatment contact for the same product takes the credi
   expect(after.control_conversions).toBe(before.control_conversions - lost('control'));
   const now = await ctx.db('campaign.outcomes').where({ run_id: 'it-day0', campaign_id: campaign.id }).whereIn('golden_id', stolen.map((s) => s.golden_id));
   expect(now.every((o) => o.converted === false)).toBe(true);
+  const kept = await ctx.db('campaign.outcomes').where({ run_id: 'it-day0', campaign_id: campaign.id }).whereIn('golden_id', converted.slice(4, 7).map((s) => s.golden_id));
+  expect(kept.map((o) => o.converted)).toEqual([true, true, true]);
 });
 
 test('portrait report prints the outcome table (text and --json) and exits 0; an unknown run is a usage error', async () => {
