@@ -236,7 +236,8 @@ async function act(sub: Exclude<Subcommand, 'create' | 'list'>, handle: Schedule
     case 'trigger': {
       const input = (d.action as { args: unknown[] }).args[0] as ScheduledRunInput;
       const now = new Date();
-      await handle.trigger();
+      // The SDK's trigger defaults to ALLOW_ALL, which would let a manual run overlap a scheduled one.
+      await handle.trigger(ScheduleOverlapPolicy.BUFFER_ALL);
       // The run takes its as-of from the trigger's nominal time, which is now (unless it waits behind a running one).
       return { id: d.scheduleId, triggered_at: now.toISOString(), as_of: scheduledAsOf(now, input.timezone, input.asOfOffsetDays) };
     }
