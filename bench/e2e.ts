@@ -9,21 +9,18 @@
  * stderr. Services are found or started as `portrait demo` does; the runs go to a fresh database portrait_bench_e2e.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Knex } from 'knex';
 import { readEnv } from '../config/env';
-import { configSha256, loadConfig } from '../config/load';
+import { loadConfig } from '../config/load';
 import { createDb, migrate } from '../db/knex';
-import { generateSourceExtracts, type ChannelContact } from '../generator/generate';
 import { createLogger } from '../services/logger';
 import { dropDatabase, ensureDatabase, withDatabase } from '../services/postgres';
 import { startStack, type Stack } from '../services/stack';
 import { parseFlags, requireDate, requireInt, UsageError } from '../cli/args';
-import { treatmentContacts } from '../cli/followUp';
-import { listRuns, newRunId } from '../cli/runs';
-import { WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../shared';
+import { listRuns } from '../cli/runs';
+import { addDays, runConsecutiveDays } from './consecutiveDays';
 import { checkMonth, readMonthFacts, timeTrend } from './monthCheck';
 import { postgresSampler, resetPeak, statusMb } from './processMemory';
 
@@ -54,7 +51,6 @@ function parse(argv: string[]) {
   };
 }
 
-const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 const progress = (line: string) => process.stderr.write(`bench:e2e ${line}\n`);
 
 async function main(argv: string[]): Promise<number> {
@@ -85,54 +81,47 @@ async function main(argv: string[]): Promise<number> {
 
     const dataDir = path.join(env.home, 'bench', `e2e-n${opts.customers}-s${opts.seed}-${opts.start}`);
     const dates = Array.from({ length: opts.days }, (_, k) => addDays(opts.start, k));
-    const contacts: ChannelContact[] = [];
     const days: DayResult[] = [];
     const runIds: string[] = [];
-    for (const [k, asOf] of dates.entries()) {
-      const inputDir = path.join(dataDir, asOf);
-      if (k === 0) {
-        if (!existsSync(path.join(inputDir, 'generate-summary.json'))) await generateSourceExtracts({ customers: opts.customers, seed: opts.seed, outDir: inputDir, asOf });
-      } else {
-        // The same bank on a later date: every contact Portrait made so far shapes who opens a product since day 1.
-        await generateSourceExtracts({ customers: opts.customers, seed: opts.seed, outDir: inputDir, asOf, followUp: { baseAsOf: opts.start, contacts } });
-      }
-      progress(`day ${k + 1}/${opts.days} ${asOf}: extracts ready, running`);
-      const input: DailyRunInput = { runId: newRunId(asOf), asOf, inputDir, config, configSha256: configSha256(config), awaitOutcomes: false };
-      let workerPeak = resetPeak(worker.pid!) ? 0 : null;
-      let pgPeak = pgMemory ? 0 : null;
-      let sampling = Promise.resolve();
-      const sample = async () => {
-        const hwm = statusMb(worker!.pid!, 'VmHWM');
-        if (hwm !== null) workerPeak = Math.max(workerPeak ?? 0, hwm);
-        if (pgMemory) pgPeak = Math.max(pgPeak ?? 0, await pgMemory.sampleMb().catch(() => 0));
-      };
-      const timer = setInterval(() => (sampling = sampling.then(sample)), SAMPLE_MS);
-      let result: DailyRunResult;
-      try {
-        const handle = await client.workflow.start(WORKFLOW_DAILY_RUN, { taskQueue, workflowId: `dailyRun-${input.runId}`, args: [input] });
-        result = await Promise.race([handle.result(), workerExit]);
-      } finally {
+    let workerPeak: number | null = null;
+    let pgPeak: number | null = null;
+    let sampling = Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const sample = async () => {
+      const hwm = statusMb(worker!.pid!, 'VmHWM');
+      if (hwm !== null) workerPeak = Math.max(workerPeak ?? 0, hwm);
+      if (pgMemory) pgPeak = Math.max(pgPeak ?? 0, await pgMemory.sampleMb().catch(() => 0));
+    };
+    await runConsecutiveDays({
+      db, client, taskQueue, config, customers: opts.customers, seed: opts.seed, dates, dataDir, until: workerExit,
+      beforeRun(asOf, k) {
+        progress(`day ${k + 1}/${opts.days} ${asOf}: extracts ready, running`);
+        workerPeak = resetPeak(worker!.pid!) ? 0 : null;
+        pgPeak = pgMemory ? 0 : null;
+        timer = setInterval(() => (sampling = sampling.then(sample)), SAMPLE_MS);
+      },
+      async afterRun(result, k) {
         clearInterval(timer);
         await sampling;
         await sample();
-      }
-      outcomeWorkflows.push(...result.outcomeWorkflowIds);
-      runIds.push(result.runId);
-      contacts.push(...(await treatmentContacts(db, result.runId, config.campaigns)));
-      const { runs } = await listRuns(db, { from: asOf, to: asOf, limit: 50 });
-      const run = runs.find((r) => r.run_id === result.runId)!;
-      const total = run.duration_s ?? 0;
-      days.push({
-        as_of: asOf,
-        run_id: result.runId,
-        total_seconds: round(total),
-        ratio_to_day1: days.length && days[0]!.total_seconds > 0 ? round(total / days[0]!.total_seconds, 3) : 1,
-        stages: run.stages.map((s) => ({ stage: s.stage, seconds: round(s.seconds), rows: s.rows })),
-        worker_peak_rss_mb: workerPeak === null ? null : round(workerPeak, 1),
-        postgres_peak_rss_mb: pgPeak === null ? null : round(pgPeak, 1),
-      });
-      progress(`day ${k + 1}/${opts.days} ${asOf}: ${round(total)} s (${days.at(-1)!.ratio_to_day1} × day 1)`);
-    }
+        if (!result) return;
+        outcomeWorkflows.push(...result.outcomeWorkflowIds);
+        runIds.push(result.runId);
+        const { runs } = await listRuns(db!, { from: result.asOf, to: result.asOf, limit: 50 });
+        const run = runs.find((r) => r.run_id === result.runId)!;
+        const total = run.duration_s ?? 0;
+        days.push({
+          as_of: result.asOf,
+          run_id: result.runId,
+          total_seconds: round(total),
+          ratio_to_day1: days.length && days[0]!.total_seconds > 0 ? round(total / days[0]!.total_seconds, 3) : 1,
+          stages: run.stages.map((s) => ({ stage: s.stage, seconds: round(s.seconds), rows: s.rows })),
+          worker_peak_rss_mb: workerPeak === null ? null : round(workerPeak, 1),
+          postgres_peak_rss_mb: pgPeak === null ? null : round(pgPeak, 1),
+        });
+        progress(`day ${k + 1}/${opts.days} ${result.asOf}: ${round(total)} s (${days.at(-1)!.ratio_to_day1} × day 1)`);
+      },
+    });
     await pgMemory?.close();
 
     const report: Record<string, unknown> = { customers: opts.customers, days };
