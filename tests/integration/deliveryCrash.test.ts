@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { configSha256, loadConfig } from '../../config/load';
 import type { PortraitConfig } from '../../config/schema';
@@ -6,34 +5,12 @@ import { generateSourceExtracts } from '../../generator/generate';
 import { WORKFLOW_DAILY_RUN, type DailyRunInput } from '../../shared';
 import { createTestContext, type TestContext } from '../helpers/testContext';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhookReceiver';
+import { spawnPortraitWorker, type WorkerChild } from '../helpers/workerChild';
 
 const AS_OF = '2026-11-20';
-const ROOT = path.resolve(__dirname, '..', '..');
 let ctx: TestContext;
 let receiver: WebhookReceiver;
-let child: ChildProcess | undefined;
-let childLog = '';
-
-/** `portrait worker` in its own process (TypeScript sources compiled on load), on this test's database and task queue. */
-function spawnWorker(): ChildProcess {
-  const proc = spawn(process.execPath, ['-r', path.join(ROOT, 'tests', 'helpers', 'swcRegister.js'), path.join(ROOT, 'cli', 'portrait.ts'), 'worker'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: ctx.databaseUrl,
-      TEMPORAL_ADDRESS: process.env.PORTRAIT_TEST_TEMPORAL_ADDRESS,
-      PORTRAIT_TASK_QUEUE: ctx.taskQueue,
-      PORTRAIT_SNAPSHOT_DIR: ctx.env.snapshotDir,
-      PORTRAIT_HOME: ctx.env.home,
-      PORTRAIT_PII_KEY: ctx.env.piiKey,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  proc.stdout!.on('data', (b: Buffer) => (childLog += b.toString()));
-  proc.stderr!.on('data', (b: Buffer) => (childLog += b.toString()));
-  return proc;
-}
+let child: WorkerChild | undefined;
 
 beforeAll(async () => {
   ctx = await createTestContext('crash');
@@ -41,7 +18,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  if (child && child.proc.exitCode === null) child.proc.kill('SIGKILL');
   await receiver?.close();
   await ctx?.close();
 });
@@ -57,23 +34,23 @@ test('kill -9 of the worker in the middle of a webhook dispatch: after restart e
   } as PortraitConfig;
   const input: DailyRunInput = { runId: 'crash-run', asOf: AS_OF, inputDir, config, configSha256: configSha256(config), awaitOutcomes: true };
 
-  child = spawnWorker();
-  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+  child = spawnPortraitWorker(ctx);
+  const { exited } = child;
   const handle = await ctx.client.workflow.start(WORKFLOW_DAILY_RUN, { taskQueue: ctx.taskQueue, workflowId: 'dailyRun-crash-run', args: [input] });
 
   // Kill as soon as the receiver has processed a few batches: the batch that triggered this is processed but not yet answered.
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no webhook batch within 5 minutes; worker output:\n${childLog.slice(-3000)}`)), 300_000);
+    const timer = setTimeout(() => reject(new Error(`no webhook batch within 5 minutes; worker output:\n${child!.output().slice(-3000)}`)), 300_000);
     receiver.onProcessed = () => {
       if (receiver.processedBatches.length >= 3) {
         clearTimeout(timer);
         receiver.onProcessed = undefined;
-        child!.kill('SIGKILL');
+        child!.proc.kill('SIGKILL');
         resolve();
       }
     };
     void exited.then(() => {
-      if (receiver.onProcessed) reject(new Error(`worker exited early:\n${childLog.slice(-3000)}`));
+      if (receiver.onProcessed) reject(new Error(`worker exited early:\n${child!.output().slice(-3000)}`));
     });
   });
   await exited;
