@@ -35,8 +35,10 @@ interface CandidateRow {
  * the latest consent for its channel (latest record wins, so an opt-out counts at once), the suppression lists as they
  * stand now (a do-not-contact request applies to every send from the moment it is recorded, even a backfill),
  * the latest conversion and refusal (an opt-out on any channel), and contacts in the rolling window (campaign
- * history plus Portrait treatment contacts of earlier dates, once per idempotency key; another run of the same
- * date is a re-run of that date, not an extra contact).
+ * history plus Portrait selections of earlier dates, once per idempotency key; another run of the same date is a
+ * re-run of that date, not an extra contact). A held-out (control) selection counts as a contact: otherwise the caps
+ * thin only the treated, the never-contacted controls are selected again every day, and the control share drifts
+ * far above the configured one from the second day on.
  * The run id is compared to a scalar subquery, not joined from q: an init-plan value picks the run's landing partition
  * at execution and its rows by index, where a join read every kept partition and every past run's segments.
  */
@@ -74,7 +76,7 @@ history as (
   select golden_id, channel, at from (
     select distinct on (d.idempotency_key) d.golden_id, d.channel, coalesce(d.send_at, (d.as_of + 1)::timestamp at time zone q.p_tz) as at
     from campaign.dispatch d, q
-    where d.arm = 'treatment' and d.as_of > q.p_as_of - q.p_cap_days and d.as_of < q.p_as_of
+    where d.as_of > q.p_as_of - q.p_cap_days and d.as_of < q.p_as_of
     order by d.idempotency_key
   ) portrait
 ),

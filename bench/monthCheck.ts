@@ -7,6 +7,7 @@
  */
 import type { Knex } from 'knex';
 import type { PortraitConfig } from '../config/schema';
+import { checkControlShare, expectedControlShare } from '../transforms/policies';
 
 type Policies = PortraitConfig['policies'];
 
@@ -20,6 +21,8 @@ export interface MonthFacts {
   contacts: { goldenId: string; on: string; channel: string; portrait: boolean }[];
   /** Conversions and refusals (an opt-out on any channel), by local date. */
   cooldownEvents: { goldenId: string; on: string; kind: 'conversion' | 'refusal' }[];
+  /** Selected customers per (date, campaign) by arm, with the control share the configuration expects. */
+  arms: { asOf: string; campaignId: string; treatment: number; control: number; expected: number }[];
 }
 
 export interface TimeTrend {
@@ -53,7 +56,7 @@ export function timeTrend(seconds: readonly number[]): TimeTrend {
 }
 
 /** One line per violated invariant (empty when all hold), each naming an example so it can be looked up. */
-export function checkMonth(facts: MonthFacts, policies: Pick<Policies, 'frequencyCap' | 'channelDailyCap' | 'cooldownDays'>): string[] {
+export function checkMonth(facts: MonthFacts, policies: Pick<Policies, 'frequencyCap' | 'channelDailyCap' | 'cooldownDays' | 'controlShareTolerance'>): string[] {
   const violations: string[] = [];
 
   const succeeded = new Set(facts.runs.filter((r) => r.status === 'succeeded').map((r) => r.asOf));
@@ -111,6 +114,15 @@ export function checkMonth(facts: MonthFacts, policies: Pick<Policies, 'frequenc
     if (n) violations.push(`${kind} cooldown: ${n} Portrait contacts within ${days} days after a ${kind} (first: ${example})`);
   }
 
+  // Controls must stay a random share of each day's selection, or lift compares the treated with a pile-up of holdouts.
+  const drifted = facts.arms
+    .map((a) => ({ ...a, check: checkControlShare(a.treatment, a.control, a.expected, policies.controlShareTolerance) }))
+    .filter((a) => !a.check.withinTolerance);
+  if (drifted.length) {
+    const d = drifted[0]!;
+    violations.push(`control share: ${drifted.length} of ${facts.arms.length} campaign days outside tolerance (first: ${d.campaignId} on ${d.asOf}: ${round(d.check.observed!, 3)} of ${d.check.selected} selected, expected ${round(d.expected, 3)} ± ${round(d.check.tolerance!, 3)})`);
+  }
+
   const seconds = facts.runs.filter((r) => r.status === 'succeeded' && r.seconds !== null).map((r) => r.seconds!);
   const trend = timeTrend(seconds);
   if (trend.grows) violations.push(`time trend: a day's time grows ${trend.slope_s_per_day} s per day (fitted growth ${Math.round(trend.fitted_growth * 100)} % of the mean day over ${seconds.length} days, more than ${MAX_FITTED_GROWTH * 100} %)`);
@@ -161,7 +173,20 @@ export async function readMonthFacts(db: Knex, runIds: readonly string[], dates:
     );
     for (const r of refusals.rows) cooldownEvents.push({ goldenId: r.golden_id, on: r.on, kind: 'refusal' });
   }
-  return { dates: [...dates], runs, lineage, contacts, cooldownEvents };
+  const armRows = await db('campaign.dispatch')
+    .whereIn('run_id', runIds)
+    .groupBy('run_id', 'campaign_id')
+    .select('run_id', 'campaign_id', db.raw("count(*) filter (where arm = 'treatment')::int as treatment"), db.raw("count(*) filter (where arm = 'control')::int as control"));
+  const runById = new Map(runRows.map((r) => [r.run_id as string, r]));
+  const arms = armRows
+    .map((r) => {
+      const run = runById.get(r.run_id)!;
+      const config = run.config as PortraitConfig;
+      const campaign = config.campaigns.find((c) => c.id === r.campaign_id);
+      return { asOf: run.as_of as string, campaignId: r.campaign_id as string, treatment: r.treatment as number, control: r.control as number, expected: expectedControlShare(campaign?.holdoutShare ?? 0, config.policies.globalHoldoutShare) };
+    })
+    .sort((a, b) => a.asOf.localeCompare(b.asOf) || a.campaignId.localeCompare(b.campaignId));
+  return { dates: [...dates], runs, lineage, contacts, cooldownEvents, arms };
 }
 
 function round(x: number, digits: number): number {

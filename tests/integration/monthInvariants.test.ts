@@ -32,10 +32,12 @@ test('consecutive days through the real workflow keep the month invariants', () 
   expect(new Set(facts.contacts.filter((c) => c.portrait).map((c) => c.on)).size).toBeGreaterThan(1);
   expect(facts.contacts.some((c) => !c.portrait)).toBe(true);
   expect(facts.cooldownEvents.length).toBeGreaterThan(0);
+  expect(new Set(facts.arms.map((a) => a.asOf)).size).toBeGreaterThan(1);
+  expect(facts.arms.some((a) => a.control > 0)).toBe(true);
   expect(checkMonth(facts, config.policies)).toEqual([]);
 });
 
-test('the checks fail on doctored rows: a missing day, a changed golden id, extra contacts, a contact in a cooldown, growing time', () => {
+test('the checks fail on doctored rows: a missing day, a changed golden id, extra contacts, a contact in a cooldown, a control pile-up, growing time', () => {
   const sent = facts.contacts.find((c) => c.portrait)!;
   const lineage = facts.lineage[0]!;
   const doctored: MonthFacts = {
@@ -44,9 +46,11 @@ test('the checks fail on doctored rows: a missing day, a changed golden id, extr
     lineage: [...facts.lineage, { ...lineage, asOf: dates.at(-1)!, goldenId: `${lineage.goldenId}-other` }],
     contacts: [...facts.contacts, ...Array.from({ length: config.policies.frequencyCap.contacts }, () => ({ ...sent }))],
     cooldownEvents: [...facts.cooldownEvents, { goldenId: sent.goldenId, on: sent.on, kind: 'refusal' as const }],
+    // The pile-up seen before held-out selections counted towards the caps: most of a day's selection in control.
+    arms: facts.arms.map((a, k) => (k === facts.arms.length - 1 ? { ...a, control: a.treatment * 4 } : a)),
   };
   const violations = checkMonth(doctored, config.policies);
-  for (const prefix of ['runs:', 'golden ids:', 'frequency cap:', 'channel daily cap:', 'refusal cooldown:', 'time trend:']) {
+  for (const prefix of ['runs:', 'golden ids:', 'frequency cap:', 'channel daily cap:', 'refusal cooldown:', 'control share:', 'time trend:']) {
     expect(violations.filter((v) => v.startsWith(prefix))).toHaveLength(1);
   }
   expect(timeTrend([10, 10, 10, 10]).grows).toBe(false);
