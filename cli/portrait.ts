@@ -29,6 +29,7 @@ import { CANCEL_HELP, RERUN_HELP, RUNS_HELP, WAIT_HELP, cancelCommand, rerunComm
 import { newRunInput } from '../activities/operations';
 import { SCHEDULE_HELP, scheduleCommand } from './schedule';
 import { BACKFILL_HELP, backfillCommand } from './backfill';
+import { VERIFY_HELP, verifyCommand } from './verify';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -51,6 +52,7 @@ Commands:
   validate   check one source file against its contract (no run, no database)
   suppress   compliance suppression lists (suppress add|remove --list LIST --key KEY | list)
   report     the outcome table of a run: lift with 95% CIs, ROI, uplift by score decile (report RUN_ID)
+  verify     check a run folder offline: file hashes, Parquet row counts, unlisted files, chain, signature
 
 Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
@@ -103,6 +105,7 @@ HELP.cancel = CANCEL_HELP;
 HELP.rerun = RERUN_HELP;
 HELP.schedule = SCHEDULE_HELP;
 HELP.backfill = BACKFILL_HELP;
+HELP.verify = VERIFY_HELP;
 const DEMO_AS_OF = '2026-11-20';
 
 async function main(argv: string[]): Promise<number> {
@@ -127,6 +130,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   rerun: rerunCommand,
   schedule: scheduleCommand,
   backfill: backfillCommand,
+  verify: verifyCommand,
 
   async generate(argv) {
     const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' }, 'follow-up-of': { type: 'string' }, contacts: { type: 'string' } });
