@@ -10,6 +10,7 @@ import {
 } from '../transforms/policies';
 import { sendAtIso, writeCampaignFiles } from './deliver';
 import type { CampaignConfig, PortraitConfig } from '../config/schema';
+import { policyFacts } from '../transforms/policyFacts';
 import type { DispatchRef, SnapshotFile, StageResult } from '../shared';
 
 interface CandidateRow {
@@ -133,10 +134,10 @@ export function createDispatchActivities(deps: ActivityDeps) {
       await withTransaction(databaseUrl, async (client) => {
         await client.query('delete from campaign.eligibility where run_id = $1', [runId]);
         await client.query('delete from campaign.dispatch where run_id = $1', [runId]);
-        const eligibility = copyWriter(client, 'copy campaign.eligibility (run_id, campaign_id, golden_id, eligible, reason) from stdin with (format csv)');
+        const eligibility = copyWriter(client, 'copy campaign.eligibility (run_id, campaign_id, golden_id, eligible, reason, facts) from stdin with (format csv)');
         let eligibilityBuf = '';
-        const record = async (campaignId: string, goldenId: string, reason: ExclusionReason | null) => {
-          eligibilityBuf += csvLine([runId, campaignId, goldenId, reason ? 'false' : 'true', reason]);
+        const record = async (campaignId: string, goldenId: string, reason: ExclusionReason | null, facts: Record<string, unknown> | null = null) => {
+          eligibilityBuf += csvLine([runId, campaignId, goldenId, reason ? 'false' : 'true', reason, facts && JSON.stringify(facts)]);
           if (reason) summary[campaignId]!.excluded[reason] = (summary[campaignId]!.excluded[reason] ?? 0) + 1;
           if (eligibilityBuf.length > 1 << 20) {
             await eligibility.write(eligibilityBuf);
@@ -169,7 +170,8 @@ export function createDispatchActivities(deps: ActivityDeps) {
             };
             const reason = firstFailedPolicy(candidate, campaign, policies);
             if (reason) {
-              await record(campaign.id, candidate.goldenId, reason);
+              const consent = { consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null };
+              await record(campaign.id, candidate.goldenId, reason, policyFacts(reason, candidate, consent, campaign, policies));
               continue;
             }
             pairs.push({ campaignId: campaign.id, goldenId: candidate.goldenId, score: candidate.score });
@@ -181,15 +183,15 @@ export function createDispatchActivities(deps: ActivityDeps) {
         const byId = new Map(active.map((c) => [c.id, c]));
         const dispatchRows: string[] = [];
         for (const selection of arbitrate(pairs, active)) {
-          await record(selection.campaignId, selection.goldenId, selection.reason);
-          if (selection.reason) continue;
           const campaign = byId.get(selection.campaignId)!;
+          const facts = eligibleFacts.get(`${campaign.id}\u0000${selection.goldenId}`)!;
+          await record(selection.campaignId, selection.goldenId, selection.reason, selection.reason && { score: facts.score });
+          if (selection.reason) continue;
           const stats = summary[campaign.id]!;
           const { arm, holdout } = assignControl(campaign.id, selection.goldenId, campaign.holdoutShare, policies.globalHoldoutShare);
           stats[arm]++;
           if (holdout === 'global') stats.globalHoldout++;
           if (holdout === 'campaign') stats.campaignHoldout++;
-          const facts = eligibleFacts.get(`${campaign.id}\u0000${selection.goldenId}`)!;
           dispatchRows.push(
             csvLine([
               runId, asOf, campaign.id, selection.goldenId, campaign.channel, arm, String(facts.score), idempotencyKey(campaign.id, asOf, selection.goldenId),

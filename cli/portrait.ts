@@ -30,6 +30,7 @@ import { newRunInput } from '../activities/operations';
 import { SCHEDULE_HELP, scheduleCommand } from './schedule';
 import { BACKFILL_HELP, backfillCommand } from './backfill';
 import { VERIFY_HELP, verifyCommand } from './verify';
+import { EXPLAIN_HELP, explainCommand } from './explain';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -53,6 +54,7 @@ Commands:
   suppress   compliance suppression lists (suppress add|remove --list LIST --key KEY | list)
   report     the outcome table of a run: lift with 95% CIs, ROI, uplift by score decile (report RUN_ID)
   verify     check a run folder offline: file hashes, Parquet row counts, unlisted files, chain, signature
+  explain    follow one customer through a run: sources, tags, segment, scores, each campaign's decision (explain --run ID --customer KEY)
 
 Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
@@ -106,6 +108,7 @@ HELP.rerun = RERUN_HELP;
 HELP.schedule = SCHEDULE_HELP;
 HELP.backfill = BACKFILL_HELP;
 HELP.verify = VERIFY_HELP;
+HELP.explain = EXPLAIN_HELP;
 const DEMO_AS_OF = '2026-11-20';
 
 async function main(argv: string[]): Promise<number> {
@@ -131,6 +134,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   schedule: scheduleCommand,
   backfill: backfillCommand,
   verify: verifyCommand,
+  explain: explainCommand,
 
   async generate(argv) {
     const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' }, 'follow-up-of': { type: 'string' }, contacts: { type: 'string' } });

@@ -10,6 +10,7 @@ import * as landingBrin from './20261202000000_landing_brin';
 import * as landingPartitions from './20261205000000_landing_partitions';
 import * as dispatchRunIndexes from './20261205100000_dispatch_run_indexes';
 import * as runChain from './20261206000000_run_chain';
+import * as eligibilityFacts from './20261206010000_eligibility_facts';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
@@ -24,6 +25,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261205000000_landing_partitions': landingPartitions,
   '20261205100000_dispatch_run_indexes': dispatchRunIndexes,
   '20261206000000_run_chain': runChain,
+  '20261206010000_eligibility_facts': eligibilityFacts,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

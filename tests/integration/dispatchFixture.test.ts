@@ -114,6 +114,19 @@ test('each customer gets the hand-worked verdict, arbitration and budget include
   // G01 and G09 win sms1 (priority 1) so lose push2; the others have no app_push consent.
   expect(verdict('push2')).toMatchObject({ G01: 'arbitration', G09: 'arbitration', G02: 'no_consent', G05: 'suppressed_do_not_contact' });
 
+  // The facts that failed each first failed policy are kept with the verdict (explain reads them months later).
+  const facts = (campaign: string, golden: string) => ledger.find((l) => l.campaign_id === campaign && l.golden_id === golden)!.facts;
+  expect(facts('sms1', 'G01')).toBeNull();
+  expect(facts('sms1', 'G02')).toEqual({ channel: 'sms', consent_id: 'CSX2', status: 'refused', recorded_at: '2026-11-19T08:00:00.000Z' });
+  expect(facts('push2', 'G03')).toEqual({ channel: 'app_push', consent_id: null, status: 'no_record', recorded_at: null });
+  expect(facts('sms1', 'G04')).toEqual({ days_since_refusal: 10, cooldown_days: policies.cooldownDays.refusal });
+  expect(facts('sms1', 'G05')).toEqual({ lists: ['do_not_contact'] });
+  expect(facts('sms1', 'G07')).toEqual({ contacts_counted: 2, cap: policies.frequencyCap.contacts, window_days: policies.frequencyCap.days });
+  expect(facts('sms1', 'G08')).toEqual({ channel: 'sms', contacts_last_day: 1, cap: policies.channelDailyCap });
+  expect(facts('sms1', 'G11')).toMatchObject({ max_overdue_days: 45, credit_band: 'substandard' });
+  expect(facts('sms1', 'G12')).toEqual({ score: 0.05, min_score: 0.1 });
+  expect(facts('push2', 'G01')).toEqual({ score: 0.9 });
+
   // Budget 3 with four eligible for sms1: the lowest expected value (G09, 0.6) is cut and then wins push2.
   const tight = { ...sms, budget: 3 };
   await new MockActivityEnvironment().run(activities.dispatchCampaigns, { runId: RUN, asOf: AS_OF, timezone: 'Asia/Shanghai', campaigns: [tight, push], policies });
