@@ -34,7 +34,8 @@ interface CandidateRow {
  * Candidates of one campaign: customers of its target segments (or with one of its trigger events) with their score
  * for its product and every fact the policies need, all as of the end of the run date in the run's time zone:
  * the latest consent for its channel (latest record wins, so an opt-out counts at once), the suppression lists as they
- * stand now (a do-not-contact request applies to every send from the moment it is recorded, even a backfill),
+ * stood when the run was registered (a do-not-contact request applies to every run started after it is recorded, even a
+ * backfill; a retry or replay of a run sees what the run saw),
  * the latest conversion and refusal (an opt-out on any channel), and contacts in the rolling window (campaign
  * history plus Portrait selections of earlier dates, once per idempotency key; another run of the same date is a
  * re-run of that date, not an extra contact). A held-out (control) selection counts as a contact: otherwise the caps
@@ -67,8 +68,13 @@ conversion as (
   where h.run_id = (select p_run_id from q) and h.converted and h.converted_at < q.cutoff group by k.golden_id
 ),
 suppressed as (
-  select k.golden_id, array_agg(distinct l.list) as lists from campaign.suppressions l join keys k using (customer_key), q
-  where l.removed_at is null group by k.golden_id
+  select k.golden_id, array_agg(distinct l.list) as lists
+  from (
+    select distinct on (e.list, e.customer_key) e.list, e.customer_key, e.action from campaign.suppression_events e
+    where e.at <= (select r.suppressions_as_of from audit.runs r where r.run_id = (select p_run_id from q))
+    order by e.list, e.customer_key, e.event_id desc
+  ) l join keys k using (customer_key)
+  where l.action = 'add' group by k.golden_id
 ),
 history as (
   select k.golden_id, h.channel, h.contacted_at as at from landing.campaign_contacts h join keys k using (customer_key), q

@@ -54,7 +54,9 @@ export function createRunActivities({ db, databaseUrl, env, log, codeVersion }: 
           status: 'running',
           snapshot_dir: snapshotDir,
           started_at: db.fn.now(),
+          suppressions_as_of: db.fn.now(),
         })
+        // suppressions_as_of stays as first registered: a retry dispatches against the lists the run started with.
         .onConflict('run_id')
         .merge(['status', 'workflow_id', 'started_at']);
       log.info({ run_id: input.runId, as_of: input.asOf, stage: 'register' }, 'run registered');

@@ -11,6 +11,7 @@ import * as landingPartitions from './20261205000000_landing_partitions';
 import * as dispatchRunIndexes from './20261205100000_dispatch_run_indexes';
 import * as runChain from './20261206000000_run_chain';
 import * as eligibilityFacts from './20261206010000_eligibility_facts';
+import * as suppressionLog from './20261206020000_suppression_log';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
@@ -26,6 +27,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261205100000_dispatch_run_indexes': dispatchRunIndexes,
   '20261206000000_run_chain': runChain,
   '20261206010000_eligibility_facts': eligibilityFacts,
+  '20261206020000_suppression_log': suppressionLog,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
