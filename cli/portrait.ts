@@ -43,7 +43,7 @@ Commands:
   run        start the daily run for an as-of date
   status     show a run: status, stages, row counts, snapshot folder
   runs       list runs: as-of date, status, duration, seconds and rows per stage
-  cancel     cancel a running run (cancel RUN_ID)
+  cancel     cancel a running run or backfill (cancel RUN_ID|BACKFILL_ID)
   rerun      run a failed or cancelled run's date again with its recorded input, config and seed (rerun RUN_ID)
   schedule   daily runs from a Temporal Schedule (schedule create|list|describe|pause|unpause|trigger|delete)
   backfill   run a range of as-of dates in date order, one run at a time (backfill --from D1 --to D2)
