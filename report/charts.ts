@@ -20,7 +20,12 @@ export function renderSvg(id: string, option: echarts.EChartsOption, height = 30
     chart.setOption({ animation: false, color: COLORS, textStyle: { fontFamily: FONT }, ...option });
     const svg = chart.renderToSVGString();
     const safe = id.replace(/[^a-zA-Z0-9_-]/g, '_');
-    return svg.replace(/zr\d+-/g, `${safe}-`).replace('<svg ', `<svg role="img" aria-label="${escapeAttr(id)}" `);
+    // Style classes are numbered by a process-wide counter too: renumber them in order of appearance.
+    const classes = new Map<string, number>();
+    return svg
+      .replace(/zr\d+-/g, `${safe}-`)
+      .replace(/-cls-(\d+)/g, (_, n: string) => `-cls-${classes.get(n) ?? classes.set(n, classes.size).get(n)!}`)
+      .replace('<svg ', `<svg role="img" aria-label="${escapeAttr(id)}" `);
   } finally {
     chart.dispose();
   }
@@ -51,7 +56,7 @@ export function barChart(id: string, opts: { categories: string[]; series: { nam
         label: {
           show: opts.categories.length * opts.series.length <= 24, position: opts.stack ? ('inside' as const) : opts.horizontal ? ('right' as const) : ('top' as const), fontSize: 10,
           // Inside a stack, a label wider than its segment would cover the next one: small segments stay unlabelled (the table has them).
-          formatter: (p: { value: unknown }) => (opts.stack && Number(p.value) < 0.06 * stackMax ? '' : opts.percent ? `${(Number(p.value) * 100).toFixed(1)}%` : fmtInt(Number(p.value))),
+          formatter: (p: { value: unknown }) => (opts.stack && Number(p.value) < 0.06 * stackMax ? '' : opts.percent ? `${(Number(p.value) * 100).toFixed(1)}%` : Number.isInteger(Number(p.value)) ? fmtInt(Number(p.value)) : Number(p.value).toFixed(3)),
         },
       })),
     },
@@ -68,7 +73,7 @@ export function heatmapChart(id: string, opts: { xName: string; yName: string; x
       grid: grid({ bottom: 70, right: 40 }),
       xAxis: { type: 'category', data: opts.xs.map(String), name: opts.xName, nameLocation: 'middle', nameGap: 28 },
       yAxis: { type: 'category', data: opts.ys.map(String), name: opts.yName, nameLocation: 'middle', nameGap: 36 },
-      visualMap: { min: 0, max, calculable: false, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 200, inRange: { color: ['#f3f7fc', '#9fc2e7', '#1f5fa8'] } },
+      visualMap: { min: 0, max, text: [fmtInt(max), '0'], calculable: false, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 200, inRange: { color: ['#f3f7fc', '#9fc2e7', '#1f5fa8'] } },
       series: [{ type: 'heatmap', data: opts.cells.map((c) => [opts.xs.indexOf(c.x), opts.ys.indexOf(c.y), c.value]), label: { show: true, fontSize: 10 } }],
     },
     340,
@@ -154,8 +159,8 @@ export function waterfallChart(id: string, opts: { start: { name: string; value:
       yAxis: { type: 'value' },
       series: [
         { type: 'bar', stack: 'w', data: base, itemStyle: { color: 'transparent' }, silent: true, name: '' },
-        { type: 'bar', stack: 'w', name: opts.remainingName, data: total, itemStyle: { color: TREATMENT }, label: { show: true, position: 'top', fontSize: 10 } },
-        { type: 'bar', stack: 'w', name: opts.excludedName, data: drop, itemStyle: { color: '#c8463d' }, label: { show: true, position: 'top', fontSize: 10 } },
+        { type: 'bar', stack: 'w', name: opts.remainingName, data: total, itemStyle: { color: TREATMENT }, label: { show: true, position: 'top', fontSize: 10, formatter: intLabel } },
+        { type: 'bar', stack: 'w', name: opts.excludedName, data: drop, itemStyle: { color: '#c8463d' }, label: { show: true, position: 'top', fontSize: 10, formatter: intLabel } },
       ],
     },
     340,
@@ -175,7 +180,7 @@ export function rateErrorBarChart(id: string, opts: { categories: string[]; rate
         {
           type: 'bar', barWidth: '40%',
           data: opts.rates.map((r, i) => ({ value: r, itemStyle: { color: colors[i % colors.length] } })),
-          label: { show: true, position: 'insideTop', color: '#fff', fontSize: 11, formatter: (p: { value: unknown }) => (p.value === null ? '' : `${(Number(p.value) * 100).toFixed(2)}%`) },
+          label: { show: true, position: 'insideBottom', color: '#fff', fontSize: 11, formatter: (p: { value: unknown }) => (p.value === null ? '' : `${(Number(p.value) * 100).toFixed(2)}%`) },
         },
         {
           type: 'custom', name: 'ci', z: 10,
@@ -219,6 +224,8 @@ export function lineChart(id: string, opts: { categories: string[]; series: { na
     300,
   );
 }
+
+const intLabel = (p: { value: unknown }) => (p.value === null || p.value === undefined ? '' : fmtInt(Number(p.value)));
 
 export function fmtInt(n: number): string {
   return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');

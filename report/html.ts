@@ -64,7 +64,7 @@ nav a { color: #1f5fa8; text-decoration: none; }
 figure.chart { margin: 0; flex: 0 1 680px; max-width: 100%; }
 figure.chart figcaption { font-weight: 600; margin-bottom: 2px; }
 figure.chart svg { max-width: 100%; height: auto; display: block; }
-.numbers { flex: 1 1 320px; min-width: 280px; }
+.numbers { flex: 1 1 320px; min-width: 280px; overflow-x: auto; }
 table { border-collapse: collapse; font-size: 12px; margin: 4px 0; }
 th, td { border: 1px solid #d5dbe3; padding: 3px 7px; text-align: right; white-space: nowrap; }
 th { background: #eef3f9; font-weight: 600; }
@@ -194,8 +194,8 @@ function base(d: ReportData, tr: Translator): string {
     return figure(
       id,
       t(caption),
-      barChart(id, { categories: dist.map((x) => label(x.value)), series: [{ name: t('customers'), values: dist.map((x) => x.customers) }] }),
-      table([t('band'), t('customers'), t('share')], dist.map((x) => [label(x.value), int(x.customers), pct(total ? x.customers / total : null, 1)])),
+      barChart(id, { categories: dist.map((x) => label(x.value)), series: [{ name: t('customerCount'), values: dist.map((x) => x.customers) }] }),
+      table([t('band'), t('customerCount'), t('share')], dist.map((x) => [label(x.value), int(x.customers), pct(total ? x.customers / total : null, 1)])),
     );
   };
   const blank = (v: string) => (v === '' ? t('notAvailable') : v);
@@ -250,7 +250,7 @@ function model(m: ModelReport, tr: Translator): string {
   const dd = m.decision;
   const decision = `<h4>${esc(t('decisionTitle'))}</h4>${
     dd
-      ? table([t('candidate'), t('champion'), `${t('candidate')} AUC`, `${t('champion')} AUC`, t('holdoutRows'), t('decision'), t('decisionReason')], [[dd.candidate, dd.champion ?? '–', dec(dd.candidateAuc, 4), dec(dd.championAuc, 4), int(dd.holdoutRows), dd.event === 'promoted' ? t('decisionPromoted') : t('decisionKept'), dd.reason]], 2)
+      ? table([t('candidate'), t('champion'), `${t('candidate')} AUC`, `${t('champion')} AUC`, t('holdoutRows'), t('decision'), t('decisionReason')], [[dd.candidate, dd.champion ?? '–', dec(dd.candidateAuc, 4), dec(dd.championAuc, 4), int(dd.holdoutRows), dd.event === 'promoted' ? t('decisionPromoted') : t('decisionKept'), tr.value('decisionReason', dd.reason)]], 2)
       : `<p>${esc(t('decisionNone'))}</p>`
   }`;
   return head + roc + gains + calibration + importance + decision;
@@ -285,7 +285,7 @@ function campaign(c: CampaignReport, tr: Translator): string {
     { name: t('control'), value: c.control },
   ];
   const head = `<h3>${esc(tr.name(c.name))} <small>(${esc(c.id)} · ${esc(tr.value('product', c.product))} · ${esc(tr.value('channel', c.channel))})</small></h3>`;
-  const funnel = figure(`campaign-funnel-${c.id}`, t('funnel'), funnelChart(`campaign-funnel-${c.id}`, stages), table(['', t('customers')], stages.map((s) => [s.name, int(s.value)])));
+  const funnel = figure(`campaign-funnel-${c.id}`, t('funnel'), funnelChart(`campaign-funnel-${c.id}`, stages), table(['', t('customerCount')], stages.map((s) => [s.name, int(s.value)])));
   const waterfall = figure(
     `campaign-waterfall-${c.id}`,
     t('waterfall'),
@@ -299,10 +299,11 @@ function outcomes(d: ReportData, tr: Translator): string {
   const { t } = tr;
   if (!d.outcomes.length) return `<p>${esc(t('noOutcomes'))}</p>`;
   const names = new Map(d.campaigns.map((c) => [c.id, tr.name(c.name)]));
-  return d.outcomes.map((o) => outcome(o, names.get(o.campaignId) ?? o.campaignId, tr)).join('');
+  const segmentNames = new Map(d.segments.map((s) => [s.segment, tr.name(s.name)]));
+  return d.outcomes.map((o) => outcome(o, names.get(o.campaignId) ?? o.campaignId, (id) => segmentNames.get(id) ?? id, tr)).join('');
 }
 
-function outcome(o: OutcomeReport, name: string, tr: Translator): string {
+function outcome(o: OutcomeReport, name: string, segmentName: (id: string) => string, tr: Translator): string {
   const { t } = tr;
   const total = o.rows.find((r) => r.dimension === 'campaign');
   const head = `<h3>${esc(name)} <small>(${esc(o.campaignId)})</small> · <span class="${o.status === 'final' ? 'final' : 'warn'}">${esc(o.status === 'final' ? t('final') : t('pending'))}</span></h3>`;
@@ -351,7 +352,7 @@ function outcome(o: OutcomeReport, name: string, tr: Translator): string {
       breakdownTable(rows, label, tr),
     );
   };
-  return head + rates + decileFigure + breakdown('segment', 'bySegment', (v) => v) + breakdown('channel', 'byChannel', (v) => tr.value('channel', v));
+  return head + rates + decileFigure + breakdown('segment', 'bySegment', segmentName) + breakdown('channel', 'byChannel', (v) => tr.value('channel', v));
 }
 
 function breakdownTable(rows: ResultRow[], label: (v: string) => string, { t }: Translator): string {
