@@ -252,7 +252,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
           db('campaign.dispatch').select('campaign_id', 'golden_id', 'channel', 'arm', 'holdout', 'score', 'idempotency_key', 'consent_id', 'consent_recorded_at').where({ run_id: runId }).orderBy(['campaign_id', 'golden_id']).stream(),
         ),
       );
-      for (const campaign of active) files.push(...(await writeCampaignFiles(deps, runDir, runId, campaign)));
+      for (const campaign of active) files.push(...(await writeCampaignFiles(deps, runDir, runId, campaign, { asOf, timezone })));
       const dispatches: DispatchRef[] = active.map((c) => ({ runId, asOf, campaignId: c.id, channel: c.channel, treatment: summary[c.id]!.treatment, control: summary[c.id]!.control }));
       log.info({ run_id: runId, stage: 'dispatch', campaigns: summary, inactive }, 'campaigns dispatched');
       const total = Object.values(summary).reduce((n, s) => n + s.treatment + s.control, 0);
