@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import pLimit from 'p-limit';
 import type { ActivityDeps } from './deps';
-import { writeParquetSnapshot } from './snapshots';
+import { writeSnapshot } from '../relations/parquet';
+import { deliveryFile } from '../relations/snapshots';
 import { keyedHash } from '../transforms/normalize';
 import { batchKey } from '../transforms/policies';
 import { CHANNEL_FIELDS, contactRecord, type ContactFacts } from '../transforms/deliveryFields';
@@ -57,7 +58,7 @@ export async function writeCampaignFiles(deps: ActivityDeps, runDir: string, run
   const csvPath = path.join(dir, `${base}.csv`);
   const csv = '\uFEFF' + csvRow(fields) + records.map((r) => csvRow(fields.map((f) => r[f] ?? null))).join('');
   const csvFile = await writeAtomically(path.join(runDir, csvPath), csv);
-  const parquet = await writeParquetSnapshot(runDir, path.join(dir, `${base}.parquet`), Object.fromEntries(fields.map((f) => [f, { type: 'UTF8' as const, optional: true }])), toAsync(records));
+  const parquet = await writeSnapshot(runDir, deliveryFile(fields), { rows: records }, { file: path.join(dir, `${base}.parquet`) });
 
   const arms = await db('campaign.dispatch').where({ run_id: runId, campaign_id: campaign.id }).select('arm', 'holdout').count<{ arm: string; holdout: string | null; n: string }[]>('* as n').groupBy('arm', 'holdout');
   const count = (arm: string, holdout: string | null) => Number(arms.find((a) => a.arm === arm && a.holdout === holdout)?.n ?? 0);
@@ -83,10 +84,6 @@ async function writeAtomically(target: string, body: string): Promise<string> {
   await writeFile(`${target}.partial`, body, 'utf8');
   await rename(`${target}.partial`, target);
   return createHash('sha256').update(body, 'utf8').digest('hex');
-}
-
-async function* toAsync<T>(items: readonly T[]): AsyncIterable<T> {
-  yield* items;
 }
 
 /** Excel-friendly CSV row: quotes only where needed, CRLF line ends. */
