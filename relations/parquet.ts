@@ -51,17 +51,25 @@ function duckdb(): Promise<DuckDBInstance> {
  * DuckDB streams). Written under a temporary name and renamed, so a retried activity never leaves half a file.
  * Non-nullable columns are checked against the file's null counts.
  */
-export async function writeSnapshot<R extends RelationDef>(runDir: string, def: R, source: SnapshotSource<R>, opts: { file?: string } = {}): Promise<WrittenSnapshot> {
+export async function writeSnapshot<R extends RelationDef>(
+  runDir: string,
+  def: R,
+  source: SnapshotSource<R>,
+  opts: { file?: string; /** Filled with seconds spent spooling rows and writing Parquet (benchmarks). */ timing?: { spoolSeconds: number; parquetSeconds: number } } = {},
+): Promise<WrittenSnapshot> {
   const file = opts.file ?? def.file;
   const target = path.join(runDir, file);
   await mkdir(path.dirname(target), { recursive: true });
   const spool = `${target}.csv.partial`;
   const tmp = `${target}.partial`;
   try {
+    const t0 = performance.now();
     if ('rows' in source) await spoolRows(def, source.rows, spool);
     else await spoolQuery(def, source, spool);
+    const t1 = performance.now();
     // Rows from memory are sorted here (byte order); rows from PostgreSQL arrive in the relation's order already.
     const rows = await csvToParquet(def, spool, tmp, 'rows' in source);
+    if (opts.timing) Object.assign(opts.timing, { spoolSeconds: (t1 - t0) / 1000, parquetSeconds: (performance.now() - t1) / 1000 });
     await rename(tmp, target);
     return { path: file, rows, sha256: await sha256File(target), columns: manifestColumns(def) };
   } finally {

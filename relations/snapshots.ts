@@ -146,15 +146,15 @@ export const segments = relation({
   doc: 'Primary segment (first matching rule by priority) and every other segment the customer matched.',
   key: ['golden_id'],
   sortBy: ['golden_id'],
-  from: 'mart.segments s',
+  // One grouped pass over the memberships: a subquery per customer took twice as long at 200k customers.
+  from: `mart.segments s left join (
+    select golden_id, jsonb_agg(segment order by segment) as others from mart.segment_memberships where run_id = ${RUN} and not is_primary group by golden_id
+  ) m on m.golden_id = s.golden_id`,
   where: `s.run_id = ${RUN}`,
   columns: [
-    col('golden_id', 'VARCHAR'),
+    col('golden_id', 'VARCHAR', { sql: 's.golden_id' }),
     col('segment', 'VARCHAR'),
-    col('secondary_segments', { list: 'VARCHAR' }, {
-      pg: 'text[]',
-      sql: 'array(select m.segment from mart.segment_memberships m where m.run_id = s.run_id and m.golden_id = s.golden_id and not m.is_primary order by m.segment)',
-    }),
+    col('secondary_segments', { list: 'VARCHAR' }, { sql: "coalesce(m.others, '[]'::jsonb)", doc: 'every other segment whose rule matched, by name' }),
   ],
 });
 
