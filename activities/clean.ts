@@ -9,9 +9,8 @@ import { cleanCustomer, type CleanCustomer, type RawCustomer } from '../transfor
 import { clusterEdges, MATCH_THRESHOLD, scorePair, type MatchEdge, type MatchRecord } from '../transforms/entityResolution';
 import { csvLine } from './ingest';
 import { copyWriter, withTransaction } from './pg';
-import { recordStage } from './runs';
 import { previousSuccessfulRun } from '../db/previousRun';
-import { snapshotRun } from '../relations/materialize';
+import { materialize } from '../relations/materialize';
 import { customers as customersSnapshot, identityChanges as identityChangesSnapshot } from '../relations/snapshots';
 import type { StageResult } from '../shared';
 
@@ -236,35 +235,32 @@ export function createCleanActivities(deps: ActivityDeps) {
       // The golden ids to keep: those of the latest successful run of an earlier date (as trigger events compare).
       const summary = await resolveCustomers(deps, runId, await previousSuccessfulRun(db, run.as_of, 'core.customer_sources'), heartbeat);
 
-      await db.raw('analyze core.customer_sources; analyze core.customers');
-      const golden = await db('core.customers').where({ run_id: runId }).count<{ count: string }[]>('* as count');
-      const byRule = await db('core.customer_sources').where({ run_id: runId }).select('match_rule').count('* as n').groupBy('match_rule').orderBy('match_rule');
-      const findings = await db.raw<{ rows: { finding: string; n: string }[] }>(
-        `select f as finding, count(*) as n from core.customer_sources, unnest(string_to_array(findings, ',')) f where run_id = ? group by f order by f`,
-        [runId],
-      );
-      const changes = await db('core.identity_changes').where({ run_id: runId }).select('kind').count('* as n').groupBy('kind').orderBy('kind');
-      const files = await snapshotRun(deps, runId, [customersSnapshot, identityChangesSnapshot]);
-      const goldenCount = Number(golden[0]!.count);
-      const identityChanges = Object.fromEntries(changes.map((c) => [c.kind, Number(c.n)]));
-      log.info({ run_id: runId, stage: 'clean', source_records: summary.source_records, golden: goldenCount, scored_links: summary.scored_links, identity_changes: identityChanges }, 'customers resolved');
-      return recordStage(
-        db,
+      // resolveCustomers rebuilt the tables on its own connection (COPY, temp tables); the rest is the common path.
+      return materialize(deps, {
         runId,
-        {
-          stage: 'clean',
-          rows: goldenCount,
-          files,
-          details: {
+        stage: 'clean',
+        startedAt,
+        tables: ['core.customer_sources', 'core.customers'],
+        snapshots: [customersSnapshot, identityChangesSnapshot],
+        details: async (files) => {
+          const byRule = await db('core.customer_sources').where({ run_id: runId }).select('match_rule').count('* as n').groupBy('match_rule').orderBy('match_rule');
+          const findings = await db.raw<{ rows: { finding: string; n: string }[] }>(
+            `select f as finding, count(*) as n from core.customer_sources, unnest(string_to_array(findings, ',')) f where run_id = ? group by f order by f`,
+            [runId],
+          );
+          const changes = await db('core.identity_changes').where({ run_id: runId }).select('kind').count('* as n').groupBy('kind').orderBy('kind');
+          const goldenCount = files[0]!.rows;
+          const identityChanges = Object.fromEntries(changes.map((c) => [c.kind, Number(c.n)]));
+          log.info({ run_id: runId, stage: 'clean', source_records: summary.source_records, golden: goldenCount, scored_links: summary.scored_links, identity_changes: identityChanges }, 'customers resolved');
+          return {
             ...summary,
             golden_customers: goldenCount,
             match_rules: Object.fromEntries(byRule.map((r) => [r.match_rule, Number(r.n)])),
             findings: Object.fromEntries(findings.rows.map((r) => [r.finding, Number(r.n)])),
             identity_changes: identityChanges,
-          },
+          };
         },
-        startedAt,
-      );
+      });
     },
   };
 }

@@ -1,8 +1,7 @@
 import { heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
-import { recordStage } from './runs';
 import { runSnapshotDir } from './snapshots';
-import { snapshotRun } from '../relations/materialize';
+import { materialize } from '../relations/materialize';
 import { dispatch as dispatchSnapshot, eligibility as eligibilitySnapshot } from '../relations/snapshots';
 import { csvLine } from './ingest';
 import { copyWriter, withTransaction } from './pg';
@@ -222,16 +221,25 @@ export function createDispatchActivities(deps: ActivityDeps) {
           if (!s.controlShare.withinTolerance) log.warn({ run_id: runId, stage: 'dispatch', campaign_id: campaign.id, control_share: s.controlShare }, 'control share outside tolerance');
         }
       }, { lockKey: `dispatch:${runId}` });
-      // The next runs' frequency caps and this run's outcomes and deliveries read these ledgers by run and date.
-      await db.raw('analyze campaign.eligibility; analyze campaign.dispatch');
-
-      const runDir = runSnapshotDir(env.snapshotDir, runId);
-      const files: SnapshotFile[] = await snapshotRun(deps, runId, [eligibilitySnapshot, dispatchSnapshot]);
-      for (const campaign of active) files.push(...(await writeCampaignFiles(deps, runDir, runId, campaign)));
       const dispatches: DispatchRef[] = active.map((c) => ({ runId, asOf, campaignId: c.id, channel: c.channel, treatment: summary[c.id]!.treatment, control: summary[c.id]!.control }));
       log.info({ run_id: runId, stage: 'dispatch', campaigns: summary, inactive }, 'campaigns dispatched');
-      const total = Object.values(summary).reduce((n, s) => n + s.treatment + s.control, 0);
-      const result = await recordStage(db, runId, { stage: 'dispatch', rows: total, files, details: { campaigns: summary, inactive } }, startedAt);
+      const runDir = runSnapshotDir(env.snapshotDir, runId);
+      // The ledgers were rebuilt by COPY above; the next runs' frequency caps and this run's outcomes and deliveries
+      // read them by run and date, so they are analyzed before anything else reads them.
+      const result = await materialize(deps, {
+        runId,
+        stage: 'dispatch',
+        startedAt,
+        tables: ['campaign.eligibility', 'campaign.dispatch'],
+        snapshots: [eligibilitySnapshot, dispatchSnapshot],
+        moreFiles: async () => {
+          const files: SnapshotFile[] = [];
+          for (const campaign of active) files.push(...(await writeCampaignFiles(deps, runDir, runId, campaign)));
+          return files;
+        },
+        rows: Object.values(summary).reduce((n, s) => n + s.treatment + s.control, 0),
+        details: async () => ({ campaigns: summary, inactive }),
+      });
       return { ...result, dispatches };
     },
   };

@@ -32,9 +32,16 @@ export interface Materialization {
   startedAt: Date;
   /** Run-scoped tables the stage owns: cleared and rebuilt by `build`, then analyzed. */
   tables: readonly string[];
-  build: (trx: Knex.Transaction) => Promise<void>;
-  /** Relations written after the build; the first one's rows are the stage's rows. */
+  /**
+   * Inserts the run's rows (after the delete, in the same transaction). Absent when the stage has built its tables
+   * itself (COPY on its own connection, under its own lock): then they are only analyzed.
+   */
+  build?: (trx: Knex.Transaction) => Promise<void>;
+  /** Relations written after the build; the first one's rows are the stage's rows unless `rows` says otherwise. */
   snapshots: readonly RelationDef[];
+  /** Files the stage writes itself after the snapshots (e.g. marketing files). */
+  moreFiles?: () => Promise<WrittenSnapshot[]>;
+  rows?: number;
   /** Small facts for the stage record, read after the build (never rows). */
   details: (files: WrittenSnapshot[]) => Promise<Record<string, unknown>>;
 }
@@ -44,7 +51,9 @@ export interface Materialization {
  * insert-select, analyze, write the declared snapshots, record the stage. Idempotent: a retry does it all again.
  */
 export async function materialize(deps: ActivityDeps, m: Materialization): Promise<StageResult> {
-  await rebuild(deps.db, m.runId, m.tables, m.build);
+  if (m.build) await rebuild(deps.db, m.runId, m.tables, m.build);
+  else if (m.tables.length) await deps.db.raw(m.tables.map((t) => `analyze ${t}`).join('; '));
   const files = await snapshotRun(deps, m.runId, m.snapshots);
-  return recordStage(deps.db, m.runId, { stage: m.stage, rows: files[0]?.rows ?? 0, files, details: await m.details(files) }, m.startedAt);
+  if (m.moreFiles) files.push(...(await m.moreFiles()));
+  return recordStage(deps.db, m.runId, { stage: m.stage, rows: m.rows ?? files[0]?.rows ?? 0, files, details: await m.details(files) }, m.startedAt);
 }
