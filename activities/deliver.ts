@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import pLimit from 'p-limit';
 import type { ActivityDeps } from './deps';
-import { writeParquetSnapshot } from './snapshots';
+import { writeSnapshot } from '../relations/parquet';
+import { deliveryFile } from '../relations/snapshots';
 import { keyedHash } from '../transforms/normalize';
 import { batchKey } from '../transforms/policies';
 import { CHANNEL_FIELDS, contactRecord, localIsoWithOffset, type ContactFacts } from '../transforms/deliveryFields';
@@ -94,7 +95,7 @@ export async function writeCampaignFiles(deps: ActivityDeps, runDir: string, run
   }
   let parquet: SnapshotFile;
   try {
-    parquet = await writeParquetSnapshot(runDir, path.join(dir, `${base}.parquet`), Object.fromEntries(fields.map((f) => [f, { type: 'UTF8' as const, optional: true }])), records());
+    parquet = await writeSnapshot(runDir, deliveryFile(fields), { rows: records() }, { file: path.join(dir, `${base}.parquet`) });
   } catch (err) {
     await Promise.all([csv.abort(), xlsx.abort()]);
     throw err;

@@ -2,13 +2,15 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { ActivityDeps } from './deps';
 import { recordStage, writeManifest } from './runs';
-import { runSnapshotDir, writeParquetSnapshot, type SnapshotSchema } from './snapshots';
+import { snapshotRun } from '../relations/materialize';
+import { outcomes as outcomesSnapshot, results as resultsSnapshot } from '../relations/snapshots';
 import { computeLift, type LiftResult } from '../transforms/lift';
 import { buildResultRows, uncollectedResultRow, RESULT_DIMENSIONS, type ArmGroup, type OutcomeStatus, type OutcomeWindow, type ResultDimension, type ResultRow } from '../transforms/outcomeResults';
 import { durationMs } from '../transforms/duration';
 import { writeRunReportFile } from '../report';
 import type { CampaignConfig } from '../config/schema';
-import { ErrorType } from '../shared';
+import { ErrorType, type SnapshotFile } from '../shared';
+import { runSnapshotDir } from './snapshots';
 
 export interface CampaignOutcome {
   campaignId: string;
@@ -109,30 +111,10 @@ select dimension, dimension_value, arm, count(*)::int as contacts, sum(converted
   union all select 'score_decile', score_decile::text, arm, converted from campaign.outcomes where run_id = :runId and campaign_id = :campaignId
 ) x group by dimension, dimension_value, arm`;
 
-const RESULT_COLUMNS: SnapshotSchema = {
-  campaign_id: { type: 'UTF8' },
-  dimension: { type: 'UTF8' },
-  dimension_value: { type: 'UTF8' },
-  // final | pending (window open or not collected: no lift, value or ROI), the date it is final, observed up to.
-  status: { type: 'UTF8' },
-  final_on: { type: 'UTF8' },
-  observed_through: { type: 'UTF8', optional: true },
-  treatment_contacts: { type: 'INT64' },
-  treatment_conversions: { type: 'INT64', optional: true },
-  control_contacts: { type: 'INT64' },
-  control_conversions: { type: 'INT64', optional: true },
-  ...Object.fromEntries(
-    [
-      'treatment_rate', 'control_rate', 'absolute_lift', 'absolute_lift_lo', 'absolute_lift_hi', 'absolute_lift_newcombe_lo', 'absolute_lift_newcombe_hi',
-      'relative_lift', 'relative_lift_lo', 'relative_lift_hi', 'incremental_conversions', 'cost', 'value', 'incremental_value', 'roi', 'uplift_at_k', 'qini', 'qini_coefficient',
-    ].map((c) => [c, { type: 'DOUBLE' as const, optional: true }]),
-  ),
-};
-
 const addDays = (isoDate: string, days: number): string => new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
 export function createOutcomeActivities(deps: ActivityDeps) {
-  const { db, env, log } = deps;
+  const { db, log } = deps;
   return {
     /**
      * Attributes conversions to one campaign's dispatch for treatment and control (see ATTRIBUTE_SQL), then stores
@@ -225,37 +207,15 @@ export async function writeOutcomeFiles(deps: ActivityDeps, runId: string, start
     await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`outcomes:${runId}`]);
     await before?.(trx);
     const runDir = runSnapshotDir(env.snapshotDir, runId);
-    const outcomesFile = await writeParquetSnapshot(
-      runDir,
-      'outcomes.parquet',
-      {
-        campaign_id: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, arm: { type: 'UTF8' }, converted: { type: 'BOOLEAN' }, converted_at: { type: 'UTF8', optional: true }, value: { type: 'DOUBLE', optional: true },
-        segment: { type: 'UTF8', optional: true }, channel: { type: 'UTF8', optional: true }, score_decile: { type: 'INT32', optional: true },
-      },
-      trx('campaign.outcomes')
-        .select('campaign_id', 'golden_id', 'arm', 'converted', trx.raw("to_char(converted_at, 'YYYY-MM-DD') as converted_at"), 'value', 'segment', 'channel', 'score_decile')
-        .where({ run_id: runId })
-        .orderBy(['campaign_id', 'golden_id'])
-        .stream(),
-    );
-    const resultsFile = await writeParquetSnapshot(
-      runDir,
-      'results.parquet',
-      RESULT_COLUMNS,
-      trx('campaign.results')
-        .select(Object.keys(RESULT_COLUMNS))
-        .where({ run_id: runId })
-        .orderByRaw(`campaign_id, array_position(array[${RESULT_DIMENSIONS.map(() => '?').join(',')}]::text[], dimension), case when dimension = 'score_decile' then lpad(dimension_value, 3, '0') else dimension_value end`, [...RESULT_DIMENSIONS])
-        .stream(),
-    );
+    const [outcomesFile, resultsFile] = await snapshotRun(deps, runId, [outcomesSnapshot, resultsSnapshot], trx);
     const results = await trx('campaign.outcome_results').where({ run_id: runId }).orderBy('campaign_id');
     const pending = await trx('campaign.results').where({ run_id: runId, dimension: 'campaign', status: 'pending' }).orderBy('campaign_id').select('campaign_id', trx.raw("to_char(final_on, 'YYYY-MM-DD') as final_on"));
     const run = await trx('audit.runs').where({ run_id: runId }).first('status');
-    const files = [outcomesFile, resultsFile];
+    const files: SnapshotFile[] = [outcomesFile!, resultsFile!];
     // The report of a finished run goes with its outcomes: written again whenever they change, listed in the manifest.
     if (run?.status === 'succeeded') files.push(await writeRunReportFile(trx, runDir, runId));
     const details = { campaigns: Object.fromEntries(results.map((r) => [r.campaign_id, r.result])), pending: Object.fromEntries(pending.map((p) => [p.campaign_id, { finalOn: p.final_on }])) };
-    await recordStage(trx, runId, { stage: 'outcomes', rows: outcomesFile.rows, files, details }, startedAt);
+    await recordStage(trx, runId, { stage: 'outcomes', rows: outcomesFile!.rows, files, details }, startedAt);
     // Still under the lock: another campaign of the run must not rewrite the files while the manifest hashes them.
     if (run?.status !== 'succeeded') return null;
     const sha = await writeManifest({ ...deps, db: trx }, runId);
