@@ -203,9 +203,15 @@ export function createOutcomeActivities(deps: ActivityDeps) {
  */
 export async function writeOutcomeFiles(deps: ActivityDeps, runId: string, startedAt: Date, before?: (trx: Knex.Transaction) => Promise<void>): Promise<string | null> {
   const { db, env } = deps;
+  const lock = (trx: Knex.Transaction) => trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`outcomes:${runId}`]);
+  // Committed before the snapshots are written: the snapshot writer reads on a connection of its own (COPY).
+  if (before)
+    await db.transaction(async (trx) => {
+      await lock(trx);
+      await before(trx);
+    });
   return db.transaction(async (trx) => {
-    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`outcomes:${runId}`]);
-    await before?.(trx);
+    await lock(trx);
     const runDir = runSnapshotDir(env.snapshotDir, runId);
     const [outcomesFile, resultsFile] = await snapshotRun(deps, runId, [outcomesSnapshot, resultsSnapshot], trx);
     const results = await trx('campaign.outcome_results').where({ run_id: runId }).orderBy('campaign_id');

@@ -49,7 +49,7 @@ beforeAll(async () => {
   await ctx.startWorker();
   day0 = await runDay('rep-day0', D0, day0Dir);
   pendingHtml = readFileSync(path.join(day0.snapshotDir, 'report.html'), 'utf8');
-  pendingResults = await duckQuery(`select * from read_parquet('${path.join(day0.snapshotDir, 'results.parquet')}') order by campaign_id`);
+  pendingResults = await duckQuery(`select * replace (final_on::varchar as final_on, observed_through::varchar as observed_through) from read_parquet('${path.join(day0.snapshotDir, 'results.parquet')}') order by campaign_id`);
   pendingManifest = JSON.parse(readFileSync(path.join(day0.snapshotDir, 'manifest.json'), 'utf8'));
 
   const contacts = await treatmentContacts(ctx.db, 'rep-day0', config.campaigns);
@@ -99,7 +99,7 @@ test('report.html is listed in the manifest, rewritten when outcomes arrive, and
 });
 
 test('final outcomes in results.parquet carry lift and ROI', async () => {
-  const rows = await duckQuery(`select campaign_id, status, final_on, observed_through, absolute_lift, roi from read_parquet('${path.join(day0.snapshotDir, 'results.parquet')}') where dimension = 'campaign' order by campaign_id`);
+  const rows = await duckQuery(`select campaign_id, status, final_on::varchar as final_on, observed_through::varchar as observed_through, absolute_lift, roi from read_parquet('${path.join(day0.snapshotDir, 'results.parquet')}') where dimension = 'campaign' order by campaign_id`);
   for (const r of rows) {
     expect(r).toMatchObject({ status: 'final', final_on: D1, observed_through: D1 });
     expect(typeof r.absolute_lift).toBe('number');
