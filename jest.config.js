@@ -9,7 +9,7 @@ const common = {
 };
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/{transforms,models,generator,config,workflows,cli,activities,report}/**/*.test.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/{transforms,models,generator,config,workflows,cli,activities,audit,report}/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',

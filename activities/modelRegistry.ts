@@ -15,7 +15,7 @@ import { writeParquetSnapshot, type SnapshotSchema } from './snapshots';
 import { buildTrainingSet, countLabelledContacts, type TrainingRow } from './trainingSet';
 import { ErrorType } from '../shared';
 
-export type ModelParams = Pick<PortraitConfig['model'], 'trees' | 'maxDepth' | 'minSamplesLeaf' | 'maxTrainingRows' | 'holdoutShare' | 'minHoldoutPositives' | 'excludeFeatures' | 'excludeFeaturesByProduct'>;
+export type ModelParams = Pick<PortraitConfig['model'], 'trees' | 'maxDepth' | 'minSamplesLeaf' | 'maxTrainingRows' | 'trainingWindowDays' | 'holdoutShare' | 'minHoldoutPositives' | 'excludeFeatures' | 'excludeFeaturesByProduct'>;
 
 export interface ModelRef {
   product: string;
@@ -77,7 +77,7 @@ export async function refreshChampion(
   const { db, env, log } = deps;
   const { runId, product, seed } = opts;
   // Runs started before these settings existed carry configs without them.
-  const params: ModelParams = { holdoutShare: 0.2, minHoldoutPositives: 20, excludeFeatures: [], excludeFeaturesByProduct: {}, ...(opts.params as Partial<ModelParams>) } as ModelParams;
+  const params: ModelParams = { holdoutShare: 0.2, minHoldoutPositives: 20, trainingWindowDays: 365, excludeFeatures: [], excludeFeaturesByProduct: {}, ...(opts.params as Partial<ModelParams>) } as ModelParams;
   const champion: ModelRow | undefined = await db('audit.models').where({ product, status: 'champion' }).first();
   const { features, excluded } = modelFeatures(product, params);
   const championFeatures = champion ? (champion.features as string[]) : [];
@@ -89,7 +89,7 @@ export async function refreshChampion(
     if (err instanceof LeakageError) throw ApplicationFailure.nonRetryable(`${product}: ${err.message}`, ErrorType.InvalidConfig);
     throw err;
   }
-  const rows = await buildTrainingSet(db, { runId, asOf: opts.asOf, timezone: opts.timezone, product, features: columns, attributionDays: TRAINING_ATTRIBUTION_DAYS, maxRows: params.maxTrainingRows, seed });
+  const rows = await buildTrainingSet(db, { runId, asOf: opts.asOf, timezone: opts.timezone, product, features: columns, attributionDays: TRAINING_ATTRIBUTION_DAYS, windowDays: params.trainingWindowDays, maxRows: params.maxTrainingRows, seed });
   const forestParams = { trees: params.trees, maxDepth: params.maxDepth, minSamplesLeaf: params.minSamplesLeaf, maxTrainingRows: params.maxTrainingRows, holdoutShare: params.holdoutShare };
   const trainingKey = createHash('sha256')
     .update(canonicalJson({ algorithm: ALGORITHM, features, params: forestParams, seed, rows: rows.map((r) => `${r.contact_id}:${r.as_of}:${r.label}`) }))
@@ -159,7 +159,7 @@ export async function refreshChampion(
   await writeFile(`${file}.partial`, body);
   await rename(`${file}.partial`, file);
   const snapshot = await writeTrainingSnapshot(path.join(dir, 'training'), `${modelVersion}.parquet`, rows, columns, split.holdoutFrom);
-  const population = await countLabelledContacts(db, { runId, asOf: opts.asOf, timezone: opts.timezone, product, attributionDays: TRAINING_ATTRIBUTION_DAYS });
+  const population = await countLabelledContacts(db, { runId, asOf: opts.asOf, timezone: opts.timezone, product, attributionDays: TRAINING_ATTRIBUTION_DAYS, windowDays: params.trainingWindowDays });
   const positiveRate = population.contacts ? clampRate(population.positives / population.contacts) : null;
   const metrics = {
     holdout_auc: candidateMetrics?.auc ?? null,

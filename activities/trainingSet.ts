@@ -10,19 +10,26 @@ export interface TrainingRow {
   [feature: string]: unknown;
 }
 
-/** Every labelled contact of a product (named parameters :runId :product :tz :asOf :attributionDays), before sampling. */
+/**
+ * Every labelled contact of a product (named parameters :runId :product :tz :asOf :attributionDays :windowDays),
+ * before sampling. Only contacts of the last :windowDays days count, so the set stops growing with the days Portrait
+ * has run (Portrait's own outcome labels accumulate every day; the index on (product, contacted_on) keeps the read
+ * to the window).
+ */
 const LABELLED_CONTACTS_SQL = `(
     (select c.contact_id as point_id, s.golden_id, (c.contacted_at at time zone :tz)::date - 1 as as_of, 'treatment' as arm,
            (c.converted and c.converted_at <= c.contacted_at + make_interval(days => :attributionDays)) as label
     from landing.campaign_contacts c
     join core.customer_sources s on s.run_id = c.run_id and s.customer_key = c.customer_key
     where c.run_id = :runId and c.product = :product
-      and c.contacted_at + make_interval(days => :attributionDays) < ((cast(:asOf as date) + 1)::timestamp at time zone :tz))
+      and c.contacted_at + make_interval(days => :attributionDays) < ((cast(:asOf as date) + 1)::timestamp at time zone :tz)
+      and c.contacted_at >= ((cast(:asOf as date) + 1 - cast(:windowDays as int))::timestamp at time zone :tz))
     union all
     (select distinct on (o.campaign_id, o.contacted_on, o.golden_id)
            'outcome:' || o.run_id || ':' || o.campaign_id || ':' || o.golden_id, o.golden_id, o.contacted_on - 1, o.arm, o.converted
     from campaign.outcome_labels o
     where o.product = :product and o.window_days > 0 and o.contacted_on + o.window_days <= cast(:asOf as date) and o.observed_through >= o.contacted_on + o.window_days
+      and o.contacted_on >= cast(:asOf as date) + 1 - cast(:windowDays as int)
     order by o.campaign_id, o.contacted_on, o.golden_id, o.run_id)
   )`;
 
@@ -38,7 +45,7 @@ const LABELLED_CONTACTS_SQL = `(
  */
 export async function buildTrainingSet(
   db: Knex,
-  opts: { runId: string; asOf: string; timezone: string; product: string; features: readonly string[]; attributionDays: number; maxRows: number; seed: number },
+  opts: { runId: string; asOf: string; timezone: string; product: string; features: readonly string[]; attributionDays: number; windowDays: number; maxRows: number; seed: number },
 ): Promise<TrainingRow[]> {
   const half = Math.floor(opts.maxRows / 2);
   const points = `
@@ -52,7 +59,7 @@ export async function buildTrainingSet(
      from (${tagSelectSql(points)}) x
      join labelled l on l.point_id = x.point_id
      order by x.point_id`,
-    { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone, product: opts.product, attributionDays: opts.attributionDays, seed: String(opts.seed), half, negatives: opts.maxRows - half },
+    { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone, product: opts.product, attributionDays: opts.attributionDays, windowDays: opts.windowDays, seed: String(opts.seed), half, negatives: opts.maxRows - half },
   );
   return rows.rows as TrainingRow[];
 }
@@ -63,7 +70,7 @@ export async function buildTrainingSet(
  */
 export async function countLabelledContacts(
   db: Knex,
-  opts: { runId: string; asOf: string; timezone: string; product: string; attributionDays: number },
+  opts: { runId: string; asOf: string; timezone: string; product: string; attributionDays: number; windowDays: number },
 ): Promise<{ contacts: number; positives: number }> {
   const res = await db.raw(`select count(*)::int as contacts, count(*) filter (where label)::int as positives from ${LABELLED_CONTACTS_SQL} l`, {
     runId: opts.runId,
@@ -71,6 +78,7 @@ export async function countLabelledContacts(
     tz: opts.timezone,
     product: opts.product,
     attributionDays: opts.attributionDays,
+    windowDays: opts.windowDays,
   });
   return res.rows[0] as { contacts: number; positives: number };
 }

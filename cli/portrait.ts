@@ -30,6 +30,8 @@ import { CANCEL_HELP, RERUN_HELP, RUNS_HELP, WAIT_HELP, cancelCommand, rerunComm
 import { newRunInput } from '../activities/operations';
 import { SCHEDULE_HELP, scheduleCommand } from './schedule';
 import { BACKFILL_HELP, backfillCommand } from './backfill';
+import { VERIFY_HELP, verifyCommand } from './verify';
+import { EXPLAIN_HELP, explainCommand } from './explain';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -42,7 +44,7 @@ Commands:
   run        start the daily run for an as-of date
   status     show a run: status, stages, row counts, snapshot folder
   runs       list runs: as-of date, status, duration, seconds and rows per stage
-  cancel     cancel a running run (cancel RUN_ID)
+  cancel     cancel a running run or backfill (cancel RUN_ID|BACKFILL_ID)
   rerun      run a failed or cancelled run's date again with its recorded input, config and seed (rerun RUN_ID)
   schedule   daily runs from a Temporal Schedule (schedule create|list|describe|pause|unpause|trigger|delete)
   backfill   run a range of as-of dates in date order, one run at a time (backfill --from D1 --to D2)
@@ -52,6 +54,8 @@ Commands:
   validate   check one source file against its contract (no run, no database)
   suppress   compliance suppression lists (suppress add|remove --list LIST --key KEY | list)
   report     the outcome table of a run (report RUN_ID), or its visual HTML report (report RUN_ID --html [FILE] [--lang zh|en])
+  verify     check a run folder offline: file hashes, Parquet row counts, unlisted files, chain, signature
+  explain    follow one customer through a run: sources, tags, segment, scores, each campaign's decision (explain --run ID --customer KEY)
 
 Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
@@ -104,6 +108,8 @@ HELP.cancel = CANCEL_HELP;
 HELP.rerun = RERUN_HELP;
 HELP.schedule = SCHEDULE_HELP;
 HELP.backfill = BACKFILL_HELP;
+HELP.verify = VERIFY_HELP;
+HELP.explain = EXPLAIN_HELP;
 const DEMO_AS_OF = '2026-11-20';
 
 async function main(argv: string[]): Promise<number> {
@@ -128,6 +134,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   rerun: rerunCommand,
   schedule: scheduleCommand,
   backfill: backfillCommand,
+  verify: verifyCommand,
+  explain: explainCommand,
 
   async generate(argv) {
     const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' }, 'follow-up-of': { type: 'string' }, contacts: { type: 'string' } });

@@ -81,6 +81,8 @@ export const configSchema = z
         maxDepth: z.number().int().min(1).max(30),
         minSamplesLeaf: z.number().int().min(1),
         maxTrainingRows: z.number().int().min(50),
+        /** Labelled contacts of the last this many days train the models; older ones age out, so training stays bounded. */
+        trainingWindowDays: z.number().int().min(31).max(3660).default(365),
         /** Latest share of training contacts (whole days) held out to judge candidates against the champion. */
         holdoutShare: z.number().gt(0).max(0.5).default(0.2),
         /** A holdout with fewer positives (or negatives) than this cannot replace a champion. */

@@ -142,7 +142,7 @@ test('labelled contacts of both arms feed the next training set, with features f
   const labels = await ctx.db('campaign.outcome_labels').where({ run_id: 'it-day0' }).select('arm', 'converted').count('* as n').groupBy('arm', 'converted');
   const dispatched = await ctx.db('campaign.dispatch').where({ run_id: 'it-day0' }).count<{ n: string }[]>('* as n');
   expect(labels.reduce((n, l) => n + Number(l.n), 0)).toBe(Number(dispatched[0]!.n));
-  const rows = await buildTrainingSet(ctx.db, { runId: 'it-day30', asOf: D1, timezone: config.timezone, product: 'consumer_loan', features: ['txn_count_90d', 'total_deposits'], attributionDays: 30, maxRows: 100_000, seed: 1 });
+  const rows = await buildTrainingSet(ctx.db, { runId: 'it-day30', asOf: D1, timezone: config.timezone, product: 'consumer_loan', features: ['txn_count_90d', 'total_deposits'], attributionDays: 30, windowDays: 365, maxRows: 100_000, seed: 1 });
   const fromOutcomes = rows.filter((r) => r.contact_id.startsWith('outcome:it-day0:'));
   const expected = await ctx.db('campaign.outcome_labels').where({ run_id: 'it-day0', product: 'consumer_loan' }).select('arm', 'converted');
   expect(fromOutcomes.length).toBe(expected.length);
@@ -152,7 +152,7 @@ test('labelled contacts of both arms feed the next training set, with features f
   }
   for (const r of fromOutcomes) expect(r.as_of).toBe('2026-11-19');
   // A training run dated before the window closed must not see these labels.
-  const early = await buildTrainingSet(ctx.db, { runId: 'it-day30', asOf: '2026-12-10', timezone: config.timezone, product: 'consumer_loan', features: ['txn_count_90d'], attributionDays: 30, maxRows: 100_000, seed: 1 });
+  const early = await buildTrainingSet(ctx.db, { runId: 'it-day30', asOf: '2026-12-10', timezone: config.timezone, product: 'consumer_loan', features: ['txn_count_90d'], attributionDays: 30, windowDays: 365, maxRows: 100_000, seed: 1 });
   expect(early.filter((r) => r.contact_id.startsWith('outcome:')).length).toBe(0);
 });
 

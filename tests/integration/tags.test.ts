@@ -191,7 +191,7 @@ test('training rows use tags as of the day before each contact and only contacts
     { contact_id: 'M4', customer_key: 'C1', campaign_id: 'CL-2', product: 'consumer_loan', channel: 'sms', contacted_at: '2026-11-10T10:00:00+08:00', converted: false },
   ]);
   const { buildTrainingSet } = await import('../../activities/trainingSet');
-  const build = () => buildTrainingSet(db, { runId: RUN, asOf: AS_OF, timezone: TZ, product: 'consumer_loan', features: ['txn_count_90d', 'salary_credit', 'total_deposits', 'loan_outstanding', 'calculator_uses_30d'], attributionDays: 30, maxRows: 10, seed: 1 });
+  const build = () => buildTrainingSet(db, { runId: RUN, asOf: AS_OF, timezone: TZ, product: 'consumer_loan', features: ['txn_count_90d', 'salary_credit', 'total_deposits', 'loan_outstanding', 'calculator_uses_30d'], attributionDays: 30, windowDays: 365, maxRows: 10, seed: 1 });
   const rows = await build();
   expect(rows.map((r) => [r.contact_id, r.as_of, r.label])).toEqual([
     ['M1', '2026-10-04', 1],
@@ -204,4 +204,7 @@ test('training rows use tags as of the day before each contact and only contacts
   expect(rows[1]).toMatchObject({ loan_outstanding: 30000 });
   await land('app_events', [{ event_id: 'EL', customer_key: 'C1', event_ts: '2026-10-05T11:00:00+08:00', event_type: 'loan_calculator' }]);
   expect(await build()).toEqual(rows);
+  // A 90-day training window (from 2026-08-23) leaves out M3, contacted 2026-08-01, and nothing else.
+  const windowed = await buildTrainingSet(db, { runId: RUN, asOf: AS_OF, timezone: TZ, product: 'consumer_loan', features: ['txn_count_90d'], attributionDays: 30, windowDays: 90, maxRows: 10, seed: 1 });
+  expect(windowed.map((r) => r.contact_id)).toEqual(['M1', 'M2']);
 });

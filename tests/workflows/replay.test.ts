@@ -9,7 +9,7 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
  * A change that would make a running workflow take a different path fails here, before it reaches production.
  */
 // dailyRun-before-complaints was recorded before the complaints source existed: it proves the patched() path.
-const histories = ['dailyRun', 'dailyRun-before-complaints', 'collectOutcomes'];
+const histories = ['dailyRun', 'dailyRun-before-complaints', 'collectOutcomes', 'backfill', 'scheduledRun'];
 const workflowIds = JSON.parse(readFileSync(path.join(__dirname, '..', 'histories', 'workflow-ids.json'), 'utf8')) as Record<string, string>;
 
 test.each(histories)('%s history replays deterministically on the current workflow code', async (name) => {
