@@ -9,6 +9,7 @@ import * as outcomeResultsLabels from './20261124400000_outcome_results_labels';
 import * as landingBrin from './20261202000000_landing_brin';
 import * as landingPartitions from './20261205000000_landing_partitions';
 import * as dispatchRunIndexes from './20261205100000_dispatch_run_indexes';
+import * as ledgerProduct from './20261206100000_ledger_product';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
@@ -22,6 +23,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261202000000_landing_brin': landingBrin,
   '20261205000000_landing_partitions': landingPartitions,
   '20261205100000_dispatch_run_indexes': dispatchRunIndexes,
+  '20261206100000_ledger_product': ledgerProduct,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
