@@ -157,7 +157,7 @@ export interface BackfillInput extends RunSource {
   done?: BackfillDate[];
 }
 
-export type BackfillDateStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'not_run';
+export type BackfillDateStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'not_run' | 'cancelled';
 
 /** One date of a backfill, as `backfill --json` prints it. */
 export interface BackfillDate {

@@ -1,4 +1,4 @@
-import { writeFile, rename, mkdir } from 'node:fs/promises';
+import { writeFile, rename, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
@@ -7,6 +7,7 @@ import { runSnapshotDir, sha256File } from './snapshots';
 import { STAGES, ErrorType, type DailyRunInput, type SnapshotFile, type Stage, type StageResult } from '../shared';
 import { canonicalJson } from '../transforms/canonicalJson';
 import { pruneLandingPartitions, type LandingRetention } from './retention';
+import { MANIFEST_FILE, SIGNATURE_FILE, chainSha256, ed25519Key, signManifest, type ManifestLike } from '../audit/manifest';
 import { CONTRACT_VERSION } from '../relations/contract';
 import type { ManifestColumn } from '../relations/types';
 
@@ -31,6 +32,9 @@ export interface Manifest {
   stages: { stage: Stage; rows: number; files: ManifestFile[] }[];
   /** Per source: rows in = loaded + quarantined, with the reasons and the contract version it was checked against. */
   sources: Record<string, { rows_in: number; loaded: number; quarantined: number; reasons: Record<string, number>; file_sha256: string; contracts_version: string | null }>;
+  /** The run that succeeded before this one and its chainSha256: deleting or rewriting it shows from here. */
+  previous_run_id: string | null;
+  previous_manifest_sha256: string | null;
 }
 
 export function createRunActivities({ db, databaseUrl, env, log, codeVersion }: ActivityDeps) {
@@ -57,7 +61,9 @@ export function createRunActivities({ db, databaseUrl, env, log, codeVersion }: 
           status: 'running',
           snapshot_dir: snapshotDir,
           started_at: db.fn.now(),
+          suppressions_as_of: db.fn.now(),
         })
+        // suppressions_as_of stays as first registered: a retry dispatches against the lists the run started with.
         .onConflict('run_id')
         .merge(['status', 'workflow_id', 'started_at']);
       log.info({ run_id: input.runId, as_of: input.asOf, stage: 'register' }, 'run registered');
@@ -84,8 +90,14 @@ export function createRunActivities({ db, databaseUrl, env, log, codeVersion }: 
 
     /** Writes manifest.json from the recorded stages, re-hashing every file, and marks the run succeeded. */
     async finalizeRun({ runId }: { runId: string }): Promise<{ manifestSha256: string }> {
-      const manifestSha256 = await writeManifest({ db, env, log, codeVersion, databaseUrl: '' }, runId);
-      await db('audit.runs').where({ run_id: runId }).update({ status: 'succeeded', manifest_sha256: manifestSha256, finished_at: db.fn.now() });
+      // One finalize at a time, so each run links to the one that succeeded just before it (no forks in the chain).
+      const manifestSha256 = await db.transaction(async (trx) => {
+        await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['portrait:manifest-chain']);
+        await linkPreviousRun({ db: trx, log }, runId);
+        const sha = await writeManifest({ db: trx, env, log, codeVersion, databaseUrl: '' }, runId);
+        await trx('audit.runs').where({ run_id: runId }).update({ status: 'succeeded', manifest_sha256: sha, finished_at: trx.fn.now() });
+        return sha;
+      });
       log.info({ run_id: runId, stage: 'finalize', manifest_sha256: manifestSha256 }, 'run succeeded');
       // Retention never fails a run: what cannot be dropped now is tried again at the end of the next run.
       try {
@@ -124,6 +136,22 @@ export async function recordStage(db: ActivityDeps['db'], runId: string, result:
   return { ...result, files, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString() };
 }
 
+/** Fixes the run's chain link once (a retried finalize or a later outcomes rewrite keeps it). */
+async function linkPreviousRun({ db, log }: Pick<ActivityDeps, 'db' | 'log'>, runId: string): Promise<void> {
+  const run = await db('audit.runs').where({ run_id: runId }).first('previous_run_id', 'status');
+  if (!run || run.status === 'succeeded' || run.previous_run_id) return;
+  const previous = await db('audit.runs').where({ status: 'succeeded' }).whereNot({ run_id: runId }).orderBy([{ column: 'finished_at', order: 'desc' }, { column: 'run_id', order: 'desc' }]).first('run_id', 'snapshot_dir');
+  if (!previous) return;
+  let sha: string | null = null;
+  try {
+    sha = chainSha256(JSON.parse(await readFile(path.join(previous.snapshot_dir, MANIFEST_FILE), 'utf8')) as ManifestLike);
+  } catch (err) {
+    // Recorded as a link without a hash: verify --chain reports it rather than the run failing for an old folder.
+    log.warn({ run_id: runId, stage: 'finalize', previous_run_id: previous.run_id, err: { message: (err as Error).message } }, 'previous run manifest unreadable; chain link recorded without its sha256');
+  }
+  await db('audit.runs').where({ run_id: runId }).update({ previous_run_id: previous.run_id, previous_manifest_sha256: sha });
+}
+
 export async function writeManifest(deps: ActivityDeps, runId: string): Promise<string> {
   const { db } = deps;
   const run = await db('audit.runs').where({ run_id: runId }).first();
@@ -158,10 +186,20 @@ export async function writeManifest(deps: ActivityDeps, runId: string): Promise<
     seed: Number(run.seed),
     stages,
     sources,
+    previous_run_id: run.previous_run_id ?? null,
+    previous_manifest_sha256: run.previous_manifest_sha256 ?? null,
   };
   const body = JSON.stringify(JSON.parse(canonicalJson(manifest)), null, 2) + '\n';
-  const target = path.join(run.snapshot_dir, 'manifest.json');
+  const target = path.join(run.snapshot_dir, MANIFEST_FILE);
   await writeFile(`${target}.partial`, body);
   await rename(`${target}.partial`, target);
+  // Detached, so the manifest's sha256 is the same signed or not; a stale signature never outlives a rewrite.
+  const sigTarget = path.join(run.snapshot_dir, SIGNATURE_FILE);
+  if (deps.env.signingKeyPem) {
+    await writeFile(`${sigTarget}.partial`, signManifest(body, ed25519Key(deps.env.signingKeyPem, 'PORTRAIT_SIGNING_KEY', 'private')));
+    await rename(`${sigTarget}.partial`, sigTarget);
+  } else {
+    await rm(sigTarget, { force: true });
+  }
   return createHash('sha256').update(body).digest('hex');
 }

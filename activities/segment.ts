@@ -14,6 +14,8 @@ const NUMERIC_TAGS = TAGS.filter((t) => t.type === 'number' || t.type === 'boole
 const BOOLEAN_TAGS = new Set(TAGS.filter((t) => t.type === 'boolean').map((t) => t.id));
 /** A numeric view of a tag column (booleans as 0/1); ids come from the catalogue, so quoting is safe. */
 const num = (id: string) => (BOOLEAN_TAGS.has(id) ? `t."${id}"::int::float8` : `t."${id}"::float8`);
+// Means and deviations over numeric: a float8 sum depends on the order rows arrive in (plan, parallel workers).
+const exact = (id: string) => (BOOLEAN_TAGS.has(id) ? `t."${id}"::int::numeric` : `t."${id}"::numeric`);
 
 export function createSegmentActivities(deps: ActivityDeps) {
   const { db, log, databaseUrl } = deps;
@@ -67,8 +69,8 @@ export function createSegmentActivities(deps: ActivityDeps) {
 
   /** Size, share, medians of key tags and the tags that most set each segment apart (standardised mean difference). */
   async function writeProfiles(runId: string, rules: SegmentRule[]) {
-    const avgCols = NUMERIC_TAGS.map((id) => `avg(${num(id)}) as "${id}"`).join(', ');
-    const population = (await db.raw(`select count(*)::int as n, ${avgCols}, ${NUMERIC_TAGS.map((id) => `stddev_pop(${num(id)}) as "sd_${id}"`).join(', ')} from mart.tags t where t.run_id = ?`, [runId])).rows[0];
+    const avgCols = NUMERIC_TAGS.map((id) => `avg(${exact(id)}) as "${id}"`).join(', ');
+    const population = (await db.raw(`select count(*)::int as n, ${avgCols}, ${NUMERIC_TAGS.map((id) => `stddev_pop(${exact(id)}) as "sd_${id}"`).join(', ')} from mart.tags t where t.run_id = ?`, [runId])).rows[0];
     const bySegment = (await db.raw(
       `select s.segment, count(*)::int as n, ${avgCols}, ${PROFILE_MEDIANS.map((id) => `percentile_cont(0.5) within group (order by ${num(id)}) as "median_${id}"`).join(', ')}
        from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id where t.run_id = ? group by s.segment`,

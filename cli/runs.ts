@@ -6,7 +6,7 @@ import type { PortraitConfig } from '../config/schema';
 import { createDb } from '../db/knex';
 import { createLogger } from '../services/logger';
 import { startStack } from '../services/stack';
-import { RUN_STATUSES, STAGES, WORKFLOW_DAILY_RUN, type DailyRunInput, type RunStatus } from '../shared';
+import { QUERY_BACKFILL_PROGRESS, RUN_STATUSES, STAGES, WORKFLOW_BACKFILL, WORKFLOW_DAILY_RUN, type BackfillResult, type DailyRunInput, type RunStatus } from '../shared';
 import { parseFlags, requireDate, requireInt, UsageError } from './args';
 import { interruptedLine, waitForRun } from './progress';
 import { EXIT_INTERRUPTED } from './interrupt';
@@ -29,11 +29,15 @@ runs that match (default 50). --json prints
 [{run_id, as_of, status, started_at, finished_at, duration_s, stages: [{stage, rows, seconds}]}],
 sorted by as_of then started_at; duration_s is null while a run is running.`;
 
-export const CANCEL_HELP = `Usage: portrait cancel RUN_ID [--json]
+export const CANCEL_HELP = `Usage: portrait cancel RUN_ID|BACKFILL_ID [--json]
 
 Cancels a running run: its workflow is cancelled, its in-flight activities are cancelled, and the run is recorded
 as cancelled (audit.runs.status) with the stage it was in. Waits up to 60 s for that record. Cancelling a run that
-already ended is refused (exit 1). portrait rerun RUN_ID runs the date again.`;
+already ended is refused (exit 1). portrait rerun RUN_ID runs the date again.
+
+A backfill's workflow id (backfill-…, as portrait backfill prints it) cancels the backfill: the date running now
+is cancelled like a run, the dates after it are not started. --json prints {workflow_id, status, dates} with each
+date as backfill --json lists it.`;
 
 export const RERUN_HELP = `Usage: portrait rerun RUN_ID [--force] [--wait] [--json]
 
@@ -129,6 +133,7 @@ export async function runsCommand(argv: string[]): Promise<number> {
 export async function cancelCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {}, 1);
   const runId = requireRunId(positionals[0]);
+  if (runId.startsWith('backfill-')) return cancelBackfill(runId, !!values.json);
   return withServices({ temporal: true }, async ({ db, client }) => {
     const run = await findRun(db, runId);
     if (run.status !== 'running') throw new Error(`run ${runId} already ${run.status}${run.finished_at ? ` (finished ${new Date(run.finished_at).toISOString()})` : ''}; nothing to cancel`);
@@ -142,6 +147,35 @@ export async function cancelCommand(argv: string[]): Promise<number> {
     if (values.json) out({ run_id: runId, workflow_id: run.workflow_id, status: after.status, message: after.error ?? null });
     else if (after.status === 'cancelled') process.stdout.write(`run ${runId} cancelled: ${after.error}\n`);
     else process.stdout.write(`cancellation of run ${runId} requested; it is still ${after.status} (it stops when a worker next picks it up)\n`);
+    return 0;
+  });
+}
+
+/** Cancels a backfill workflow (and with it the date it is running) and reports its dates as they ended. */
+async function cancelBackfill(workflowId: string, json: boolean): Promise<number> {
+  return withServices({ temporal: true }, async ({ client }) => {
+    const handle = client!.workflow.getHandle(workflowId);
+    let description;
+    try {
+      description = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new Error(`no backfill ${workflowId}; portrait backfill prints the id of the one it starts`);
+      throw err;
+    }
+    if (description.type !== WORKFLOW_BACKFILL) throw new Error(`${workflowId} is a ${description.type} workflow, not a backfill`);
+    if (description.status.name !== 'RUNNING') throw new Error(`backfill ${workflowId} already ${description.status.name.toLowerCase()}; nothing to cancel`);
+    await handle.cancel();
+    const closed = handle.result().then(() => true, () => true);
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, CANCEL_WAIT_MS).unref())]);
+    const status = (await handle.describe()).status.name.toLowerCase();
+    // A closed workflow still answers queries (a worker replays it): the dates as they stood at the end.
+    const progress = await handle.query<BackfillResult>(QUERY_BACKFILL_PROGRESS).catch(() => undefined);
+    const dates = progress?.dates ?? [];
+    if (json) out({ workflow_id: workflowId, status, dates });
+    else {
+      const done = dates.filter((d) => d.status === 'succeeded' || d.status === 'skipped').length;
+      process.stdout.write(status === 'running' ? `cancellation of backfill ${workflowId} requested; it stops when a worker next picks it up\n` : `backfill ${workflowId} ${status}: ${done} of ${dates.length} date(s) done before it\n`);
+    }
     return 0;
   });
 }

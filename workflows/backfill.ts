@@ -1,4 +1,4 @@
-import { ChildWorkflowFailure, defineQuery, executeChild, makeContinueAsNewFunc, rootCause, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, ChildWorkflowFailure, defineQuery, executeChild, makeContinueAsNewFunc, rootCause, setHandler, workflowInfo } from '@temporalio/workflow';
 import { QUERY_BACKFILL_PROGRESS, type BackfillDate, type BackfillInput, type BackfillResult } from '../shared';
 import { datesInRange } from '../transforms/scheduleDate';
 import { dailyRun } from './dailyRun';
@@ -45,6 +45,13 @@ export async function backfill(input: BackfillInput & { datesPerHistory?: number
       try {
         await executeChild(dailyRun, { workflowId: `dailyRun-${prepared.input.runId}`, args: [prepared.input] });
       } catch (err) {
+        // The backfill itself cancelled (portrait cancel BACKFILL_ID), not just its child (portrait cancel RUN_ID, a
+        // failed date like any other): the progress query keeps answering what ran and what did not.
+        if (CancellationScope.current().consideredCancelled) {
+          entry.status = 'cancelled';
+          for (const later of state.slice(i + 1)) Object.assign(later, { status: 'not_run', error: 'not run: the backfill was cancelled' });
+          throw err;
+        }
         if (!(err instanceof ChildWorkflowFailure)) throw err;
         failure = rootCause(err) ?? err.message;
       }

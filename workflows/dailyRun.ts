@@ -96,7 +96,9 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     if (input.awaitOutcomes) await Promise.all(children.map((c) => c.result()));
 
     progress.currentStage = 'done';
-    const { manifestSha256 } = await quick.finalizeRun({ runId });
+    let { manifestSha256 } = await quick.finalizeRun({ runId });
+    // Runs recorded before report.html existed replay without it. It also marks uncollected outcomes pending.
+    if (patched('run-report')) ({ manifestSha256 } = await long.writeRunReport({ runId }));
     return { runId, asOf, snapshotDir, manifestSha256, stages, outcomeWorkflowIds: children.map((c) => c.workflowId) };
   } catch (err) {
     // A cancelled run's scope refuses new activities, so also a failure that raced the cancel is recorded from here.

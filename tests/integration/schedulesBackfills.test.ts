@@ -199,6 +199,29 @@ test('--on-failure stop: refused up front by the CLI; the workflow itself stops 
   await until('the continue-as-new chain in visibility', 30_000, async () => ((await chainLength(handle.workflowId)) === 3 ? true : undefined));
 });
 
+test('portrait cancel BACKFILL_ID cancels the date running now and starts no later date', async () => {
+  const started = await cli(['backfill', '--from', B, '--to', D, '--input', pattern, '--rerun', '--on-failure', 'continue', '--json']);
+  const { workflow_id: workflowId } = JSON.parse(started.stdout);
+  const handle = ctx.client.workflow.getHandle(workflowId);
+  const runId = await until('the first date to be running', 60_000, async () => {
+    const progress = await handle.query<BackfillResult>(QUERY_BACKFILL_PROGRESS).catch(() => undefined);
+    const first = progress?.dates[0];
+    if (!first?.run_id) return undefined;
+    const row = await ctx.db('audit.runs').where({ run_id: first.run_id, status: 'running' }).first();
+    return row ? first.run_id : undefined;
+  });
+  const cancelled = await cli(['cancel', workflowId, '--json']);
+  expect(cancelled.error).toBeUndefined();
+  const report = JSON.parse(cancelled.stdout);
+  expect(report.status).toBe('cancelled');
+  expect(report.dates.map((d: { as_of: string; status: string }) => [d.as_of, d.status])).toEqual([[B, 'cancelled'], [C, 'not_run'], [D, 'not_run']]);
+  expect((await ctx.db('audit.runs').where({ run_id: runId }).first()).status).toBe('cancelled');
+  // D was never started.
+  expect(await ctx.db('audit.runs').where({ as_of: D }).whereNot({ status: 'succeeded' }).first()).toBeUndefined();
+  const again = await cli(['cancel', workflowId]);
+  expect(again.error?.message).toBe(`backfill ${workflowId} already cancelled; nothing to cancel`);
+});
+
 test('bad backfill and schedule arguments: one line each, nothing started', async () => {
   const cases: [string[], string][] = [
     [['backfill', '--from', B, '--to', A], `--from ${B} is after --to ${A}`],
