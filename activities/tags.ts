@@ -1,5 +1,5 @@
 import type { ActivityDeps } from './deps';
-import { tagSelectSql } from './tagSql';
+import { tagSelectSql } from '../sql/tagSql';
 import { previousSuccessfulRun } from '../db/previousRun';
 import { materialize } from '../relations/materialize';
 import { tags, triggers } from '../relations/snapshots';
