@@ -10,6 +10,7 @@ import { clusterEdges, MATCH_THRESHOLD, scorePair, type MatchEdge, type MatchRec
 import { csvLine } from './ingest';
 import { copyWriter, withTransaction } from './pg';
 import { recordStage } from './runs';
+import { stateVisibleTo } from './earlierRuns';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
 import type { StageResult } from '../shared';
 
@@ -235,6 +236,7 @@ export function createCleanActivities(deps: ActivityDeps) {
       const previous = await db('audit.runs as r')
         .where('r.as_of', '<', run.as_of)
         .where('r.status', 'succeeded')
+        .modify(stateVisibleTo(db, runId))
         .whereExists(db('core.customer_sources as s').whereRaw('s.run_id = r.run_id'))
         .orderBy([{ column: 'r.as_of', order: 'desc' }, { column: 'r.finished_at', order: 'desc' }])
         .first('r.run_id');

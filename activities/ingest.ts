@@ -12,6 +12,7 @@ import { ErrorType, type StageResult } from '../shared';
 import { CsvCopyBuffer, copyWriter, knexRunner, withTransaction } from './pg';
 import { attachLandingPartition, createDetachedLandingPartition, dropLandingPartition, landingPartitionName } from '../db/landing';
 import { recordStage } from './runs';
+import { stateVisibleTo } from './earlierRuns';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
 import { readSourceRows, SourceReadError, type RowOutcome } from './sourceRows';
 
@@ -323,6 +324,7 @@ async function measureSource(db: ActivityDeps['db'], contract: SourceContract, r
     .where('l.source', contract.name)
     .andWhere('r.status', 'succeeded')
     .andWhere('r.as_of', '<', asOf)
+    .modify(stateVisibleTo(db, runId))
     .orderBy([{ column: 'r.as_of', order: 'desc' }, { column: 'r.finished_at', order: 'desc' }])
     .first('l.rows_in');
   const selects = [`count(*)::bigint as n`];

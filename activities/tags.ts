@@ -1,5 +1,6 @@
 import type { ActivityDeps } from './deps';
 import { recordStage } from './runs';
+import { stateVisibleTo } from './earlierRuns';
 import { runSnapshotDir, writeParquetSnapshot, type SnapshotSchema } from './snapshots';
 import { tagSelectSql } from './tagSql';
 import { TAGS, TAG_CATALOGUE_VERSION } from '../transforms/tagCatalogue';
@@ -38,6 +39,7 @@ export function createTagActivities(deps: ActivityDeps) {
       const previous = await db('audit.runs as r')
         .where('r.as_of', '<', asOf)
         .where('r.status', 'succeeded')
+        .modify(stateVisibleTo(db, runId))
         .whereExists(db('mart.tags as t').whereRaw('t.run_id = r.run_id'))
         .orderBy([{ column: 'r.as_of', order: 'desc' }, { column: 'r.finished_at', order: 'desc' }])
         .first('r.run_id');
