@@ -1,7 +1,8 @@
 import { heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
-import { recordStage } from './runs';
-import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
+import { runSnapshotDir } from './snapshots';
+import { materialize } from '../relations/materialize';
+import { dispatch as dispatchSnapshot, eligibility as eligibilitySnapshot } from '../relations/snapshots';
 import { csvLine } from './ingest';
 import { copyWriter, withTransaction } from './pg';
 import {
@@ -231,35 +232,25 @@ export function createDispatchActivities(deps: ActivityDeps) {
           if (!s.controlShare.withinTolerance) log.warn({ run_id: runId, stage: 'dispatch', campaign_id: campaign.id, control_share: s.controlShare }, 'control share outside tolerance');
         }
       }, { lockKey: `dispatch:${runId}` });
-      // The next runs' frequency caps and this run's outcomes and deliveries read these ledgers by run and date.
-      await db.raw('analyze campaign.eligibility; analyze campaign.dispatch');
-
-      const runDir = runSnapshotDir(env.snapshotDir, runId);
-      const files: SnapshotFile[] = [];
-      files.push(
-        await writeParquetSnapshot(
-          runDir,
-          'eligibility.parquet',
-          { campaign_id: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, eligible: { type: 'BOOLEAN' }, reason: { type: 'UTF8', optional: true } },
-          db('campaign.eligibility').select('campaign_id', 'golden_id', 'eligible', 'reason').where({ run_id: runId }).orderBy(['campaign_id', 'golden_id']).stream(),
-        ),
-      );
-      files.push(
-        await writeParquetSnapshot(
-          runDir,
-          'dispatch.parquet',
-          {
-            campaign_id: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, channel: { type: 'UTF8' }, arm: { type: 'UTF8' }, holdout: { type: 'UTF8', optional: true }, score: { type: 'DOUBLE' },
-            idempotency_key: { type: 'UTF8' }, consent_id: { type: 'UTF8', optional: true }, consent_recorded_at: { type: 'UTF8', optional: true },
-          },
-          db('campaign.dispatch').select('campaign_id', 'golden_id', 'channel', 'arm', 'holdout', 'score', 'idempotency_key', 'consent_id', 'consent_recorded_at').where({ run_id: runId }).orderBy(['campaign_id', 'golden_id']).stream(),
-        ),
-      );
-      for (const campaign of active) files.push(...(await writeCampaignFiles(deps, runDir, runId, campaign)));
       const dispatches: DispatchRef[] = active.map((c) => ({ runId, asOf, campaignId: c.id, channel: c.channel, treatment: summary[c.id]!.treatment, control: summary[c.id]!.control }));
       log.info({ run_id: runId, stage: 'dispatch', campaigns: summary, inactive }, 'campaigns dispatched');
-      const total = Object.values(summary).reduce((n, s) => n + s.treatment + s.control, 0);
-      const result = await recordStage(db, runId, { stage: 'dispatch', rows: total, files, details: { campaigns: summary, inactive } }, startedAt);
+      const runDir = runSnapshotDir(env.snapshotDir, runId);
+      // The ledgers were rebuilt by COPY above; the next runs' frequency caps and this run's outcomes and deliveries
+      // read them by run and date, so they are analyzed before anything else reads them.
+      const result = await materialize(deps, {
+        runId,
+        stage: 'dispatch',
+        startedAt,
+        tables: ['campaign.eligibility', 'campaign.dispatch'],
+        snapshots: [eligibilitySnapshot, dispatchSnapshot],
+        moreFiles: async () => {
+          const files: SnapshotFile[] = [];
+          for (const campaign of active) files.push(...(await writeCampaignFiles(deps, runDir, runId, campaign, { asOf, timezone })));
+          return files;
+        },
+        rows: Object.values(summary).reduce((n, s) => n + s.treatment + s.control, 0),
+        details: async () => ({ campaigns: summary, inactive }),
+      });
       return { ...result, dispatches };
     },
   };

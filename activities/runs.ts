@@ -8,6 +8,8 @@ import { STAGES, ErrorType, type DailyRunInput, type SnapshotFile, type Stage, t
 import { canonicalJson } from '../transforms/canonicalJson';
 import { pruneLandingPartitions, type LandingRetention } from './retention';
 import { MANIFEST_FILE, SIGNATURE_FILE, chainSha256, ed25519Key, signManifest, type ManifestLike } from '../audit/manifest';
+import { CONTRACT_VERSION } from '../relations/contract';
+import type { ManifestColumn } from '../relations/types';
 
 export interface RegisterRunResult {
   snapshotDir: string;
@@ -15,14 +17,19 @@ export interface RegisterRunResult {
   codeVersion: string;
 }
 
+/** A manifest entry: contract v2 adds the columns of each Parquet file (name, contract type, nullable). */
+export type ManifestFile = SnapshotFile & { columns?: ManifestColumn[] };
+
 export interface Manifest {
+  /** 1: files carry no column list (written before relations/); 2: every Parquet file lists its typed columns. */
+  contract_version: number;
   run_id: string;
   as_of: string;
   config_sha256: string;
   code_version: string;
   model_version: Record<string, string>;
   seed: number;
-  stages: { stage: Stage; rows: number; files: SnapshotFile[] }[];
+  stages: { stage: Stage; rows: number; files: ManifestFile[] }[];
   /** Per source: rows in = loaded + quarantined, with the reasons and the contract version it was checked against. */
   sources: Record<string, { rows_in: number; loaded: number; quarantined: number; reasons: Record<string, number>; file_sha256: string; contracts_version: string | null }>;
   /** The run that succeeded before this one and its chainSha256: deleting or rewriting it shows from here. */
@@ -113,7 +120,7 @@ export function createRunActivities({ db, databaseUrl, env, log, codeVersion }: 
  * Records one stage's outcome for the audit trail; idempotent so an activity retry overwrites its own row.
  * The result carries the same timestamps, so the workflow can report stage seconds without reading a clock.
  */
-export async function recordStage(db: ActivityDeps['db'], runId: string, result: StageResult, startedAt: Date): Promise<StageResult> {
+export async function recordStage(db: ActivityDeps['db'], runId: string, result: StageResult & { files: ManifestFile[] }, startedAt: Date): Promise<StageResult> {
   const finishedAt = new Date();
   await db('audit.stage_runs')
     .insert({
@@ -128,7 +135,9 @@ export async function recordStage(db: ActivityDeps['db'], runId: string, result:
     })
     .onConflict(['run_id', 'stage'])
     .merge();
-  return { ...result, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString() };
+  // Columns stay in the audit row (for the manifest); the workflow payload keeps path, rows and sha256 only.
+  const files = result.files.map((f) => ({ path: f.path, rows: f.rows, sha256: f.sha256 }));
+  return { ...result, files, startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString() };
 }
 
 /** Fixes the run's chain link once (a retried finalize or a later outcomes rewrite keeps it). */
@@ -157,11 +166,11 @@ export async function writeManifest(deps: ActivityDeps, runId: string): Promise<
   for (const stage of STAGES) {
     const row = byStage.get(stage);
     if (!row) continue;
-    const files: SnapshotFile[] = [];
-    for (const f of row.files as SnapshotFile[]) {
+    const files: ManifestFile[] = [];
+    for (const f of row.files as ManifestFile[]) {
       const actual = await sha256File(path.join(run.snapshot_dir, f.path));
       if (actual !== f.sha256) throw new Error(`snapshot ${f.path} changed after it was written (sha256 ${actual} != ${f.sha256})`);
-      files.push({ path: f.path, rows: Number(f.rows), sha256: f.sha256 });
+      files.push({ path: f.path, rows: Number(f.rows), sha256: f.sha256, ...(f.columns ? { columns: f.columns } : {}) });
     }
     stages.push({ stage, rows: Number(row.rows), files });
   }
@@ -169,7 +178,10 @@ export async function writeManifest(deps: ActivityDeps, runId: string): Promise<
   const sources: Manifest['sources'] = Object.fromEntries(
     loads.map((l) => [l.source, { rows_in: Number(l.rows_in), loaded: Number(l.loaded), quarantined: Number(l.quarantined), reasons: l.reasons ?? {}, file_sha256: l.file_sha256, contracts_version: l.contracts_version ?? null }]),
   );
+  // A run whose files were written before contract v2 (e.g. outcomes collected after an upgrade) stays version 1.
+  const parquet = stages.flatMap((s) => s.files).filter((f) => f.path.endsWith('.parquet'));
   const manifest: Manifest = {
+    contract_version: parquet.length > 0 && parquet.every((f) => f.columns) ? CONTRACT_VERSION : 1,
     run_id: runId,
     as_of: run.as_of,
     config_sha256: run.config_sha256,

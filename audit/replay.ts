@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
-import { ParquetReader } from '@dsnp/parquetjs';
+import { DuckDBInstance } from '@duckdb/node-api';
 import type { PortraitConfig } from '../config/schema';
 import { sha256File } from '../activities/snapshots';
 import type { DailyRunInput } from '../shared';
@@ -84,25 +84,33 @@ export async function compareRuns(original: { runId: string; dir: string; codeVe
 
 async function firstDifference(a: string, b: string): Promise<FileComparison['first_difference']> {
   if (!existsSync(a)) return 'original file missing from its folder';
-  if (a.endsWith('.parquet')) {
-    const [ra, rb] = [await ParquetReader.openFile(a), await ParquetReader.openFile(b)];
-    try {
-      const [ca, cb] = [ra.getCursor(), rb.getCursor()];
-      for (let row = 0; ; row++) {
-        const [x, y] = [(await ca.next()) as Record<string, unknown> | null, (await cb.next()) as Record<string, unknown> | null];
-        if (!x || !y) return x === y ? 'same rows, different encoding' : { row, column: null, original: x ? 'a row' : 'no more rows', replay: y ? 'a row' : 'no more rows' };
-        for (const column of [...new Set([...Object.keys(x), ...Object.keys(y)])]) {
-          if (JSON.stringify(x[column], bigints) !== JSON.stringify(y[column], bigints)) return { row, column, original: plain(x[column]), replay: plain(y[column]) };
-        }
-      }
-    } finally {
-      await ra.close();
-      await rb.close();
-    }
-  }
+  if (a.endsWith('.parquet')) return firstParquetDifference(a, b);
   const [la, lb] = [(await readFile(a, 'utf8')).split('\n'), (await readFile(b, 'utf8')).split('\n')];
   const line = la.findIndex((l, i) => l !== lb[i]);
   return { line: (line < 0 ? la.length : line) + 1 };
+}
+
+/** The first row (in file order) whose values differ, and its first differing column, read with DuckDB (zstd pages). */
+async function firstParquetDifference(a: string, b: string): Promise<FileComparison['first_difference']> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  const query = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+  const file = (f: string) => `read_parquet('${f.replace(/'/g, "''")}', file_row_number = true)`;
+  try {
+    const [first] = await query(
+      `select coalesce(x.file_row_number, y.file_row_number) as rn from ${file(a)} x full join ${file(b)} y on x.file_row_number = y.file_row_number
+       where x.file_row_number is null or y.file_row_number is null or to_json(x) is distinct from to_json(y) order by rn limit 1`,
+    );
+    if (!first) return 'same rows and values, different bytes (encoding or metadata)';
+    const row = Number(first.rn);
+    const [x] = await query(`select * exclude (file_row_number) from ${file(a)} where file_row_number = ${row}`);
+    const [y] = await query(`select * exclude (file_row_number) from ${file(b)} where file_row_number = ${row}`);
+    if (!x || !y) return { row, column: null, original: x ? 'a row' : 'no more rows', replay: y ? 'a row' : 'no more rows' };
+    const column = [...new Set([...Object.keys(x), ...Object.keys(y)])].find((c) => JSON.stringify(x[c], bigints) !== JSON.stringify(y[c], bigints)) ?? null;
+    return { row, column, original: column ? plain(x[column]) : null, replay: column ? plain(y[column]) : null };
+  } finally {
+    connection.closeSync();
+  }
 }
 
 const bigints = (_: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);

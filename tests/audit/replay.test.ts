@@ -1,10 +1,11 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeParquetSnapshot } from '../../activities/snapshots';
+import { writeSnapshot } from '../../relations/parquet';
+import { col, relation } from '../../relations/types';
 import { compareRuns } from '../../audit/replay';
 
-const schema = { golden_id: { type: 'UTF8' as const }, score: { type: 'DOUBLE' as const } };
+const scored = (file: string) => relation({ name: file.replace('.parquet', ''), file, doc: 'test rows', key: ['golden_id'], sortBy: ['golden_id'], columns: [col('golden_id', 'VARCHAR'), col('score', 'DOUBLE')] });
 async function* rows(scores: number[]) {
   for (const [i, score] of scores.entries()) yield { golden_id: `G${i}`, score };
 }
@@ -13,8 +14,8 @@ async function* rows(scores: number[]) {
 async function folder(root: string, name: string, scores: number[], csv: string, outcome: number): Promise<string> {
   const dir = path.join(root, name);
   mkdirSync(dir, { recursive: true });
-  const a = await writeParquetSnapshot(dir, 'scores.parquet', schema, rows(scores));
-  const o = await writeParquetSnapshot(dir, 'outcomes.parquet', schema, rows([outcome]));
+  const a = await writeSnapshot(dir, scored('scores.parquet'), { rows: rows(scores) });
+  const o = await writeSnapshot(dir, scored('outcomes.parquet'), { rows: rows([outcome]) });
   writeFileSync(path.join(dir, 'list.csv'), csv);
   const c = { path: 'list.csv', rows: 2, sha256: require('node:crypto').createHash('sha256').update(csv).digest('hex') };
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ run_id: name, stages: [{ stage: 'score', files: [a] }, { stage: 'dispatch', files: [c] }, { stage: 'outcomes', files: [o] }] }));

@@ -2,7 +2,8 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, cpSync, unlinkSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeParquetSnapshot } from '../../activities/snapshots';
+import { writeSnapshot } from '../../relations/parquet';
+import { col, relation } from '../../relations/types';
 import { chainSha256, signManifest, MANIFEST_FILE, SIGNATURE_FILE, type ManifestLike } from '../../audit/manifest';
 import { verifyChain, verifyRunFolder } from '../../audit/verify';
 import { main } from '../../cli/portrait';
@@ -11,14 +12,14 @@ import { UsageError } from '../../cli/args';
 async function* rowsOf(n: number, prefix: string) {
   for (let i = 0; i < n; i++) yield { golden_id: `${prefix}${String(i).padStart(4, '0')}`, score: i / 7 };
 }
-const schema = { golden_id: { type: 'UTF8' as const }, score: { type: 'DOUBLE' as const } };
+const scored = (file: string) => relation({ name: file.replace('.parquet', ''), file, doc: 'test rows', key: ['golden_id'], sortBy: ['golden_id'], columns: [col('golden_id', 'VARCHAR'), col('score', 'DOUBLE')] });
 
 /** A run folder as finalize leaves it: Parquet files, a CSV, manifest.json and (with a key) its detached signature. */
 async function writeRun(root: string, runId: string, asOf: string, previous: { runId: string; manifest: ManifestLike } | null, key: KeyObject | null, extra: Record<string, unknown> = {}): Promise<ManifestLike> {
   const dir = path.join(root, runId);
   mkdirSync(path.join(dir, 'deliveries', 'c1'), { recursive: true });
-  const a = await writeParquetSnapshot(dir, 'segments.parquet', schema, rowsOf(30, runId));
-  const b = await writeParquetSnapshot(dir, 'scores.parquet', schema, rowsOf(12, runId));
+  const a = await writeSnapshot(dir, scored('segments.parquet'), { rows: rowsOf(30, runId) });
+  const b = await writeSnapshot(dir, scored('scores.parquet'), { rows: rowsOf(12, runId) });
   writeFileSync(path.join(dir, 'deliveries', 'c1', 'c1_sms.csv'), '\uFEFFa,b\r\n1,2\r\n');
   const csv = { path: 'deliveries/c1/c1_sms.csv', rows: 1, sha256: require('node:crypto').createHash('sha256').update(readFileSync(path.join(dir, 'deliveries', 'c1', 'c1_sms.csv'))).digest('hex') };
   const manifest: ManifestLike = {
