@@ -136,7 +136,9 @@ describe('explain agrees with the snapshots of the run', () => {
     expect(picks.map((p) => p.arm)).toEqual(['control', 'treatment']);
     for (const pick of picks) {
       // The treated customer is asked for by a source key, as the bank knows them; the control one by golden id.
-      const sourceKeys = (await duckQuery(`select source_keys from read_parquet(${parquet('customers.parquet')}) where golden_id = '${pick.golden_id}'`))[0]!.source_keys as string;
+      const stored = (await duckQuery(`select source_keys from read_parquet(${parquet('customers.parquet')}) where golden_id = '${pick.golden_id}'`))[0]!.source_keys;
+      // A LIST of SYSTEM:KEY since contract v2 (a comma-separated string before).
+      const sourceKeys = (Array.isArray(stored) ? stored.map(String) : String(stored).split(',')).join(',');
       const key = pick.arm === 'treatment' ? sourceKeys.split(',')[0]!.split(':')[1]! : String(pick.golden_id);
       const e = await explainCustomer(ctx.db, 'au-day0', key);
       expect(e.customer).toMatchObject({ golden_id: pick.golden_id, matched_as: pick.arm === 'treatment' ? 'source_key' : 'golden_id' });
