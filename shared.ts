@@ -30,6 +30,14 @@ export interface DailyRunInput {
   seed?: number;
   /** When false the outcome workflows are started but not awaited. */
   awaitOutcomes?: boolean;
+  /**
+   * Set by `portrait replay`: the run re-executed. Its registration time (the cut-off for earlier-run state and
+   * suppressions) is carried over, no outcome workflows are started, and nothing reads the replay as an earlier run.
+   */
+  replayOf?: string;
+  replayStateAsOf?: string;
+  /** Model version per product to score with instead of refreshing the champion (a replay pins its original's). */
+  pinnedModels?: Record<string, string>;
 }
 
 /** A file written into the run's snapshot folder, relative to that folder. */

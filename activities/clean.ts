@@ -233,7 +233,7 @@ export function createCleanActivities(deps: ActivityDeps) {
       const run = await db('audit.runs').where({ run_id: runId }).first('as_of');
       if (!run) throw new Error(`cleanCustomers: run ${runId} has no audit row`);
       // The golden ids to keep: those of the latest successful run of an earlier date (as trigger events compare).
-      const summary = await resolveCustomers(deps, runId, await previousSuccessfulRun(db, run.as_of, 'core.customer_sources'), heartbeat);
+      const summary = await resolveCustomers(deps, runId, await previousSuccessfulRun(db, runId, run.as_of, 'core.customer_sources'), heartbeat);
 
       // resolveCustomers rebuilt the tables on its own connection (COPY, temp tables); the rest is the common path.
       return materialize(deps, {

@@ -85,6 +85,9 @@ history as (
     select distinct on (d.idempotency_key) d.golden_id, d.channel, coalesce(d.send_at, (d.as_of + 1)::timestamp at time zone q.p_tz) as at
     from campaign.dispatch d, q
     where d.as_of > q.p_as_of - q.p_cap_days and d.as_of < q.p_as_of
+      -- Selections of runs registered before this one, replays excepted: what this run saw, also when replayed.
+      and d.run_id in (select r.run_id from audit.runs r where r.replay_of is null
+                       and r.suppressions_as_of < (select r0.suppressions_as_of from audit.runs r0 where r0.run_id = q.p_run_id))
     order by d.idempotency_key
   ) portrait
 ),

@@ -312,7 +312,7 @@ export async function quarantineDuplicateKeys(
 /** Everything the gates of one source need, measured on what was loaded for the run. */
 async function measureSource(db: ActivityDeps['db'], contract: SourceContract, runId: string, asOf: string, asOfEndMs: number, load: SourceLoadResult) {
   const { quality } = contract;
-  const previousRunId = await previousSuccessfulRun(db, asOf, 'audit.source_loads', { source: contract.name });
+  const previousRunId = await previousSuccessfulRun(db, runId, asOf, 'audit.source_loads', { source: contract.name });
   const previous = previousRunId ? await db('audit.source_loads').where({ run_id: previousRunId, source: contract.name }).first('rows_in') : undefined;
   const selects = [`count(*)::bigint as n`];
   const freshness = quality.freshness;

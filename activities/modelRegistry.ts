@@ -57,6 +57,13 @@ export function refOf(row: ModelRow): ModelRef {
   return { product: row.product, modelVersion: row.model_version, path: row.path, sha256: row.sha256, positiveRate: row.positive_rate === null ? null : Number(row.positive_rate) };
 }
 
+/** A registered model by version (a replay scores with its original's models, whatever the champion is now). */
+export async function pinnedModel(db: Knex, product: string, modelVersion: string): Promise<ModelRef> {
+  const row: ModelRow | undefined = await db('audit.models').where({ product, model_version: modelVersion }).first();
+  if (!row) throw ApplicationFailure.nonRetryable(`model ${modelVersion} for ${product} is not in the registry (audit.models)`, ErrorType.InvalidInput);
+  return refOf(row);
+}
+
 /** Reads a registered model file and checks it against the registry's sha256. */
 export async function readModelFile(ref: Pick<ModelRef, 'path' | 'sha256' | 'modelVersion'>): Promise<HistForest> {
   const body = await readFile(ref.path);

@@ -34,7 +34,7 @@ export function createOperationActivities({ db, log }: ActivityDeps) {
      */
     async prepareRun({ asOf, source, rerun, scheduleId }: { asOf: string; source: RunSource; rerun: boolean; scheduleId?: string }): Promise<PreparedRun> {
       if (!rerun) {
-        const done = await db('audit.runs').where({ as_of: asOf, status: 'succeeded' }).orderBy('finished_at', 'desc').first('run_id');
+        const done = await db('audit.runs').where({ as_of: asOf, status: 'succeeded' }).whereNull('replay_of').orderBy('finished_at', 'desc').first('run_id');
         if (done) return { kind: 'skip', runId: done.run_id, reason: `${asOf} already has a successful run ${done.run_id}` };
       }
       const inputDir = inputDirFor(source.inputPattern, asOf);

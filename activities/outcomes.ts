@@ -131,6 +131,7 @@ export function createOutcomeActivities(deps: ActivityDeps) {
       const dataRun = await db('audit.runs')
         .where('as_of', '>=', asOf)
         .whereIn('status', ['succeeded', 'running'])
+        .whereNull('replay_of')
         .whereExists(db('core.customer_sources').whereRaw('core.customer_sources.run_id = audit.runs.run_id'))
         .orderBy([{ column: 'as_of', order: 'desc' }, { column: 'started_at', order: 'desc' }, { column: 'run_id', order: 'desc' }])
         .first('run_id', db.raw("to_char(as_of, 'YYYY-MM-DD') as as_of"));

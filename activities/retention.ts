@@ -57,7 +57,7 @@ export async function pruneLandingPartitions(opts: { db: Knex; databaseUrl: stri
     const columns = ['run_id', 'status', opts.db.raw("to_char(as_of, 'YYYY-MM-DD') as as_of"), opts.db.raw('started_at::text as started_at')];
     const runs = await opts.db('audit.runs').whereIn('run_id', runIds).select(columns);
     // "Latest" and "newest" are judged among every run, not only those that still have partitions.
-    const latest = await opts.db('audit.runs').where({ status: 'succeeded' }).select(columns).orderBy([{ column: 'as_of', order: 'desc' }, { column: 'started_at', order: 'desc' }]).limit(policy.landingRuns);
+    const latest = await opts.db('audit.runs').where({ status: 'succeeded' }).whereNull('replay_of').select(columns).orderBy([{ column: 'as_of', order: 'desc' }, { column: 'started_at', order: 'desc' }]).limit(policy.landingRuns);
     const newest = await opts.db('audit.runs').select(columns).orderBy('as_of', 'desc').limit(1);
     const known = new Map([...runs, ...latest, ...newest].map((r) => [r.run_id as string, r]));
     const drop = landingRunsToDrop([...known.values()], policy);

@@ -35,6 +35,8 @@ export interface Manifest {
   /** The run that succeeded before this one and its chainSha256: deleting or rewriting it shows from here. */
   previous_run_id: string | null;
   previous_manifest_sha256: string | null;
+  /** Only in a replay's manifest: the run it re-executed (a replay is outside the chain). */
+  replay_of?: string;
 }
 
 export function createRunActivities({ db, databaseUrl, env, log, codeVersion }: ActivityDeps) {
@@ -61,7 +63,8 @@ export function createRunActivities({ db, databaseUrl, env, log, codeVersion }: 
           status: 'running',
           snapshot_dir: snapshotDir,
           started_at: db.fn.now(),
-          suppressions_as_of: db.fn.now(),
+          suppressions_as_of: input.replayStateAsOf ?? db.fn.now(),
+          replay_of: input.replayOf ?? null,
         })
         // suppressions_as_of stays as first registered: a retry dispatches against the lists the run started with.
         .onConflict('run_id')
@@ -101,7 +104,8 @@ export function createRunActivities({ db, databaseUrl, env, log, codeVersion }: 
       log.info({ run_id: runId, stage: 'finalize', manifest_sha256: manifestSha256 }, 'run succeeded');
       // Retention never fails a run: what cannot be dropped now is tried again at the end of the next run.
       try {
-        const run = await db('audit.runs').where({ run_id: runId }).first('config');
+        const run = await db('audit.runs').where({ run_id: runId }).first('config', 'replay_of');
+        if (run?.replay_of) return { manifestSha256 };
         const pruned = await pruneLandingPartitions({ db, databaseUrl, log, policy: (run?.config as { retention?: Partial<LandingRetention> } | undefined)?.retention });
         if (pruned.dropped.length || pruned.deferred) log.info({ run_id: runId, stage: 'finalize', landing_dropped: pruned.dropped, landing_runs_kept: pruned.kept, deferred: pruned.deferred }, 'landing retention applied');
       } catch (err) {
@@ -138,9 +142,9 @@ export async function recordStage(db: ActivityDeps['db'], runId: string, result:
 
 /** Fixes the run's chain link once (a retried finalize or a later outcomes rewrite keeps it). */
 async function linkPreviousRun({ db, log }: Pick<ActivityDeps, 'db' | 'log'>, runId: string): Promise<void> {
-  const run = await db('audit.runs').where({ run_id: runId }).first('previous_run_id', 'status');
-  if (!run || run.status === 'succeeded' || run.previous_run_id) return;
-  const previous = await db('audit.runs').where({ status: 'succeeded' }).whereNot({ run_id: runId }).orderBy([{ column: 'finished_at', order: 'desc' }, { column: 'run_id', order: 'desc' }]).first('run_id', 'snapshot_dir');
+  const run = await db('audit.runs').where({ run_id: runId }).first('previous_run_id', 'status', 'replay_of');
+  if (!run || run.status === 'succeeded' || run.previous_run_id || run.replay_of) return;
+  const previous = await db('audit.runs').where({ status: 'succeeded' }).whereNull('replay_of').whereNot({ run_id: runId }).orderBy([{ column: 'finished_at', order: 'desc' }, { column: 'run_id', order: 'desc' }]).first('run_id', 'snapshot_dir');
   if (!previous) return;
   let sha: string | null = null;
   try {
@@ -188,6 +192,7 @@ export async function writeManifest(deps: ActivityDeps, runId: string): Promise<
     sources,
     previous_run_id: run.previous_run_id ?? null,
     previous_manifest_sha256: run.previous_manifest_sha256 ?? null,
+    ...(run.replay_of ? { replay_of: run.replay_of } : {}),
   };
   const body = JSON.stringify(JSON.parse(canonicalJson(manifest)), null, 2) + '\n';
   const target = path.join(run.snapshot_dir, MANIFEST_FILE);

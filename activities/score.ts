@@ -5,7 +5,7 @@ import { scores } from '../relations/snapshots';
 import type { RowExplanation } from '../models/histForest';
 import { priorCorrect } from '../models/lifecycle';
 import { csvLine } from './ingest';
-import { readModelFile, refreshChampion, type ModelParams, type ModelRef } from './modelRegistry';
+import { pinnedModel, readModelFile, refreshChampion, type ModelParams, type ModelRef } from './modelRegistry';
 import { copyWriter, withTransaction } from './pg';
 import { ErrorType, type ShardRef, type StageResult } from '../shared';
 
@@ -42,8 +42,8 @@ export function createScoreActivities(deps: ActivityDeps) {
      * The champion model for a product after this run's lifecycle step: a candidate is trained and judged against the
      * champion when the labelled contacts (features as of the day before each contact) hold anything new.
      */
-    async ensureModel({ runId, asOf, timezone, product, params, seed }: { runId: string; asOf: string; timezone: string; product: string; params: ModelParams; seed: number }): Promise<ModelRef> {
-      const ref = await refreshChampion({ db, env, log }, { runId, asOf, timezone, product, params, seed });
+    async ensureModel({ runId, asOf, timezone, product, params, seed, pinned }: { runId: string; asOf: string; timezone: string; product: string; params: ModelParams; seed: number; pinned?: string }): Promise<ModelRef> {
+      const ref = pinned ? await pinnedModel(db, product, pinned) : await refreshChampion({ db, env, log }, { runId, asOf, timezone, product, params, seed });
       await db.raw(`update audit.runs set model_versions = model_versions || jsonb_build_object(?::text, ?::text) where run_id = ?`, [product, ref.modelVersion, runId]);
       return ref;
     },

@@ -21,7 +21,7 @@ export function createTagActivities(deps: ActivityDeps) {
     async computeTags({ runId, asOf, timezone }: { runId: string; asOf: string; timezone: string }): Promise<StageResult> {
       const startedAt = new Date();
       const points = 'select golden_id as point_id, golden_id, cast(:asOf as date) as as_of from core.customers where run_id = :runId';
-      const previousRunId = await previousSuccessfulRun(db, asOf, 'mart.tags');
+      const previousRunId = await previousSuccessfulRun(db, runId, asOf, 'mart.tags');
       return materialize(deps, {
         runId,
         stage: 'tags',

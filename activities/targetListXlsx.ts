@@ -1,4 +1,4 @@
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import { sha256File } from './snapshots';
@@ -52,6 +52,7 @@ export async function openTargetListXlsx(target: string, sheetName: string, colu
       sheet.autoFilter = { from: { row: 1, column: 1 }, to: { row: rows + 1, column: columns.length } };
       sheet.commit();
       await workbook.commit();
+      await stampZipEntries(tmp, fixedTime);
       await rename(tmp, target);
       return { rows, sha256: await sha256File(target) };
     },
@@ -96,4 +97,38 @@ function wallClock(localIso: string): Date {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})/.exec(localIso);
   if (!m) throw new Error(`not a local time: ${localIso}`);
   return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+}
+
+/**
+ * Sets every zip entry's DOS modification time to `fixedTime` (UTC fields), in the central directory and the local
+ * headers: exceljs appends its theme and package relations in the writer's constructor, stamped with the current
+ * time, before any hook can change it; without this two runs of the same rows differ in those bytes.
+ */
+async function stampZipEntries(file: string, fixedTime: Date): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    const { size } = await handle.stat();
+    const tailLength = Math.min(size, 65_557);
+    const tail = Buffer.alloc(tailLength);
+    await handle.read(tail, 0, tailLength, size - tailLength);
+    const eocd = tail.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    if (eocd < 0) throw new Error(`${file}: no zip end-of-central-directory record`);
+    const entries = tail.readUInt16LE(eocd + 10);
+    const cdSize = tail.readUInt32LE(eocd + 12);
+    const cdOffset = tail.readUInt32LE(eocd + 16);
+    const cd = Buffer.alloc(cdSize);
+    await handle.read(cd, 0, cdSize, cdOffset);
+    const stamp = Buffer.alloc(4);
+    stamp.writeUInt16LE((fixedTime.getUTCHours() << 11) | (fixedTime.getUTCMinutes() << 5) | Math.floor(fixedTime.getUTCSeconds() / 2), 0);
+    stamp.writeUInt16LE(((fixedTime.getUTCFullYear() - 1980) << 9) | ((fixedTime.getUTCMonth() + 1) << 5) | fixedTime.getUTCDate(), 2);
+    for (let at = 0, i = 0; i < entries; i++) {
+      if (cd.readUInt32LE(at) !== 0x02014b50) throw new Error(`${file}: bad zip central directory entry ${i}`);
+      stamp.copy(cd, at + 12);
+      await handle.write(stamp, 0, 4, cd.readUInt32LE(at + 42) + 10);
+      at += 46 + cd.readUInt16LE(at + 28) + cd.readUInt16LE(at + 30) + cd.readUInt16LE(at + 32);
+    }
+    await handle.write(cd, 0, cdSize, cdOffset);
+  } finally {
+    await handle.close();
+  }
 }

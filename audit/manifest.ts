@@ -22,6 +22,7 @@ export interface ManifestLike {
   stages?: { stage?: string; files?: ListedFile[] }[];
   previous_run_id?: string | null;
   previous_manifest_sha256?: string | null;
+  replay_of?: string;
   [key: string]: unknown;
 }
 

@@ -112,9 +112,11 @@ export interface ChainReport extends VerifyReport {
  */
 export async function verifyChain(root: string, options: { from?: string; to?: string; publicKey?: KeyObject } = {}): Promise<ChainReport> {
   const entries = existsSync(root) ? await readdir(root, { withFileTypes: true }) : [];
-  const folders = entries.filter((e) => e.isDirectory() && existsSync(path.join(root, e.name, MANIFEST_FILE))).map((e) => e.name);
+  const candidates = entries.filter((e) => e.isDirectory() && existsSync(path.join(root, e.name, MANIFEST_FILE))).map((e) => e.name);
   const manifests = new Map<string, ManifestLike | undefined>();
-  for (const dir of folders) manifests.set(dir, await readFile(path.join(root, dir, MANIFEST_FILE), 'utf8').then((t) => JSON.parse(t) as ManifestLike).catch(() => undefined));
+  for (const dir of candidates) manifests.set(dir, await readFile(path.join(root, dir, MANIFEST_FILE), 'utf8').then((t) => JSON.parse(t) as ManifestLike).catch(() => undefined));
+  // A replay re-executes a run beside the chain; nothing links to it.
+  const folders = candidates.filter((dir) => !manifests.get(dir)?.replay_of);
   const byRunId = new Map<string, ManifestLike>();
   for (const [dir, m] of manifests) if (m) byRunId.set(m.run_id ?? dir, m);
   const inRange = folders

@@ -32,6 +32,7 @@ import { SCHEDULE_HELP, scheduleCommand } from './schedule';
 import { BACKFILL_HELP, backfillCommand } from './backfill';
 import { VERIFY_HELP, verifyCommand } from './verify';
 import { EXPLAIN_HELP, explainCommand } from './explain';
+import { REPLAY_HELP, replayCommand } from './replay';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -55,6 +56,7 @@ Commands:
   suppress   compliance suppression lists (suppress add|remove --list LIST --key KEY | list)
   report     the outcome table of a run (report RUN_ID), or its visual HTML report (report RUN_ID --html [FILE] [--lang zh|en])
   verify     check a run folder offline: file hashes, Parquet row counts, unlisted files, chain, signature
+  replay     re-execute a run from what it pinned and compare every snapshot byte for byte (replay RUN_ID)
   explain    follow one customer through a run: sources, tags, segment, scores, each campaign's decision (explain --run ID --customer KEY)
 
 Every command takes --help and --json. Environment: see README.md.`,
@@ -110,6 +112,7 @@ HELP.schedule = SCHEDULE_HELP;
 HELP.backfill = BACKFILL_HELP;
 HELP.verify = VERIFY_HELP;
 HELP.explain = EXPLAIN_HELP;
+HELP.replay = REPLAY_HELP;
 const DEMO_AS_OF = '2026-11-20';
 
 async function main(argv: string[]): Promise<number> {
@@ -136,6 +139,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   backfill: backfillCommand,
   verify: verifyCommand,
   explain: explainCommand,
+  replay: replayCommand,
 
   async generate(argv) {
     const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' }, 'follow-up-of': { type: 'string' }, contacts: { type: 'string' } });

@@ -5,10 +5,14 @@ import type { Knex } from 'knex';
  * run compares itself with (golden-id lineage, trigger events, volume drops). Ties on the date go to the run that
  * finished last. Null on the first day.
  */
-export async function previousSuccessfulRun(db: Knex, asOf: string | Date, table: string, where: Record<string, unknown> = {}): Promise<string | null> {
+export async function previousSuccessfulRun(db: Knex, runId: string, asOf: string | Date, table: string, where: Record<string, unknown> = {}): Promise<string | null> {
   const row = await db('audit.runs as r')
     .where('r.as_of', '<', asOf)
     .where('r.status', 'succeeded')
+    // No replays, and only runs finished before this run was first registered (a replay carries its original's
+    // registration time): a replay reads the lineage, previous tags and volumes its original read, whatever ran since.
+    .whereNull('r.replay_of')
+    .where('r.finished_at', '<', db('audit.runs').where({ run_id: runId }).select('suppressions_as_of'))
     .whereExists(db(`${table} as x`).whereRaw('x.run_id = r.run_id').where(Object.fromEntries(Object.entries(where).map(([k, v]) => [`x.${k}`, v]))))
     .orderBy([{ column: 'r.as_of', order: 'desc' }, { column: 'r.finished_at', order: 'desc' }])
     .first('r.run_id');

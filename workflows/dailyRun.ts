@@ -58,7 +58,8 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     ({ startedAt } = await quick.beginStage({ runId, stage: 'score' }));
     const models = [];
     for (const product of config.model.products) {
-      const model = await long.ensureModel({ runId, asOf, timezone: config.timezone, product, params: { ...config.model }, seed });
+      const pinned = input.pinnedModels?.[product];
+      const model = await long.ensureModel({ runId, asOf, timezone: config.timezone, product, params: { ...config.model }, seed, ...(pinned ? { pinned } : {}) });
       const shards = Array.from({ length: config.shards }, (_, shard) => shard);
       await Promise.all(shards.map((shard) => long.scoreShard({ runId, shard, shards: config.shards, model })));
       models.push(model);
@@ -85,7 +86,8 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
 
     begin('outcomes');
     const children = [];
-    for (const d of dispatches) {
+    // A replay compares what the run produced; its outcomes are the original's (attributed from later data).
+    for (const d of input.replayOf ? [] : dispatches) {
       children.push(
         await startChild(collectOutcomes, {
           workflowId: `${workflowInfo().workflowId}-outcomes-${d.campaignId}`,

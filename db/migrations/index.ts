@@ -12,6 +12,7 @@ import * as dispatchRunIndexes from './20261205100000_dispatch_run_indexes';
 import * as runChain from './20261206000000_run_chain';
 import * as eligibilityFacts from './20261206010000_eligibility_facts';
 import * as suppressionLog from './20261206020000_suppression_log';
+import * as replayRuns from './20261206030000_replay_runs';
 import * as outcomeStatus from './20261206150000_outcome_status';
 import * as ledgerProduct from './20261206200000_ledger_product';
 
@@ -30,6 +31,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261206000000_run_chain': runChain,
   '20261206010000_eligibility_facts': eligibilityFacts,
   '20261206020000_suppression_log': suppressionLog,
+  '20261206030000_replay_runs': replayRuns,
   '20261206150000_outcome_status': outcomeStatus,
   '20261206200000_ledger_product': ledgerProduct,
 };

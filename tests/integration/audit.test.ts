@@ -136,7 +136,9 @@ describe('explain agrees with the snapshots of the run', () => {
     expect(picks.map((p) => p.arm)).toEqual(['control', 'treatment']);
     for (const pick of picks) {
       // The treated customer is asked for by a source key, as the bank knows them; the control one by golden id.
-      const sourceKeys = (await duckQuery(`select source_keys from read_parquet(${parquet('customers.parquet')}) where golden_id = '${pick.golden_id}'`))[0]!.source_keys as string;
+      const stored = (await duckQuery(`select source_keys from read_parquet(${parquet('customers.parquet')}) where golden_id = '${pick.golden_id}'`))[0]!.source_keys;
+      // A LIST of {source_system, customer_key} since contract v2.
+      const sourceKeys = (stored as { source_system: string; customer_key: string }[]).map((k) => `${k.source_system}:${k.customer_key}`).join(',');
       const key = pick.arm === 'treatment' ? sourceKeys.split(',')[0]!.split(':')[1]! : String(pick.golden_id);
       const e = await explainCustomer(ctx.db, 'au-day0', key);
       expect(e.customer).toMatchObject({ golden_id: pick.golden_id, matched_as: pick.arm === 'treatment' ? 'source_key' : 'golden_id' });
@@ -149,7 +151,7 @@ describe('explain agrees with the snapshots of the run', () => {
       const segment = (await duckQuery(`select segment from read_parquet(${parquet('segments.parquet')}) where golden_id = '${pick.golden_id}'`))[0]!.segment;
       expect(e.segment?.id).toBe(segment);
       expect(e.segment?.rule).toBe(config.segments.find((r) => r.id === segment)!.when);
-      const scores = await duckQuery(`select product, model_version, score, decile from read_parquet(${parquet('scores.parquet')}) where golden_id = '${pick.golden_id}' order by product`);
+      const scores = await duckQuery(`select product, model_version, score, population_decile as decile from read_parquet(${parquet('scores.parquet')}) where golden_id = '${pick.golden_id}' order by product`);
       expect(e.scores.map(({ product, model_version, score, decile }) => ({ product, model_version, score, decile }))).toEqual(scores);
       const tags = (await duckQuery(`select age, lifecycle from read_parquet(${parquet('tags.parquet')}) where golden_id = '${pick.golden_id}'`))[0]!;
       expect(e.tags.find((t) => t.id === 'lifecycle')).toMatchObject({ value: tags.lifecycle, name_zh: expect.any(String), name_en: expect.any(String) });

@@ -52,7 +52,8 @@ async function land(table: string, rows: Record<string, unknown>[]): Promise<voi
 beforeAll(async () => {
   ctx = await createTestContext('dispfx');
   db = ctx.db;
-  await db('audit.runs').insert({ run_id: RUN, as_of: AS_OF, input_dir: '-', config_sha256: '-', config: '{}', code_version: 'test', seed: 1, status: 'running', snapshot_dir: `${ctx.workDir}/snap/${RUN}`, started_at: new Date() });
+  // The run's recorded config names its campaigns' products (the eligibility and dispatch snapshots carry them).
+  await db('audit.runs').insert({ run_id: RUN, as_of: AS_OF, input_dir: '-', config_sha256: '-', config: JSON.stringify({ campaigns: [sms, push] }), code_version: 'test', seed: 1, status: 'running', snapshot_dir: `${ctx.workDir}/snap/${RUN}`, started_at: new Date() });
   const tags = { total_deposits: 0, has_time_deposit: false, time_deposit_maturing_30d: false, loan_outstanding: 0, has_consumer_loan: false, has_credit_card: false, has_mortgage: false, products_held: 1, txn_count_30d: 0, txn_amount_30d: 0, txn_count_90d: 0, salary_credit: false, app_logins_30d: 0, loan_views_7d: 0, loan_views_30d: 0, calculator_uses_30d: 0, application_starts_30d: 0, lifecycle: 'mature' };
   for (const [golden, [score, keys]] of Object.entries(CUSTOMERS)) {
     await db('core.customers').insert({ run_id: RUN, golden_id: golden, source_keys: keys.join(';'), id_valid: true, phone_hash: `ph-${golden}`, name_masked: '王*' });

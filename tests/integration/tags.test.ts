@@ -152,6 +152,8 @@ test('rows stamped after the as-of date change nothing (point in time)', async (
 
 test('tag changes against the latest earlier run become trigger events', async () => {
   await db('audit.runs').insert({ run_id: 'prev', as_of: '2026-11-13', input_dir: '-', config_sha256: '-', config: '{}', code_version: 'test', seed: 1, status: 'succeeded', snapshot_dir: '-', started_at: new Date(), finished_at: new Date() });
+  // A run reads earlier runs that finished before it was registered: here the fixture's run is registered now.
+  await db('audit.runs').where({ run_id: RUN }).update({ suppressions_as_of: db.fn.now() });
   await db.raw(`insert into mart.tags select (jsonb_populate_record(null::mart.tags, to_jsonb(t) || '{"run_id": "prev"}')).* from mart.tags t where t.run_id = ?`, [RUN]);
   const c1 = (await tagsOf()).C1!;
   await db('mart.tags').where({ run_id: 'prev', golden_id: c1.golden_id }).update({ total_deposits: 100000, calculator_uses_7d: 0, time_deposit_maturing_30d: false });
