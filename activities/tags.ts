@@ -2,6 +2,7 @@ import type { ActivityDeps } from './deps';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot, type SnapshotSchema } from './snapshots';
 import { tagSelectSql } from './tagSql';
+import { bulkSessionSql } from './pg';
 import { TAGS, TAG_CATALOGUE_VERSION } from '../transforms/tagCatalogue';
 import type { SnapshotFile, StageResult } from '../shared';
 
@@ -43,6 +44,7 @@ export function createTagActivities(deps: ActivityDeps) {
         .first('r.run_id');
       const previousRunId: string | null = previous?.run_id ?? null;
       await db.transaction(async (trx) => {
+        await trx.raw(bulkSessionSql(env.workMem));
         await trx('mart.tags').where({ run_id: runId }).delete();
         await trx('mart.trigger_events').where({ run_id: runId }).delete();
         await trx.raw(

@@ -15,6 +15,7 @@ const envSchema = z.object({
   PORTRAIT_TEMPORAL_UI_PORT: z.coerce.number().int().positive().default(8233),
   PORTRAIT_INGEST_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
   PORTRAIT_BACKFILL_MAX_DAYS: z.coerce.number().int().positive().default(366),
+  PORTRAIT_WORK_MEM: z.string().regex(/^\d+(kB|MB|GB)$/, 'a PostgreSQL size such as 256MB').default('256MB'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -35,6 +36,8 @@ export type PortraitEnv = Readonly<{
   ingestWorkers?: number;
   /** Longest date range one backfill may cover. */
   backfillMaxDays: number;
+  /** work_mem of the bulk stages' sessions (activities/pg.ts bulkSessionSql). */
+  workMem: string;
 }>;
 
 /** Parses the environment once; a bad variable fails fast with its name. */
@@ -60,5 +63,6 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): PortraitEnv {
     logLevel: e.LOG_LEVEL,
     ingestWorkers: e.PORTRAIT_INGEST_WORKERS,
     backfillMaxDays: e.PORTRAIT_BACKFILL_MAX_DAYS,
+    workMem: e.PORTRAIT_WORK_MEM,
   });
 }
