@@ -3,7 +3,7 @@ import type { ActivityDeps } from './deps';
 import { recordStage } from './runs';
 import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
 import { csvLine } from './ingest';
-import { copyWriter, withTransaction } from './pg';
+import { bulkSessionSql, copyWriter, withTransaction } from './pg';
 import { checkSegmentRules, compileRules, compileSegments } from '../transforms/segmentRules';
 import { TAGS, TAG_IDS } from '../transforms/tagCatalogue';
 import { chooseK, fitStandardiser, relabelBySize, standardise } from '../models/kmeans';
@@ -30,6 +30,7 @@ export function createSegmentActivities(deps: ActivityDeps) {
       if (problems.length) throw ApplicationFailure.nonRetryable(`invalid segment rules: ${problems.join('; ')}`, ErrorType.InvalidConfig);
       const primary = compileSegments(rules);
       await db.transaction(async (trx) => {
+        await trx.raw(bulkSessionSql(env.workMem));
         await trx('mart.segments').where({ run_id: runId }).delete();
         await trx('mart.segment_memberships').where({ run_id: runId }).delete();
         await trx.raw(`insert into mart.segments (run_id, golden_id, segment) select run_id, golden_id, ${primary.sql} from mart.tags where run_id = ?`, [...primary.bindings, runId]);
