@@ -9,8 +9,9 @@ import { cleanCustomer, type CleanCustomer, type RawCustomer } from '../transfor
 import { clusterEdges, MATCH_THRESHOLD, scorePair, type MatchEdge, type MatchRecord } from '../transforms/entityResolution';
 import { csvLine } from './ingest';
 import { bulkSessionSql, copyWriter, withTransaction } from './pg';
-import { recordStage } from './runs';
-import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
+import { previousSuccessfulRun } from '../db/previousRun';
+import { materialize } from '../relations/materialize';
+import { customers as customersSnapshot, identityChanges as identityChangesSnapshot } from '../relations/snapshots';
 import type { StageResult } from '../shared';
 
 const STAGE_COLUMNS: (keyof CleanCustomer)[] = [
@@ -233,73 +234,34 @@ export function createCleanActivities(deps: ActivityDeps) {
       const run = await db('audit.runs').where({ run_id: runId }).first('as_of');
       if (!run) throw new Error(`cleanCustomers: run ${runId} has no audit row`);
       // The golden ids to keep: those of the latest successful run of an earlier date (as trigger events compare).
-      const previous = await db('audit.runs as r')
-        .where('r.as_of', '<', run.as_of)
-        .where('r.status', 'succeeded')
-        .whereExists(db('core.customer_sources as s').whereRaw('s.run_id = r.run_id'))
-        .orderBy([{ column: 'r.as_of', order: 'desc' }, { column: 'r.finished_at', order: 'desc' }])
-        .first('r.run_id');
-      const summary = await resolveCustomers(deps, runId, previous?.run_id ?? null, heartbeat);
+      const summary = await resolveCustomers(deps, runId, await previousSuccessfulRun(db, run.as_of, 'core.customer_sources'), heartbeat);
 
-      await db.raw('analyze core.customer_sources; analyze core.customers');
-      const golden = await db('core.customers').where({ run_id: runId }).count<{ count: string }[]>('* as count');
-      const byRule = await db('core.customer_sources').where({ run_id: runId }).select('match_rule').count('* as n').groupBy('match_rule').orderBy('match_rule');
-      const findings = await db.raw<{ rows: { finding: string; n: string }[] }>(
-        `select f as finding, count(*) as n from core.customer_sources, unnest(string_to_array(findings, ',')) f where run_id = ? group by f order by f`,
-        [runId],
-      );
-      const changes = await db('core.identity_changes').where({ run_id: runId }).select('kind').count('* as n').groupBy('kind').orderBy('kind');
-      const file = await writeParquetSnapshot(
-        runSnapshotDir(env.snapshotDir, runId),
-        'customers.parquet',
-        {
-          golden_id: { type: 'UTF8' },
-          source_keys: { type: 'UTF8' },
-          id_valid: { type: 'BOOLEAN' },
-          birth_year: { type: 'INT32', optional: true },
-          gender: { type: 'UTF8', optional: true },
-          city: { type: 'UTF8', optional: true },
-          city_tier: { type: 'INT32', optional: true },
-          occupation: { type: 'UTF8', optional: true },
-          annual_income: { type: 'DOUBLE', optional: true },
-          opened_at: { type: 'UTF8', optional: true },
-        },
-        db('core.customers')
-          .select('golden_id', 'source_keys', 'id_valid', db.raw('extract(year from birth_date)::int as birth_year'), 'gender', 'city', 'city_tier', 'occupation', 'annual_income', db.raw("to_char(opened_at, 'YYYY-MM-DD') as opened_at"))
-          .where({ run_id: runId })
-          .orderBy('golden_id')
-          .stream(),
-      );
-      const changesFile = await writeParquetSnapshot(
-        runSnapshotDir(env.snapshotDir, runId),
-        'identity_changes.parquet',
-        { previous_run_id: { type: 'UTF8' }, kind: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, golden_ids: { type: 'UTF8' } },
-        db('core.identity_changes')
-          .select('previous_run_id', 'kind', 'golden_id', db.raw("array_to_string(golden_ids, ',') as golden_ids"))
-          .where({ run_id: runId })
-          .orderBy(['kind', 'golden_id'])
-          .stream(),
-      );
-      const goldenCount = Number(golden[0]!.count);
-      const identityChanges = Object.fromEntries(changes.map((c) => [c.kind, Number(c.n)]));
-      log.info({ run_id: runId, stage: 'clean', source_records: summary.source_records, golden: goldenCount, scored_links: summary.scored_links, identity_changes: identityChanges }, 'customers resolved');
-      return recordStage(
-        db,
+      // resolveCustomers rebuilt the tables on its own connection (COPY, temp tables); the rest is the common path.
+      return materialize(deps, {
         runId,
-        {
-          stage: 'clean',
-          rows: goldenCount,
-          files: [file, changesFile],
-          details: {
+        stage: 'clean',
+        startedAt,
+        tables: ['core.customer_sources', 'core.customers'],
+        snapshots: [customersSnapshot, identityChangesSnapshot],
+        details: async (files) => {
+          const byRule = await db('core.customer_sources').where({ run_id: runId }).select('match_rule').count('* as n').groupBy('match_rule').orderBy('match_rule');
+          const findings = await db.raw<{ rows: { finding: string; n: string }[] }>(
+            `select f as finding, count(*) as n from core.customer_sources, unnest(string_to_array(findings, ',')) f where run_id = ? group by f order by f`,
+            [runId],
+          );
+          const changes = await db('core.identity_changes').where({ run_id: runId }).select('kind').count('* as n').groupBy('kind').orderBy('kind');
+          const goldenCount = files[0]!.rows;
+          const identityChanges = Object.fromEntries(changes.map((c) => [c.kind, Number(c.n)]));
+          log.info({ run_id: runId, stage: 'clean', source_records: summary.source_records, golden: goldenCount, scored_links: summary.scored_links, identity_changes: identityChanges }, 'customers resolved');
+          return {
             ...summary,
             golden_customers: goldenCount,
             match_rules: Object.fromEntries(byRule.map((r) => [r.match_rule, Number(r.n)])),
             findings: Object.fromEntries(findings.rows.map((r) => [r.finding, Number(r.n)])),
             identity_changes: identityChanges,
-          },
+          };
         },
-        startedAt,
-      );
+      });
     },
   };
 }

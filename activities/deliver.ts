@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import pLimit from 'p-limit';
 import type { ActivityDeps } from './deps';
-import { writeParquetSnapshot } from './snapshots';
+import { writeSnapshot } from '../relations/parquet';
+import { deliveryFile } from '../relations/snapshots';
 import { keyedHash } from '../transforms/normalize';
 import { batchKey } from '../transforms/policies';
-import { CHANNEL_FIELDS, contactRecord, type ContactFacts } from '../transforms/deliveryFields';
+import { CHANNEL_FIELDS, contactRecord, localIsoWithOffset, type ContactFacts } from '../transforms/deliveryFields';
+import { openTargetListXlsx } from './targetListXlsx';
 import type { CampaignConfig, Channel, PortraitConfig } from '../config/schema';
 import type { SnapshotFile } from '../shared';
 
@@ -22,13 +26,14 @@ interface ContactRow {
   name_masked: string | null;
 }
 
-function contactFacts(piiKey: string, campaign: { id: string; name: string; channel: Channel }, row: ContactRow): ContactFacts {
+function contactFacts(piiKey: string, campaign: { id: string; name: string; channel: Channel }, row: ContactRow, timeZone?: string): ContactFacts {
   return {
     idempotency_key: row.idempotency_key,
     campaign_id: campaign.id,
     campaign_name: campaign.name,
     template_id: row.template_id ?? '',
-    send_at: row.send_at ? row.send_at.toISOString() : '',
+    // Files for people carry the bank's local time with its offset; the webhook keeps the UTC instant it always sent.
+    send_at: row.send_at ? (timeZone ? localIsoWithOffset(row.send_at, timeZone) : row.send_at.toISOString()) : '',
     phone_token: row.phone_hash,
     name_masked: row.name_masked,
     // Keyed per channel, so references from two channels cannot be joined without the bank's key.
@@ -36,39 +41,79 @@ function contactFacts(piiKey: string, campaign: { id: string; name: string; chan
   };
 }
 
+/** Chinese column headers of the .xlsx target lists (the CSV keeps the field names systems read). */
+const XLSX_HEADERS: Record<string, { header: string; width: number }> = {
+  idempotency_key: { header: '幂等键', width: 34 },
+  campaign_id: { header: '活动编号', width: 14 },
+  campaign_name: { header: '活动名称', width: 30 },
+  template_id: { header: '模板编号', width: 16 },
+  send_at: { header: '发送时间', width: 21 },
+  phone_token: { header: '手机号令牌', width: 34 },
+  name_masked: { header: '姓名（脱敏）', width: 12 },
+  customer_ref: { header: '客户参考号', width: 34 },
+};
+
 /**
- * The marketing files of one campaign: its treatment contacts as CSV (UTF-8 with BOM, CRLF, so Excel shows Chinese)
- * and Parquet, carrying only the fields its channel needs, plus a manifest with counts per arm and each file's sha256.
+ * The marketing files of one campaign: its treatment contacts as CSV (UTF-8 with BOM, CRLF, so Excel shows Chinese),
+ * as .xlsx (Chinese headers, frozen header row, autofilter, tokens as text, send time as a local date-time) and as
+ * Parquet, carrying only the fields its channel needs, plus a manifest with counts per arm and each file's sha256.
+ * `send_at` is the local time in `timezone` with its offset (2026-12-21T10:00:00+08:00). Rows are streamed from the
+ * ledger once and written to the three files as they come, so memory stays bounded whatever the list's size.
  */
-export async function writeCampaignFiles(deps: ActivityDeps, runDir: string, runId: string, campaign: CampaignConfig): Promise<SnapshotFile[]> {
+export async function writeCampaignFiles(deps: ActivityDeps, runDir: string, runId: string, campaign: CampaignConfig, { asOf, timezone }: { asOf: string; timezone: string }): Promise<SnapshotFile[]> {
   const { db, env } = deps;
   const dir = path.join('deliveries', campaign.id);
   const base = `${campaign.id}_${campaign.channel}`;
-  const rows: ContactRow[] = await db('campaign.dispatch as d')
-    .join('core.customers as cu', function () {
-      this.on('cu.golden_id', '=', 'd.golden_id').andOn('cu.run_id', '=', 'd.run_id');
-    })
-    .where({ 'd.run_id': runId, 'd.campaign_id': campaign.id, 'd.arm': 'treatment' })
-    .select('d.idempotency_key', 'd.golden_id', 'd.template_id', 'd.send_at', 'cu.phone_hash', 'cu.name_masked')
-    .orderBy('d.idempotency_key');
-  const records = rows.map((r) => contactRecord(campaign.channel, contactFacts(env.piiKey, campaign, r)));
   const fields = CHANNEL_FIELDS[campaign.channel];
-
   const csvPath = path.join(dir, `${base}.csv`);
-  const csv = '\uFEFF' + csvRow(fields) + records.map((r) => csvRow(fields.map((f) => r[f] ?? null))).join('');
-  const csvFile = await writeAtomically(path.join(runDir, csvPath), csv);
-  const parquet = await writeParquetSnapshot(runDir, path.join(dir, `${base}.parquet`), Object.fromEntries(fields.map((f) => [f, { type: 'UTF8' as const, optional: true }])), toAsync(records));
+  const xlsxPath = path.join(dir, `${base}.xlsx`);
+  const csv = await openCsv(path.join(runDir, csvPath));
+  const xlsx = await openTargetListXlsx(
+    path.join(runDir, xlsxPath),
+    campaign.id,
+    fields.map((f) => ({ key: f, header: f === 'send_at' ? `${XLSX_HEADERS[f]!.header}（${timezone}）` : (XLSX_HEADERS[f]?.header ?? f), width: XLSX_HEADERS[f]?.width ?? 16, localTime: f === 'send_at' })),
+    new Date(`${asOf}T00:00:00Z`),
+  );
+  let firstSendAt: string | null = null;
+  async function* records(): AsyncIterable<Record<string, string | null>> {
+    await csv.write('\uFEFF' + csvRow(fields));
+    const rows = db('campaign.dispatch as d')
+      .join('core.customers as cu', function () {
+        this.on('cu.golden_id', '=', 'd.golden_id').andOn('cu.run_id', '=', 'd.run_id');
+      })
+      .where({ 'd.run_id': runId, 'd.campaign_id': campaign.id, 'd.arm': 'treatment' })
+      .select('d.idempotency_key', 'd.golden_id', 'd.template_id', 'd.send_at', 'cu.phone_hash', 'cu.name_masked')
+      .orderBy('d.idempotency_key')
+      .stream() as AsyncIterable<ContactRow>;
+    for await (const row of rows) {
+      const record = contactRecord(campaign.channel, contactFacts(env.piiKey, campaign, row, timezone));
+      firstSendAt ??= record.send_at ?? null;
+      await csv.write(csvRow(fields.map((f) => record[f] ?? null)));
+      xlsx.add(record);
+      yield record;
+    }
+  }
+  let parquet: SnapshotFile;
+  try {
+    parquet = await writeSnapshot(runDir, deliveryFile(fields), { rows: records() }, { file: path.join(dir, `${base}.parquet`) });
+  } catch (err) {
+    await Promise.all([csv.abort(), xlsx.abort()]);
+    throw err;
+  }
+  const csvFile = { path: csvPath, rows: parquet.rows, sha256: await csv.finish() };
+  const xlsxDone = await xlsx.finish();
 
   const arms = await db('campaign.dispatch').where({ run_id: runId, campaign_id: campaign.id }).select('arm', 'holdout').count<{ arm: string; holdout: string | null; n: string }[]>('* as n').groupBy('arm', 'holdout');
   const count = (arm: string, holdout: string | null) => Number(arms.find((a) => a.arm === arm && a.holdout === holdout)?.n ?? 0);
-  const files = [{ path: csvPath, rows: records.length, sha256: csvFile }, parquet];
+  const files = [csvFile, { path: xlsxPath, rows: xlsxDone.rows, sha256: xlsxDone.sha256 }, parquet];
   // No run id: a re-run of the same inputs must give a byte-identical manifest.
   const manifest = {
     campaign_id: campaign.id,
     campaign_name: campaign.name,
     channel: campaign.channel,
     template_id: campaign.templateId,
-    send_at: records[0]?.send_at ?? null,
+    send_at: firstSendAt,
+    timezone,
     fields,
     counts: { treatment: count('treatment', null), control_global_holdout: count('control', 'global'), control_campaign_holdout: count('control', 'campaign') },
     files,
@@ -78,15 +123,36 @@ export async function writeCampaignFiles(deps: ActivityDeps, runDir: string, run
   return [...files, { path: manifestPath, rows: files.length, sha256: manifestSha }];
 }
 
+/** A CSV written through a stream (respecting backpressure), hashed as it goes, renamed into place at the end. */
+async function openCsv(target: string) {
+  await mkdir(path.dirname(target), { recursive: true });
+  const tmp = `${target}.partial`;
+  const out = createWriteStream(tmp, { encoding: 'utf8' });
+  const hash = createHash('sha256');
+  const failed = new Promise<never>((_, reject) => out.once('error', reject));
+  failed.catch(() => undefined);
+  return {
+    async write(text: string) {
+      hash.update(text, 'utf8');
+      if (!out.write(text)) await Promise.race([once(out, 'drain'), failed]);
+    },
+    async finish(): Promise<string> {
+      await Promise.race([new Promise<void>((resolve) => out.end(resolve)), failed]);
+      await rename(tmp, target);
+      return hash.digest('hex');
+    },
+    async abort() {
+      out.destroy();
+      await rm(tmp, { force: true });
+    },
+  };
+}
+
 async function writeAtomically(target: string, body: string): Promise<string> {
   await mkdir(path.dirname(target), { recursive: true });
   await writeFile(`${target}.partial`, body, 'utf8');
   await rename(`${target}.partial`, target);
   return createHash('sha256').update(body, 'utf8').digest('hex');
-}
-
-async function* toAsync<T>(items: readonly T[]): AsyncIterable<T> {
-  yield* items;
 }
 
 /** Excel-friendly CSV row: quotes only where needed, CRLF line ends. */

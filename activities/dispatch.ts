@@ -1,7 +1,8 @@
 import { heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
-import { recordStage } from './runs';
-import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
+import { runSnapshotDir } from './snapshots';
+import { materialize } from '../relations/materialize';
+import { dispatch as dispatchSnapshot, eligibility as eligibilitySnapshot } from '../relations/snapshots';
 import { csvLine } from './ingest';
 import { bulkSessionSql, copyWriter, withTransaction } from './pg';
 import {
@@ -10,6 +11,7 @@ import {
 } from '../transforms/policies';
 import { sendAtIso, writeCampaignFiles } from './deliver';
 import type { CampaignConfig, PortraitConfig } from '../config/schema';
+import { policyFacts } from '../transforms/policyFacts';
 import type { DispatchRef, SnapshotFile, StageResult } from '../shared';
 
 interface CandidateRow {
@@ -33,7 +35,8 @@ interface CandidateRow {
  * Candidates of one campaign: customers of its target segments (or with one of its trigger events) with their score
  * for its product and every fact the policies need, all as of the end of the run date in the run's time zone:
  * the latest consent for its channel (latest record wins, so an opt-out counts at once), the suppression lists as they
- * stand now (a do-not-contact request applies to every send from the moment it is recorded, even a backfill),
+ * stood when the run was registered (a do-not-contact request applies to every run started after it is recorded, even a
+ * backfill; a retry or replay of a run sees what the run saw),
  * the latest conversion and refusal (an opt-out on any channel), and contacts in the rolling window (campaign
  * history plus Portrait selections of earlier dates, once per idempotency key; another run of the same date is a
  * re-run of that date, not an extra contact). A held-out (control) selection counts as a contact: otherwise the caps
@@ -66,8 +69,13 @@ conversion as (
   where h.run_id = (select p_run_id from q) and h.converted and h.converted_at < q.cutoff group by k.golden_id
 ),
 suppressed as (
-  select k.golden_id, array_agg(distinct l.list) as lists from campaign.suppressions l join keys k using (customer_key), q
-  where l.removed_at is null group by k.golden_id
+  select k.golden_id, array_agg(distinct l.list) as lists
+  from (
+    select distinct on (e.list, e.customer_key) e.list, e.customer_key, e.action from campaign.suppression_events e
+    where e.at <= (select r.suppressions_as_of from audit.runs r where r.run_id = (select p_run_id from q))
+    order by e.list, e.customer_key, e.event_id desc
+  ) l join keys k using (customer_key)
+  where l.action = 'add' group by k.golden_id
 ),
 history as (
   select k.golden_id, h.channel, h.contacted_at as at from landing.campaign_contacts h join keys k using (customer_key), q
@@ -133,10 +141,10 @@ export function createDispatchActivities(deps: ActivityDeps) {
       await withTransaction(databaseUrl, async (client) => {
         await client.query('delete from campaign.eligibility where run_id = $1', [runId]);
         await client.query('delete from campaign.dispatch where run_id = $1', [runId]);
-        const eligibility = copyWriter(client, 'copy campaign.eligibility (run_id, campaign_id, golden_id, eligible, reason) from stdin with (format csv)');
+        const eligibility = copyWriter(client, 'copy campaign.eligibility (run_id, campaign_id, golden_id, eligible, reason, facts) from stdin with (format csv)');
         let eligibilityBuf = '';
-        const record = async (campaignId: string, goldenId: string, reason: ExclusionReason | null) => {
-          eligibilityBuf += csvLine([runId, campaignId, goldenId, reason ? 'false' : 'true', reason]);
+        const record = async (campaignId: string, goldenId: string, reason: ExclusionReason | null, facts: Record<string, unknown> | null = null) => {
+          eligibilityBuf += csvLine([runId, campaignId, goldenId, reason ? 'false' : 'true', reason, facts && JSON.stringify(facts)]);
           if (reason) summary[campaignId]!.excluded[reason] = (summary[campaignId]!.excluded[reason] ?? 0) + 1;
           if (eligibilityBuf.length > 1 << 20) {
             await eligibility.write(eligibilityBuf);
@@ -172,7 +180,8 @@ export function createDispatchActivities(deps: ActivityDeps) {
               };
               const reason = firstFailedPolicy(candidate, campaign, policies);
               if (reason) {
-                await record(campaign.id, candidate.goldenId, reason);
+                const consent = { consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null };
+                await record(campaign.id, candidate.goldenId, reason, policyFacts(reason, candidate, consent, campaign, policies));
                 continue;
               }
               pairs.push({ campaignId: campaign.id, goldenId: candidate.goldenId, score: candidate.score });
@@ -185,15 +194,15 @@ export function createDispatchActivities(deps: ActivityDeps) {
         const byId = new Map(active.map((c) => [c.id, c]));
         const dispatchRows: string[] = [];
         for (const selection of arbitrate(pairs, active)) {
-          await record(selection.campaignId, selection.goldenId, selection.reason);
-          if (selection.reason) continue;
           const campaign = byId.get(selection.campaignId)!;
+          const facts = eligibleFacts.get(`${campaign.id}\u0000${selection.goldenId}`)!;
+          await record(selection.campaignId, selection.goldenId, selection.reason, selection.reason && { score: facts.score });
+          if (selection.reason) continue;
           const stats = summary[campaign.id]!;
           const { arm, holdout } = assignControl(campaign.id, selection.goldenId, campaign.holdoutShare, policies.globalHoldoutShare);
           stats[arm]++;
           if (holdout === 'global') stats.globalHoldout++;
           if (holdout === 'campaign') stats.campaignHoldout++;
-          const facts = eligibleFacts.get(`${campaign.id}\u0000${selection.goldenId}`)!;
           dispatchRows.push(
             csvLine([
               runId, asOf, campaign.id, selection.goldenId, campaign.channel, arm, String(facts.score), idempotencyKey(campaign.id, asOf, selection.goldenId),
@@ -224,35 +233,25 @@ export function createDispatchActivities(deps: ActivityDeps) {
           if (!s.controlShare.withinTolerance) log.warn({ run_id: runId, stage: 'dispatch', campaign_id: campaign.id, control_share: s.controlShare }, 'control share outside tolerance');
         }
       }, { lockKey: `dispatch:${runId}` });
-      // The next runs' frequency caps and this run's outcomes and deliveries read these ledgers by run and date.
-      await db.raw('analyze campaign.eligibility; analyze campaign.dispatch');
-
-      const runDir = runSnapshotDir(env.snapshotDir, runId);
-      const files: SnapshotFile[] = [];
-      files.push(
-        await writeParquetSnapshot(
-          runDir,
-          'eligibility.parquet',
-          { campaign_id: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, eligible: { type: 'BOOLEAN' }, reason: { type: 'UTF8', optional: true } },
-          db('campaign.eligibility').select('campaign_id', 'golden_id', 'eligible', 'reason').where({ run_id: runId }).orderBy(['campaign_id', 'golden_id']).stream(),
-        ),
-      );
-      files.push(
-        await writeParquetSnapshot(
-          runDir,
-          'dispatch.parquet',
-          {
-            campaign_id: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, channel: { type: 'UTF8' }, arm: { type: 'UTF8' }, holdout: { type: 'UTF8', optional: true }, score: { type: 'DOUBLE' },
-            idempotency_key: { type: 'UTF8' }, consent_id: { type: 'UTF8', optional: true }, consent_recorded_at: { type: 'UTF8', optional: true },
-          },
-          db('campaign.dispatch').select('campaign_id', 'golden_id', 'channel', 'arm', 'holdout', 'score', 'idempotency_key', 'consent_id', 'consent_recorded_at').where({ run_id: runId }).orderBy(['campaign_id', 'golden_id']).stream(),
-        ),
-      );
-      for (const campaign of active) files.push(...(await writeCampaignFiles(deps, runDir, runId, campaign)));
       const dispatches: DispatchRef[] = active.map((c) => ({ runId, asOf, campaignId: c.id, channel: c.channel, treatment: summary[c.id]!.treatment, control: summary[c.id]!.control }));
       log.info({ run_id: runId, stage: 'dispatch', campaigns: summary, inactive }, 'campaigns dispatched');
-      const total = Object.values(summary).reduce((n, s) => n + s.treatment + s.control, 0);
-      const result = await recordStage(db, runId, { stage: 'dispatch', rows: total, files, details: { campaigns: summary, inactive } }, startedAt);
+      const runDir = runSnapshotDir(env.snapshotDir, runId);
+      // The ledgers were rebuilt by COPY above; the next runs' frequency caps and this run's outcomes and deliveries
+      // read them by run and date, so they are analyzed before anything else reads them.
+      const result = await materialize(deps, {
+        runId,
+        stage: 'dispatch',
+        startedAt,
+        tables: ['campaign.eligibility', 'campaign.dispatch'],
+        snapshots: [eligibilitySnapshot, dispatchSnapshot],
+        moreFiles: async () => {
+          const files: SnapshotFile[] = [];
+          for (const campaign of active) files.push(...(await writeCampaignFiles(deps, runDir, runId, campaign, { asOf, timezone })));
+          return files;
+        },
+        rows: Object.values(summary).reduce((n, s) => n + s.treatment + s.control, 0),
+        details: async () => ({ campaigns: summary, inactive }),
+      });
       return { ...result, dispatches };
     },
   };

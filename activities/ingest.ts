@@ -12,7 +12,11 @@ import { ErrorType, type StageResult } from '../shared';
 import { CsvCopyBuffer, copyWriter, knexRunner, withTransaction } from './pg';
 import { attachLandingPartition, createDetachedLandingPartition, dropLandingPartition, landingPartitionName } from '../db/landing';
 import { recordStage } from './runs';
-import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
+import { runSnapshotDir } from './snapshots';
+import { previousSuccessfulRun } from '../db/previousRun';
+import { writeSnapshot } from '../relations/parquet';
+import { snapshotRun } from '../relations/materialize';
+import { quality, quarantine } from '../relations/snapshots';
 import { readSourceRows, SourceReadError, type RowOutcome } from './sourceRows';
 
 export interface SourceLoadResult {
@@ -170,20 +174,10 @@ export function createIngestActivities(deps: ActivityDeps) {
         }
       });
       const runDir = runSnapshotDir(deps.env.snapshotDir, runId);
-      const qualityFile = await writeParquetSnapshot(
-        runDir,
-        'quality.parquet',
-        { source: { type: 'UTF8' }, check: { type: 'UTF8' }, status: { type: 'UTF8' }, severity: { type: 'UTF8' }, measured: { type: 'DOUBLE', optional: true }, threshold: { type: 'DOUBLE' }, message: { type: 'UTF8' } },
-        toAsync(checks as unknown as Record<string, unknown>[]),
-      );
+      const qualityFile = await writeSnapshot(runDir, quality, { rows: checks });
       const failure = describeFailures(checks);
       if (failure) throw ApplicationFailure.nonRetryable(failure, ErrorType.QualityGateFailed);
-      const quarantineFile = await writeParquetSnapshot(
-        runDir,
-        'quarantine.parquet',
-        { source: { type: 'UTF8' }, row_number: { type: 'INT64' }, reason_code: { type: 'UTF8' }, message: { type: 'UTF8' }, raw_masked: { type: 'UTF8', optional: true } },
-        db('audit.quarantine').select('source', 'row_number', 'reason_code', 'message', db.raw('raw_masked::text as raw_masked')).where({ run_id: runId }).orderBy(['source', 'row_number']).stream(),
-      );
+      const [quarantineFile] = await snapshotRun(deps, runId, [quarantine]);
       const loaded = loads.reduce((n, l) => n + l.loaded, 0);
       const details = {
         sources: Object.fromEntries(loads.map((l) => [l.source, { rows_in: l.rowsIn, loaded: l.loaded, quarantined: l.quarantined, reasons: l.reasons }])),
@@ -191,7 +185,7 @@ export function createIngestActivities(deps: ActivityDeps) {
         quarantined: loads.reduce((n, l) => n + l.quarantined, 0),
         quality: { checks: checks.length, warnings: checks.filter((c) => c.status === 'warn').length, contracts_version: CONTRACTS.version },
       };
-      return recordStage(db, runId, { stage: 'ingest', rows: loaded, files: [quarantineFile, qualityFile], details }, new Date(startedAt));
+      return recordStage(db, runId, { stage: 'ingest', rows: loaded, files: [quarantineFile!, qualityFile], details }, new Date(startedAt));
     },
   };
 }
@@ -318,13 +312,8 @@ export async function quarantineDuplicateKeys(
 /** Everything the gates of one source need, measured on what was loaded for the run. */
 async function measureSource(db: ActivityDeps['db'], contract: SourceContract, runId: string, asOf: string, asOfEndMs: number, load: SourceLoadResult) {
   const { quality } = contract;
-  const previous = await db('audit.source_loads as l')
-    .join('audit.runs as r', 'r.run_id', 'l.run_id')
-    .where('l.source', contract.name)
-    .andWhere('r.status', 'succeeded')
-    .andWhere('r.as_of', '<', asOf)
-    .orderBy([{ column: 'r.as_of', order: 'desc' }, { column: 'r.finished_at', order: 'desc' }])
-    .first('l.rows_in');
+  const previousRunId = await previousSuccessfulRun(db, asOf, 'audit.source_loads', { source: contract.name });
+  const previous = previousRunId ? await db('audit.source_loads').where({ run_id: previousRunId, source: contract.name }).first('rows_in') : undefined;
   const selects = [`count(*)::bigint as n`];
   const freshness = quality.freshness;
   if (freshness) selects.push(`max(${freshness.column}) as newest`);
@@ -359,10 +348,6 @@ function isoDate(value: unknown): string {
 
 function sortedCounts(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
-}
-
-async function* toAsync<T>(items: readonly T[]): AsyncGenerator<T> {
-  yield* items;
 }
 
 /** One CSV line for COPY ... (format csv): NULL is an unquoted empty field, every value is quoted. */

@@ -11,7 +11,9 @@ import { loadHistForest, trainHistForest, type HistForest } from '../models/hist
 import { assertPointInTimeFeatures, decidePromotion, holdoutMetrics, LeakageError, priorCorrectAll, timeSplit, type PromotionDecision } from '../models/lifecycle';
 import { FEATURE_TAGS } from '../transforms/tagCatalogue';
 import { canonicalJson } from '../transforms/canonicalJson';
-import { writeParquetSnapshot, type SnapshotSchema } from './snapshots';
+import { writeSnapshot } from '../relations/parquet';
+import type { RowOf } from '../relations/types';
+import { trainingSet } from '../relations/snapshots';
 import { buildTrainingSet, countLabelledContacts, type TrainingRow } from './trainingSet';
 import { ErrorType } from '../shared';
 
@@ -224,17 +226,15 @@ export async function refreshChampion(
 
 /** The training set as the candidate saw it (contact id, feature date, label, split, features), sorted by contact id. */
 async function writeTrainingSnapshot(dir: string, file: string, rows: readonly TrainingRow[], columns: readonly string[], holdoutFrom: string | null) {
-  const schema: SnapshotSchema = { contact_id: { type: 'UTF8' }, as_of: { type: 'UTF8' }, label: { type: 'INT32' }, split: { type: 'UTF8' } };
-  for (const c of columns) schema[c] = { type: 'DOUBLE', optional: true };
-  const sorted = [...rows].sort((a, b) => (a.contact_id < b.contact_id ? -1 : a.contact_id > b.contact_id ? 1 : 0));
-  async function* stream() {
-    for (const r of sorted) {
-      const out: Record<string, unknown> = { contact_id: r.contact_id, as_of: r.as_of, label: r.label, split: holdoutFrom !== null && r.as_of >= holdoutFrom ? 'holdout' : 'train' };
+  const def = trainingSet(columns);
+  function* stream(): Generator<RowOf<typeof def>> {
+    for (const r of rows) {
+      const out: RowOf<typeof def> = { contact_id: r.contact_id, as_of: r.as_of, label: r.label, split: holdoutFrom !== null && r.as_of >= holdoutFrom ? 'holdout' : 'train' };
       for (const c of columns) out[c] = r[c] === null || r[c] === undefined ? null : typeof r[c] === 'boolean' ? (r[c] ? 1 : 0) : Number(r[c]);
       yield out;
     }
   }
-  return writeParquetSnapshot(dir, file, schema, stream());
+  return writeSnapshot(dir, def, { rows: stream() }, { file });
 }
 
 function isoDate(d: string | Date): string {

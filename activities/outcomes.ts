@@ -1,11 +1,16 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import type { Knex } from 'knex';
 import type { ActivityDeps } from './deps';
 import { recordStage, writeManifest } from './runs';
-import { runSnapshotDir, writeParquetSnapshot, type SnapshotSchema } from './snapshots';
+import { snapshotRun } from '../relations/materialize';
+import { outcomes as outcomesSnapshot, results as resultsSnapshot } from '../relations/snapshots';
 import { computeLift, type LiftResult } from '../transforms/lift';
-import { buildResultRows, RESULT_DIMENSIONS, type ArmGroup, type ResultDimension, type ResultRow } from '../transforms/outcomeResults';
+import { buildResultRows, uncollectedResultRow, RESULT_DIMENSIONS, type ArmGroup, type OutcomeStatus, type OutcomeWindow, type ResultDimension, type ResultRow } from '../transforms/outcomeResults';
+import { durationMs } from '../transforms/duration';
+import { writeRunReportFile } from '../report';
 import type { CampaignConfig } from '../config/schema';
-import { ErrorType } from '../shared';
+import { ErrorType, type SnapshotFile } from '../shared';
+import { runSnapshotDir } from './snapshots';
 
 export interface CampaignOutcome {
   campaignId: string;
@@ -16,9 +21,12 @@ export interface CampaignOutcome {
   observedThrough: string;
   /** False when the data run ends before the window does: the counts may still grow. */
   windowClosed: boolean;
-  lift: LiftResult;
+  /** `pending` until the window is observed to its end (finalOn); a pending campaign has no lift, value or ROI. */
+  status: OutcomeStatus;
+  finalOn: string;
+  lift: LiftResult | null;
   cost: number;
-  value: number;
+  value: number | null;
   incrementalValue: number | null;
   roi: number | null;
   qiniCoefficient: number | null;
@@ -103,26 +111,10 @@ select dimension, dimension_value, arm, count(*)::int as contacts, sum(converted
   union all select 'score_decile', score_decile::text, arm, converted from campaign.outcomes where run_id = :runId and campaign_id = :campaignId
 ) x group by dimension, dimension_value, arm`;
 
-const RESULT_COLUMNS: SnapshotSchema = {
-  campaign_id: { type: 'UTF8' },
-  dimension: { type: 'UTF8' },
-  dimension_value: { type: 'UTF8' },
-  treatment_contacts: { type: 'INT64' },
-  treatment_conversions: { type: 'INT64' },
-  control_contacts: { type: 'INT64' },
-  control_conversions: { type: 'INT64' },
-  ...Object.fromEntries(
-    [
-      'treatment_rate', 'control_rate', 'absolute_lift', 'absolute_lift_lo', 'absolute_lift_hi', 'absolute_lift_newcombe_lo', 'absolute_lift_newcombe_hi',
-      'relative_lift', 'relative_lift_lo', 'relative_lift_hi', 'incremental_conversions', 'cost', 'value', 'incremental_value', 'roi', 'uplift_at_k', 'qini', 'qini_coefficient',
-    ].map((c) => [c, { type: 'DOUBLE' as const, optional: true }]),
-  ),
-};
-
 const addDays = (isoDate: string, days: number): string => new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
 export function createOutcomeActivities(deps: ActivityDeps) {
-  const { db, env, log } = deps;
+  const { db, log } = deps;
   return {
     /**
      * Attributes conversions to one campaign's dispatch for treatment and control (see ATTRIBUTE_SQL), then stores
@@ -145,6 +137,8 @@ export function createOutcomeActivities(deps: ActivityDeps) {
       const dataRunId: string | null = dataRun?.run_id ?? null;
       const windowEnd = addDays(asOf, attributionDays);
       const observedThrough = dataRun && dataRun.as_of < windowEnd ? (dataRun.as_of as string) : dataRun ? windowEnd : asOf;
+      const windowClosed = observedThrough >= windowEnd;
+      const window: OutcomeWindow = { status: windowClosed ? 'final' : 'pending', finalOn: windowEnd, observedThrough };
       const params = { runId, campaignId: campaign.id, dataRun: dataRunId ?? '', sourceProduct: source.product, product: campaign.product, contactDay: asOf, observedThrough };
 
       const rows: ResultRow[] = await db.transaction(async (trx) => {
@@ -165,61 +159,92 @@ export function createOutcomeActivities(deps: ActivityDeps) {
           if (c.arm === 'treatment' || c.arm === 'control') group[c.arm] = { contacts: c.contacts, conversions: c.conversions };
           groups.set(key, group);
         }
-        const resultRows = buildResultRows(campaign, [...groups.values()]);
+        const resultRows = buildResultRows(campaign, [...groups.values()], window);
         await trx('campaign.results').where({ run_id: runId, campaign_id: campaign.id }).delete();
         if (resultRows.length) await trx('campaign.results').insert(resultRows.map((r) => ({ run_id: runId, ...r })));
         return resultRows;
       });
 
       const total = rows.find((r) => r.dimension === 'campaign');
-      const lift = computeLift(
-        { contacts: total?.treatment_contacts ?? 0, conversions: total?.treatment_conversions ?? 0 },
-        { contacts: total?.control_contacts ?? 0, conversions: total?.control_conversions ?? 0 },
-      );
+      // No lift from an open window: the counts so far would read as a result.
+      const lift = windowClosed
+        ? computeLift({ contacts: total?.treatment_contacts ?? 0, conversions: total?.treatment_conversions ?? 0 }, { contacts: total?.control_contacts ?? 0, conversions: total?.control_conversions ?? 0 })
+        : null;
       const outcome: CampaignOutcome = {
-        campaignId: campaign.id, dataRunId, attributionDays, observedThrough, windowClosed: observedThrough >= windowEnd, lift,
-        cost: total?.cost ?? 0, value: total?.value ?? 0, incrementalValue: total?.incremental_value ?? null, roi: total?.roi ?? null, qiniCoefficient: total?.qini_coefficient ?? null,
+        campaignId: campaign.id, dataRunId, attributionDays, observedThrough, windowClosed, status: window.status, finalOn: windowEnd, lift,
+        cost: total?.cost ?? 0, value: total?.value ?? null, incrementalValue: total?.incremental_value ?? null, roi: total?.roi ?? null, qiniCoefficient: total?.qini_coefficient ?? null,
       };
       await db('campaign.outcome_results').insert({ run_id: runId, campaign_id: campaign.id, data_as_of: dataRunId, result: JSON.stringify(outcome) }).onConflict(['run_id', 'campaign_id']).merge();
 
-      // The snapshot files cover every campaign of the run measured so far; campaigns finish independently.
-      await db.transaction(async (trx) => {
-        await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`outcomes:${runId}`]);
-        const runDir = runSnapshotDir(env.snapshotDir, runId);
-        const outcomesFile = await writeParquetSnapshot(
-          runDir,
-          'outcomes.parquet',
-          {
-            campaign_id: { type: 'UTF8' }, golden_id: { type: 'UTF8' }, arm: { type: 'UTF8' }, converted: { type: 'BOOLEAN' }, converted_at: { type: 'UTF8', optional: true }, value: { type: 'DOUBLE', optional: true },
-            segment: { type: 'UTF8', optional: true }, channel: { type: 'UTF8', optional: true }, score_decile: { type: 'INT32', optional: true },
-          },
-          trx('campaign.outcomes')
-            .select('campaign_id', 'golden_id', 'arm', 'converted', trx.raw("to_char(converted_at, 'YYYY-MM-DD') as converted_at"), 'value', 'segment', 'channel', 'score_decile')
-            .where({ run_id: runId })
-            .orderBy(['campaign_id', 'golden_id'])
-            .stream(),
-        );
-        const resultsFile = await writeParquetSnapshot(
-          runDir,
-          'results.parquet',
-          RESULT_COLUMNS,
-          trx('campaign.results')
-            .select(Object.keys(RESULT_COLUMNS))
-            .where({ run_id: runId })
-            .orderByRaw(`campaign_id, array_position(array[${RESULT_DIMENSIONS.map(() => '?').join(',')}]::text[], dimension), case when dimension = 'score_decile' then lpad(dimension_value, 3, '0') else dimension_value end`, [...RESULT_DIMENSIONS])
-            .stream(),
-        );
-        const results = await trx('campaign.outcome_results').where({ run_id: runId }).orderBy('campaign_id');
-        await recordStage(trx, runId, { stage: 'outcomes', rows: outcomesFile.rows, files: [outcomesFile, resultsFile], details: { campaigns: Object.fromEntries(results.map((r) => [r.campaign_id, r.result])) } }, startedAt);
-        // Still under the lock: another campaign of the run must not rewrite the files while the manifest hashes them.
-        const run = await trx('audit.runs').where({ run_id: runId }).first('status');
-        if (run?.status === 'succeeded') {
-          const sha = await writeManifest({ ...deps, db: trx }, runId);
-          await trx('audit.runs').where({ run_id: runId }).update({ manifest_sha256: sha });
-        }
-      });
-      log.info({ run_id: runId, stage: 'outcomes', campaign_id: campaign.id, data_run_id: dataRunId, observed_through: observedThrough, lift: lift.absoluteLift }, 'outcomes attributed');
+      await writeOutcomeFiles(deps, runId, startedAt);
+      log.info({ run_id: runId, stage: 'outcomes', campaign_id: campaign.id, data_run_id: dataRunId, observed_through: observedThrough, status: window.status, lift: lift?.absoluteLift ?? null }, 'outcomes attributed');
       return outcome;
     },
+
+    /**
+     * The last step of a finished run: campaigns whose outcomes are not collected yet get a `pending` results row
+     * (contacts and cost, conversions unknown, final on the contact date + window), then outcomes.parquet,
+     * results.parquet, report.html and the manifest are written. Returns the manifest's sha256.
+     */
+    async writeRunReport({ runId }: { runId: string }): Promise<{ manifestSha256: string }> {
+      const startedAt = new Date();
+      const sha = await writeOutcomeFiles(deps, runId, startedAt, (trx) => recordUncollectedOutcomes(trx, runId));
+      if (!sha) throw ApplicationFailure.nonRetryable(`run ${runId} has not succeeded; its report is written when it finishes`, ErrorType.InvalidInput);
+      log.info({ run_id: runId, stage: 'outcomes', manifest_sha256: sha }, 'run report written');
+      return { manifestSha256: sha };
+    },
   };
+}
+
+/**
+ * Writes outcomes.parquet and results.parquet for every campaign of the run measured so far (campaigns finish
+ * independently) and, once the run has succeeded, its report.html and manifest; all under one lock per run.
+ * `before` runs first inside the same transaction. Returns the new manifest sha256, null while the run is running.
+ */
+export async function writeOutcomeFiles(deps: ActivityDeps, runId: string, startedAt: Date, before?: (trx: Knex.Transaction) => Promise<void>): Promise<string | null> {
+  const { db, env } = deps;
+  const lock = (trx: Knex.Transaction) => trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`outcomes:${runId}`]);
+  // Committed before the snapshots are written: the snapshot writer reads on a connection of its own (COPY).
+  if (before)
+    await db.transaction(async (trx) => {
+      await lock(trx);
+      await before(trx);
+    });
+  return db.transaction(async (trx) => {
+    await lock(trx);
+    const runDir = runSnapshotDir(env.snapshotDir, runId);
+    const [outcomesFile, resultsFile] = await snapshotRun(deps, runId, [outcomesSnapshot, resultsSnapshot], trx);
+    const results = await trx('campaign.outcome_results').where({ run_id: runId }).orderBy('campaign_id');
+    const pending = await trx('campaign.results').where({ run_id: runId, dimension: 'campaign', status: 'pending' }).orderBy('campaign_id').select('campaign_id', trx.raw("to_char(final_on, 'YYYY-MM-DD') as final_on"));
+    const run = await trx('audit.runs').where({ run_id: runId }).first('status');
+    const files: SnapshotFile[] = [outcomesFile!, resultsFile!];
+    // The report of a finished run goes with its outcomes: written again whenever they change, listed in the manifest.
+    if (run?.status === 'succeeded') files.push(await writeRunReportFile(trx, runDir, runId));
+    const details = { campaigns: Object.fromEntries(results.map((r) => [r.campaign_id, r.result])), pending: Object.fromEntries(pending.map((p) => [p.campaign_id, { finalOn: p.final_on }])) };
+    await recordStage(trx, runId, { stage: 'outcomes', rows: outcomesFile!.rows, files, details }, startedAt);
+    // Still under the lock: another campaign of the run must not rewrite the files while the manifest hashes them.
+    if (run?.status !== 'succeeded') return null;
+    const sha = await writeManifest({ ...deps, db: trx }, runId);
+    await trx('audit.runs').where({ run_id: runId }).update({ manifest_sha256: sha });
+    return sha;
+  });
+}
+
+/** A `pending` campaign row for each dispatched campaign of the run whose outcomes were never collected. */
+async function recordUncollectedOutcomes(trx: Knex.Transaction, runId: string): Promise<void> {
+  const run = await trx('audit.runs').where({ run_id: runId }).first('config', trx.raw("to_char(as_of, 'YYYY-MM-DD') as as_of"));
+  const config = run.config as { campaigns?: CampaignConfig[]; outcomes?: { attributionWindow?: string } };
+  const windowDays = Math.floor(durationMs(config.outcomes?.attributionWindow ?? '30d') / 86_400_000);
+  const counts = (await trx.raw(
+    `select campaign_id, count(*) filter (where arm = 'treatment')::int as treatment, count(*) filter (where arm = 'control')::int as control
+     from campaign.dispatch d where run_id = ? and not exists (select 1 from campaign.outcome_results o where o.run_id = d.run_id and o.campaign_id = d.campaign_id)
+     group by campaign_id order by campaign_id`,
+    [runId],
+  )).rows as { campaign_id: string; treatment: number; control: number }[];
+  for (const c of counts) {
+    const campaign = config.campaigns?.find((x) => x.id === c.campaign_id);
+    if (!campaign) continue;
+    await trx('campaign.results').where({ run_id: runId, campaign_id: c.campaign_id }).delete();
+    await trx('campaign.results').insert({ run_id: runId, ...uncollectedResultRow(campaign, c, addDays(run.as_of, windowDays)) });
+  }
 }

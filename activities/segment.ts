@@ -1,24 +1,25 @@
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
 import { recordStage } from './runs';
-import { runSnapshotDir, writeParquetSnapshot } from './snapshots';
+import { rebuild, snapshotRun } from '../relations/materialize';
+import { clusters, PROFILE_MEDIANS, segmentProfiles, segments } from '../relations/snapshots';
 import { csvLine } from './ingest';
 import { bulkSessionSql, copyWriter, withTransaction } from './pg';
 import { checkSegmentRules, compileRules, compileSegments } from '../transforms/segmentRules';
 import { TAGS, TAG_IDS } from '../transforms/tagCatalogue';
 import { chooseK, fitStandardiser, relabelBySize, standardise } from '../models/kmeans';
-import { ErrorType, type SnapshotFile, type StageResult } from '../shared';
+import { ErrorType, type StageResult } from '../shared';
 import type { PortraitConfig, SegmentRule } from '../config/schema';
 
-/** Tags whose medians describe a segment in the profile report. */
-const PROFILE_MEDIANS = ['age', 'annual_income', 'total_deposits', 'loan_outstanding', 'txn_count_30d', 'app_logins_30d', 'clv_proxy'];
 const NUMERIC_TAGS = TAGS.filter((t) => t.type === 'number' || t.type === 'boolean').map((t) => t.id);
 const BOOLEAN_TAGS = new Set(TAGS.filter((t) => t.type === 'boolean').map((t) => t.id));
 /** A numeric view of a tag column (booleans as 0/1); ids come from the catalogue, so quoting is safe. */
 const num = (id: string) => (BOOLEAN_TAGS.has(id) ? `t."${id}"::int::float8` : `t."${id}"::float8`);
+// Means and deviations over numeric: a float8 sum depends on the order rows arrive in (plan, parallel workers).
+const exact = (id: string) => (BOOLEAN_TAGS.has(id) ? `t."${id}"::int::numeric` : `t."${id}"::numeric`);
 
 export function createSegmentActivities(deps: ActivityDeps) {
-  const { db, env, log, databaseUrl } = deps;
+  const { db, log, databaseUrl } = deps;
   return {
     /**
      * Primary segment = the first rule (priority order) a customer matches; memberships = every rule matched.
@@ -29,10 +30,9 @@ export function createSegmentActivities(deps: ActivityDeps) {
       const problems = checkSegmentRules(rules);
       if (problems.length) throw ApplicationFailure.nonRetryable(`invalid segment rules: ${problems.join('; ')}`, ErrorType.InvalidConfig);
       const primary = compileSegments(rules);
-      await db.transaction(async (trx) => {
-        await trx.raw(bulkSessionSql(env.workMem));
-        await trx('mart.segments').where({ run_id: runId }).delete();
-        await trx('mart.segment_memberships').where({ run_id: runId }).delete();
+      // Dispatch and outcomes join this run's segments: rebuild analyzes them, so their plans see its rows.
+      await rebuild(db, runId, ['mart.segments', 'mart.segment_memberships'], async (trx) => {
+        await trx.raw(bulkSessionSql(deps.env.workMem));
         await trx.raw(`insert into mart.segments (run_id, golden_id, segment) select run_id, golden_id, ${primary.sql} from mart.tags where run_id = ?`, [...primary.bindings, runId]);
         for (const rule of compileRules(rules)) {
           await trx.raw(
@@ -43,30 +43,10 @@ export function createSegmentActivities(deps: ActivityDeps) {
           );
         }
       });
-      // Dispatch and outcomes join this run's segments: plan them on statistics that include its rows.
-      await db.raw('analyze mart.segments; analyze mart.segment_memberships');
       const unassigned = await db('mart.segments').where({ run_id: runId }).whereNull('segment').count<{ n: string }[]>('* as n');
       if (Number(unassigned[0]!.n) > 0) throw ApplicationFailure.nonRetryable(`${unassigned[0]!.n} customers matched no segment; the last rule must be the catch-all 'true'`, ErrorType.InvalidConfig);
       const profiles = await writeProfiles(runId, rules);
-      const runDir = runSnapshotDir(env.snapshotDir, runId);
-      const files: SnapshotFile[] = [
-        await writeParquetSnapshot(
-          runDir,
-          'segments.parquet',
-          { golden_id: { type: 'UTF8' }, segment: { type: 'UTF8' }, secondary_segments: { type: 'UTF8', optional: true } },
-          db('mart.segments as s')
-            .select('s.golden_id', 's.segment', db.raw(`(select string_agg(m.segment, ',' order by m.segment) from mart.segment_memberships m where m.run_id = s.run_id and m.golden_id = s.golden_id and not m.is_primary) as secondary_segments`))
-            .where('s.run_id', runId)
-            .orderBy('s.golden_id')
-            .stream(),
-        ),
-        await writeParquetSnapshot(
-          runDir,
-          'segment_profiles.parquet',
-          { segment: { type: 'UTF8' }, priority: { type: 'INT32' }, primary_size: { type: 'INT64' }, members: { type: 'INT64' }, share: { type: 'DOUBLE' }, medians: { type: 'UTF8' }, distinguishing: { type: 'UTF8' } },
-          db('mart.segment_profiles').select('segment', 'priority', 'primary_size', 'members', 'share', db.raw('medians::text as medians'), db.raw('distinguishing::text as distinguishing')).where({ run_id: runId }).orderBy('priority').stream(),
-        ),
-      ];
+      const files = await snapshotRun(deps, runId, [segments, segmentProfiles]);
       let clusterDetails: Record<string, unknown> | undefined;
       if (clustering.enabled) {
         const result = await assignClusters(runId, clustering, seed);
@@ -81,8 +61,8 @@ export function createSegmentActivities(deps: ActivityDeps) {
 
   /** Size, share, medians of key tags and the tags that most set each segment apart (standardised mean difference). */
   async function writeProfiles(runId: string, rules: SegmentRule[]) {
-    const avgCols = NUMERIC_TAGS.map((id) => `avg(${num(id)}) as "${id}"`).join(', ');
-    const population = (await db.raw(`select count(*)::int as n, ${avgCols}, ${NUMERIC_TAGS.map((id) => `stddev_pop(${num(id)}) as "sd_${id}"`).join(', ')} from mart.tags t where t.run_id = ?`, [runId])).rows[0];
+    const avgCols = NUMERIC_TAGS.map((id) => `avg(${exact(id)}) as "${id}"`).join(', ');
+    const population = (await db.raw(`select count(*)::int as n, ${avgCols}, ${NUMERIC_TAGS.map((id) => `stddev_pop(${exact(id)}) as "sd_${id}"`).join(', ')} from mart.tags t where t.run_id = ?`, [runId])).rows[0];
     const bySegment = (await db.raw(
       `select s.segment, count(*)::int as n, ${avgCols}, ${PROFILE_MEDIANS.map((id) => `percentile_cont(0.5) within group (order by ${num(id)}) as "median_${id}"`).join(', ')}
        from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id where t.run_id = ? group by s.segment`,
@@ -149,14 +129,9 @@ export function createSegmentActivities(deps: ActivityDeps) {
       await copy.end();
     }, { lockKey: `clusters:${runId}` });
     await db.raw('analyze mart.clusters');
-    const file = await writeParquetSnapshot(
-      runSnapshotDir(env.snapshotDir, runId),
-      'clusters.parquet',
-      { golden_id: { type: 'UTF8' }, cluster: { type: 'INT32' } },
-      db('mart.clusters').select('golden_id', 'cluster').where({ run_id: runId }).orderBy('golden_id').stream(),
-    );
+    const [file] = await snapshotRun(deps, runId, [clusters]);
     const details = { k: model.k, features, sizes, silhouette_by_k: Object.fromEntries(scores.map((s) => [s.k, round(s.silhouette)])), sample: sample.length };
-    return { file, details };
+    return { file: file!, details };
   }
 }
 

@@ -5,21 +5,14 @@
  * stage builds the golden customers, then computeTags and assignSegments are timed as the daily run calls them.
  */
 import { existsSync, statSync } from 'node:fs';
-import { ensureLandingPartition } from '../db/landing';
-import { knexRunner } from '../activities/pg';
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { Client } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { loadConfig } from '../config/load';
-import { SOURCES, SOURCE_NAMES, sourcePath } from '../config/sources';
 import { generateSourceExtracts } from '../generator/generate';
 import { createActivities } from '../activities';
 import type { StageResult } from '../shared';
-import { openBenchDatabase, printBenchResult } from './benchDatabase';
+import { bulkLoadExtracts, openBenchDatabase, printBenchResult } from './benchDatabase';
 
 const RUN_ID = 'bench-tags';
 const AS_OF = '2026-11-20';
@@ -39,20 +32,7 @@ async function main(): Promise<void> {
   const generateSeconds = now() - t0;
 
   const t1 = now();
-  const loaded: Record<string, number> = {};
-  for (const source of SOURCE_NAMES) {
-    const contract = SOURCES[source];
-    await ensureLandingPartition(knexRunner(db), source, RUN_ID);
-    await db.raw(`alter table landing.${source} alter column run_id set default '${RUN_ID}'`);
-    await db.raw(`create sequence if not exists landing.${source}_bench_seq; alter table landing.${source} alter column row_number set default nextval('landing.${source}_bench_seq')`);
-    const client = new Client({ connectionString: url });
-    await client.connect();
-    await pipeline(createReadStream(path.join(dir, sourcePath(contract, AS_OF))), client.query(copyFrom(`copy landing.${source} (${contract.columns.map((c) => c.name).join(', ')}) from stdin with (format csv, header true)`)));
-    await client.end();
-    const [{ n }] = (await db.raw(`select count(*)::bigint as n from landing.${source}`)).rows;
-    loaded[source] = Number(n);
-  }
-  await db.raw('analyze');
+  const loaded = await bulkLoadExtracts(db, url, dir, RUN_ID, AS_OF);
   const loadSeconds = now() - t1;
 
   const config = loadConfig();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -23,12 +23,15 @@ import { modelRegistryCommand } from './modelCommands';
 import { printSummary, runSummary } from './summary';
 import { SUPPRESS_HELP, suppressCommand } from './suppress';
 import { outcomeReport, printOutcomeReport } from './report';
+import { buildReportHtml, LANGUAGES, type Lang } from '../report';
 import { runFollowUpDay } from './followUp';
 import { cancelOpenWorkflows, EXIT_INTERRUPTED, installInterruptHandling, interruption } from './interrupt';
 import { CANCEL_HELP, RERUN_HELP, RUNS_HELP, WAIT_HELP, cancelCommand, rerunCommand, runsCommand, startDailyRun } from './runs';
 import { newRunInput } from '../activities/operations';
 import { SCHEDULE_HELP, scheduleCommand } from './schedule';
 import { BACKFILL_HELP, backfillCommand } from './backfill';
+import { VERIFY_HELP, verifyCommand } from './verify';
+import { EXPLAIN_HELP, explainCommand } from './explain';
 
 const HELP: Record<string, string> = {
   main: `portrait — daily batch pipeline for retail-bank precision marketing
@@ -50,7 +53,9 @@ Commands:
   model      model registry and evaluation (model list | show VERSION | promote VERSION | evaluate --csv FILE --label COL)
   validate   check one source file against its contract (no run, no database)
   suppress   compliance suppression lists (suppress add|remove --list LIST --key KEY | list)
-  report     the outcome table of a run: lift with 95% CIs, ROI, uplift by score decile (report RUN_ID)
+  report     the outcome table of a run (report RUN_ID), or its visual HTML report (report RUN_ID --html [FILE] [--lang zh|en])
+  verify     check a run folder offline: file hashes, Parquet row counts, unlisted files, chain, signature
+  explain    follow one customer through a run: sources, tags, segment, scores, each campaign's decision (explain --run ID --customer KEY)
 
 Every command takes --help and --json. Environment: see README.md.`,
   demo: `Usage: portrait demo [--customers N] [--seed S] [--as-of YYYY-MM-DD] [--json]
@@ -103,6 +108,8 @@ HELP.cancel = CANCEL_HELP;
 HELP.rerun = RERUN_HELP;
 HELP.schedule = SCHEDULE_HELP;
 HELP.backfill = BACKFILL_HELP;
+HELP.verify = VERIFY_HELP;
+HELP.explain = EXPLAIN_HELP;
 const DEMO_AS_OF = '2026-11-20';
 
 async function main(argv: string[]): Promise<number> {
@@ -127,6 +134,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   rerun: rerunCommand,
   schedule: scheduleCommand,
   backfill: backfillCommand,
+  verify: verifyCommand,
+  explain: explainCommand,
 
   async generate(argv) {
     const { values } = parseFlags(argv, { customers: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, 'as-of': { type: 'string' }, 'follow-up-of': { type: 'string' }, contacts: { type: 'string' } });
@@ -407,19 +416,39 @@ function errorLine(err: unknown): string {
 }
 
 HELP.report = `Usage: portrait report RUN_ID [--json]
+       portrait report RUN_ID --html [FILE] [--lang zh|en] [--json]
 
 The outcome table of a run (campaign.results): per campaign and by segment, channel and score decile, contacts
 and conversions per arm, absolute lift (95% Newcombe interval), relative lift (95% Katz interval), incremental
-conversions, cost, value, ROI, uplift@k and Qini.`;
+conversions, cost, value, ROI, uplift@k and Qini. A campaign whose attribution window has not closed, or whose
+outcomes were not collected, is PENDING with the date it becomes final, and has no lift or ROI.
+--html writes the run's visual report (one self-contained HTML file: overview, data quality, segments, customer
+base, models, campaigns, outcomes, history) to FILE (default ./report-RUN_ID.html, or .en.html for English);
+--lang zh (default) or en. Every run also has it in its snapshot folder (report.html, Chinese).`;
 
 COMMANDS.report = async (argv) => {
-  const { values, positionals } = parseFlags(argv, {}, 1);
+  const { values, positionals } = parseFlags(argv, { html: { type: 'boolean' }, lang: { type: 'string' } }, 2);
   const runId = positionals[0];
   if (!runId) throw new UsageError('RUN_ID is required');
+  if (positionals[1] && !values.html) throw new UsageError(`unexpected argument "${positionals[1]}" (a FILE goes with --html)`);
+  if (values.lang !== undefined && !values.html) throw new UsageError('--lang goes with --html');
+  const lang = (values.lang ?? 'zh') as Lang;
+  if (!LANGUAGES.includes(lang)) throw new UsageError(`--lang must be one of ${LANGUAGES.join(', ')}, got "${values.lang}"`);
   const env = readEnv();
   const stack = await startStack(env, createLogger(env.logLevel), { temporal: false });
   const db = createDb(stack.databaseUrl, 2);
   try {
+    if (values.html) {
+      const t0 = process.hrtime.bigint();
+      const html = await buildReportHtml(db, runId, lang);
+      if (html === null) throw new UsageError(`no run with id ${runId}`);
+      const file = path.resolve(positionals[1] ?? `report-${runId}${lang === 'zh' ? '' : `.${lang}`}.html`);
+      await writeFile(file, html, 'utf8');
+      const result = { run_id: runId, lang, file, bytes: Buffer.byteLength(html), seconds: Number((Number(process.hrtime.bigint() - t0) / 1e9).toFixed(2)) };
+      if (values.json) out(result);
+      else process.stdout.write(`report of run ${runId} (${lang}) written to ${file} (${result.bytes} bytes, ${result.seconds} s)\n`);
+      return 0;
+    }
     const result = await outcomeReport(db, runId);
     if (!result) throw new UsageError(`no run with id ${runId}`);
     if (values.json) out(result);

@@ -10,6 +10,9 @@ export interface OutcomeReport {
     observedThrough: string | null;
     windowClosed: boolean | null;
     attributionDays: number | null;
+    /** final, or pending (window open or outcomes not collected) until finalOn: then no lift or ROI. */
+    status: 'final' | 'pending';
+    finalOn: string | null;
     rows: ResultRow[];
   }>;
 }
@@ -28,12 +31,15 @@ export async function outcomeReport(db: Knex, runId: string): Promise<OutcomeRep
     asOf: run.as_of,
     campaigns: ids.map((id) => {
       const m = meta.find((x) => x.campaign_id === id)?.result ?? {};
+      const total = rows.find((r) => r.campaign_id === id && r.dimension === 'campaign');
       return {
         campaignId: id,
         dataRunId: m.dataRunId ?? null,
         observedThrough: m.observedThrough ?? null,
         windowClosed: m.windowClosed ?? null,
         attributionDays: m.attributionDays ?? null,
+        status: total?.status ?? 'pending',
+        finalOn: total?.final_on ?? m.finalOn ?? null,
         rows: rows.filter((r) => r.campaign_id === id).map(({ run_id: _run, ...r }) => r),
       };
     }),
@@ -49,7 +55,13 @@ export function printOutcomeReport(report: OutcomeReport, write: (line: string) 
   if (!report.campaigns.length) write('  no outcomes collected yet (the attribution window may still be open)');
   for (const c of report.campaigns) {
     write('');
-    write(`${c.campaignId}: window ${c.attributionDays ?? '?'} d, conversions seen through ${c.observedThrough ?? '?'} (run ${c.dataRunId ?? 'none'})${c.windowClosed === false ? ' — WINDOW NOT FULLY OBSERVED' : ''}`);
+    if (c.status === 'pending') {
+      const total = c.rows.find((r) => r.dimension === 'campaign');
+      const seen = c.observedThrough ? `conversions seen through ${c.observedThrough}: ${total?.treatment_conversions ?? '?'} treatment, ${total?.control_conversions ?? '?'} control` : 'outcomes not collected yet';
+      write(`${c.campaignId}: PENDING until ${c.finalOn ?? '?'} (${seen}); contacts ${total?.treatment_contacts ?? 0} treatment, ${total?.control_contacts ?? 0} control, cost ${num(total?.cost ?? null, 2)}; no lift or ROI before the window closes`);
+      continue;
+    }
+    write(`${c.campaignId}: window ${c.attributionDays ?? '?'} d, conversions seen through ${c.observedThrough ?? '?'} (run ${c.dataRunId ?? 'none'})`);
     write(`  ${'breakdown'.padEnd(30)} ${'treated'.padStart(8)} ${'conv'.padStart(5)} ${'rate'.padStart(7)} ${'control'.padStart(8)} ${'conv'.padStart(5)} ${'rate'.padStart(7)}  ${'abs lift [95% Newcombe]'.padEnd(34)} ${'rel lift [95% Katz]'.padEnd(34)} ${'incr'.padStart(6)} ${'cost'.padStart(9)} ${'value'.padStart(10)} ${'ROI'.padStart(7)}  uplift@k  Qini`);
     for (const r of c.rows) {
       const label = r.dimension === 'campaign' ? 'all contacts' : `${r.dimension}=${r.dimension_value}`;

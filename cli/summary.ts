@@ -21,6 +21,8 @@ export interface RunSummary {
   dispatch: Record<string, { treatment: number; control: number }>;
   excluded: Record<string, Record<string, number>>;
   outcomes: Record<string, unknown>;
+  /** Per dispatched campaign: final, or pending (window open or outcomes not collected) until final_on. */
+  outcome_status: Record<string, { status: 'final' | 'pending'; final_on: string; observed_through: string | null }>;
 }
 
 /** Everything an operator asks about one run, read from the audit and ledger tables. */
@@ -35,6 +37,7 @@ export async function runSummary(db: Knex, runId: string): Promise<RunSummary | 
   const dispatch = await db('campaign.dispatch').where({ run_id: runId }).select('campaign_id', 'arm').count('* as n').groupBy('campaign_id', 'arm').orderBy(['campaign_id', 'arm']);
   const excluded = await db('campaign.eligibility').where({ run_id: runId, eligible: false }).select('campaign_id', 'reason').count('* as n').groupBy('campaign_id', 'reason').orderBy(['campaign_id', 'reason']);
   const outcomes = await db('campaign.outcome_results').where({ run_id: runId }).orderBy('campaign_id');
+  const statuses = await db('campaign.results').where({ run_id: runId, dimension: 'campaign' }).orderBy('campaign_id').select('campaign_id', 'status', 'final_on', 'observed_through');
   const dispatchByCampaign: RunSummary['dispatch'] = {};
   for (const r of dispatch) {
     const entry = (dispatchByCampaign[r.campaign_id] ??= { treatment: 0, control: 0 });
@@ -62,6 +65,7 @@ export async function runSummary(db: Knex, runId: string): Promise<RunSummary | 
     dispatch: dispatchByCampaign,
     excluded: excludedByCampaign,
     outcomes: Object.fromEntries(outcomes.map((o) => [o.campaign_id, o.result])),
+    outcome_status: Object.fromEntries(statuses.map((r) => [r.campaign_id, { status: r.status, final_on: r.final_on, observed_through: r.observed_through }])),
   };
 }
 
@@ -89,12 +93,19 @@ export function printSummary(s: RunSummary): void {
     const ex = Object.entries(s.excluded[c] ?? {}).map(([r, n]) => `${r}=${n}`).join(', ');
     w(`  ${c.padEnd(16)} ${String(d.treatment).padStart(11)} ${String(d.control).padStart(9)}   ${ex}`);
   }
-  if (Object.keys(s.outcomes).length) {
+  const outcomeIds = [...new Set([...Object.keys(s.outcome_status), ...Object.keys(s.outcomes)])].sort();
+  if (outcomeIds.length) {
     w();
     w('Outcomes (conversion rate treatment vs control, absolute lift with 95% Newcombe CI; portrait report RUN_ID for the breakdowns)');
-    for (const [c, o] of Object.entries(s.outcomes)) {
-      const r = o as { lift: { treatment: { rate: number | null; conversions: number }; control: { rate: number | null; conversions: number }; absoluteLift: number | null; absoluteLiftCi95: [number, number] | null; absoluteLiftNewcombeCi95?: [number, number] | null }; roi: number | null; attributionDays: number };
-      const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(2)}%`);
+    const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(2)}%`);
+    for (const c of outcomeIds) {
+      const st = s.outcome_status[c];
+      const r = s.outcomes[c] as { lift: { treatment: { rate: number | null }; control: { rate: number | null }; absoluteLift: number | null; absoluteLiftCi95: [number, number] | null; absoluteLiftNewcombeCi95?: [number, number] | null } | null; roi: number | null; attributionDays: number } | undefined;
+      // No lift from an open window or uncollected outcomes: the date it becomes final instead.
+      if (st?.status === 'pending' || !r?.lift) {
+        w(`  ${c.padEnd(16)} PENDING until ${st?.final_on ?? '?'}${st?.observed_through ? ` (observed through ${st.observed_through})` : ' (outcomes not collected yet)'}`);
+        continue;
+      }
       // The same interval as portrait report; runs stored before it had only the Wald interval.
       const interval = r.lift.absoluteLiftNewcombeCi95 ?? r.lift.absoluteLiftCi95;
       const ci = interval ? `[${pct(interval[0])}, ${pct(interval[1])}]` : '';

@@ -12,8 +12,8 @@ export const SUPPRESS_HELP = `Usage: portrait suppress add --list LIST (--key KE
        portrait suppress list [--json]
 
 Compliance suppression lists (campaign.suppressions), by source customer key: LIST is deceased, do_not_contact or
-staff. A key on a list is never dispatched from the next dispatch on, whatever the as-of date; remove lifts it
-(the row is kept with removed_at). FILE holds one customer key per line (a header "customer_key" is skipped).
+staff. A key on a list is never dispatched by a run registered after it was added, whatever the as-of date; remove
+lifts it (the row is kept with removed_at; every change is also logged in campaign.suppression_events). FILE holds one customer key per line (a header "customer_key" is skipped).
 Complaints suppress by themselves (complaints source, 90 days).`;
 
 /** Customer keys from a text file: one per line, blank lines and a customer_key header skipped; bad lines are named. */

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { ed25519Key } from '../audit/manifest';
 
 const envSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
@@ -15,6 +17,8 @@ const envSchema = z.object({
   PORTRAIT_TEMPORAL_UI_PORT: z.coerce.number().int().positive().default(8233),
   PORTRAIT_INGEST_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
   PORTRAIT_BACKFILL_MAX_DAYS: z.coerce.number().int().positive().default(366),
+  PORTRAIT_SIGNING_KEY: z.string().min(1).optional(),
+  PORTRAIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
   PORTRAIT_WORK_MEM: z.string().regex(/^\d+(kB|MB|GB)$/, 'a PostgreSQL size such as 256MB').default('256MB'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -36,6 +40,8 @@ export type PortraitEnv = Readonly<{
   ingestWorkers?: number;
   /** Longest date range one backfill may cover. */
   backfillMaxDays: number;
+  /** Ed25519 private key (PEM) that signs each run's manifest.json; unset = runs are not signed. */
+  signingKeyPem?: string;
   /** work_mem of the bulk stages' sessions (activities/pg.ts bulkSessionSql). */
   workMem: string;
 }>;
@@ -48,6 +54,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): PortraitEnv {
     throw new Error(`invalid environment: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  const signingKeyPem = readSigningKey(e.PORTRAIT_SIGNING_KEY, e.PORTRAIT_SIGNING_KEY_FILE);
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     temporalAddress: e.TEMPORAL_ADDRESS,
@@ -63,6 +70,28 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): PortraitEnv {
     logLevel: e.LOG_LEVEL,
     ingestWorkers: e.PORTRAIT_INGEST_WORKERS,
     backfillMaxDays: e.PORTRAIT_BACKFILL_MAX_DAYS,
+    signingKeyPem,
     workMem: e.PORTRAIT_WORK_MEM,
   });
+}
+
+/** The signing key from the variable (PEM text) or the file it names, checked now so a bad key fails at start. */
+function readSigningKey(pem: string | undefined, file: string | undefined): string | undefined {
+  if (pem && file) throw new Error('invalid environment: set PORTRAIT_SIGNING_KEY or PORTRAIT_SIGNING_KEY_FILE, not both');
+  const name = pem ? 'PORTRAIT_SIGNING_KEY' : 'PORTRAIT_SIGNING_KEY_FILE';
+  let text = pem;
+  if (file) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`invalid environment: PORTRAIT_SIGNING_KEY_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  if (text === undefined) return undefined;
+  try {
+    ed25519Key(text, name, 'private');
+  } catch (err) {
+    throw new Error(`invalid environment: ${(err as Error).message}`);
+  }
+  return text;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TAG_IDS } from '../transforms/tagCatalogue';
+import { TRIGGER_IDS } from '../transforms/triggerCatalogue';
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'duration like 30d, 12h, 10s or 500ms');
 
@@ -19,7 +20,7 @@ export const campaignSchema = z
     name: z.string().min(1),
     product: z.enum(CAMPAIGN_PRODUCTS),
     segments: z.array(z.string()).default([]),
-    /** Trigger events (see activities/tags.ts) that also qualify a customer, whatever the segment. */
+    /** Trigger events (transforms/triggerCatalogue.ts) that also qualify a customer, whatever the segment. */
     triggers: z.array(z.string()).default([]),
     channel: z.enum(CHANNELS),
     costPerContact: z.number().nonnegative(),
@@ -40,6 +41,9 @@ export const campaignSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if (c.segments.length === 0 && c.triggers.length === 0) ctx.addIssue({ code: 'custom', path: ['segments'], message: 'a campaign needs target segments or trigger events' });
+    c.triggers.forEach((t, i) => {
+      if (!TRIGGER_IDS.has(t)) ctx.addIssue({ code: 'custom', path: ['triggers', i], message: `unknown trigger event "${t}" (known: ${[...TRIGGER_IDS].join(', ')})` });
+    });
     if (c.startDate && c.endDate && c.endDate < c.startDate) ctx.addIssue({ code: 'custom', path: ['endDate'], message: `endDate ${c.endDate} is before startDate ${c.startDate}` });
   });
 

@@ -2,7 +2,7 @@
  * Model lifecycle decisions, pure: time-based holdout split, holdout metrics, prior correction of class-weighted
  * probabilities, and the champion/candidate rule. The registry activity (activities/modelRegistry.ts) does the I/O.
  */
-import { averagePrecision, calibrationTable, gainsTable, logLoss, rocAuc, topDecileCapture, type CalibrationBin, type GainsRow } from './metrics';
+import { averagePrecision, calibrationTable, gainsTable, logLoss, rocAuc, rocCurve, topDecileCapture, type CalibrationBin, type GainsRow } from './metrics';
 
 export interface DatedLabel {
   /** Feature date of the training point (YYYY-MM-DD): the day before the contact. */
@@ -52,6 +52,8 @@ export interface HoldoutMetrics {
   top_decile_capture: number;
   calibration: CalibrationBin[];
   gains: GainsRow[];
+  /** ROC curve points [fpr, tpr], at most 51 (absent in models registered before it was stored). */
+  roc?: [number, number][];
 }
 
 /** Metrics on held-out rows; probabilities should already be calibrated to the holdout's class mix. */
@@ -67,6 +69,7 @@ export function holdoutMetrics(probs: ArrayLike<number>, labels: ArrayLike<numbe
     top_decile_capture: round(topDecileCapture(probs, labels)),
     calibration: calibrationTable(probs, labels).map((b) => ({ ...b, meanPredicted: round(b.meanPredicted), observedRate: round(b.observedRate) })),
     gains: gainsTable(probs, labels).map((g) => ({ ...g, rate: round(g.rate), lift: round(g.lift), cumulativeCapture: round(g.cumulativeCapture), cumulativeLift: round(g.cumulativeLift) })),
+    roc: rocCurve(probs, labels).map(([x, y]) => [round(x), round(y)]),
   };
 }
 

@@ -36,6 +36,33 @@ export function rocAuc(scores: Nums, labels: Nums): number {
   return (rankSumPos - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
+/**
+ * ROC curve points [false positive rate, true positive rate] from (0,0) to (1,1), one per distinct score (ties form
+ * one step), thinned to at most `maxPoints` evenly spaced points (first and last kept); empty when a class is absent.
+ */
+export function rocCurve(scores: Nums, labels: Nums, maxPoints = 51): [number, number][] {
+  checkLengths(scores, labels);
+  const idx = orderBy(scores, true);
+  let pos = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] === 1) pos++;
+  const neg = labels.length - pos;
+  if (pos === 0 || neg === 0) return [];
+  const points: [number, number][] = [[0, 0]];
+  let tp = 0;
+  let fp = 0;
+  let i = 0;
+  while (i < idx.length) {
+    let j = i;
+    while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[i]!]) j++;
+    for (let k = i; k <= j; k++) if (labels[idx[k]!] === 1) tp++; else fp++;
+    points.push([fp / neg, tp / pos]);
+    i = j + 1;
+  }
+  if (points.length <= maxPoints) return points;
+  const step = (points.length - 1) / (maxPoints - 1);
+  return Array.from({ length: maxPoints }, (_, k) => points[Math.round(k * step)]!);
+}
+
 /** Average precision (area under the precision-recall curve, step-wise as in scikit-learn); tied scores form one step. */
 export function averagePrecision(scores: Nums, labels: Nums): number {
   checkLengths(scores, labels);

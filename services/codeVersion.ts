@@ -18,3 +18,9 @@ export function codeVersion(): string {
   }
   return commit ? `${pkg.version}+${commit}` : pkg.version;
 }
+
+/** The package version alone ("0.1.0"): what snapshot files name as their writer, so a new commit alone does not change their bytes. */
+export function packageVersion(): string {
+  const root = findProjectRoot(__dirname);
+  return (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}

@@ -49,6 +49,18 @@ export function sendAtIso(asOf: string, sendTime: string, timeZone: string): str
   return new Date(instant).toISOString();
 }
 
+/**
+ * An instant as local time in an IANA zone with its offset, to the second: `2026-12-21T10:00:00+08:00`. What a
+ * person in the bank reads as the time, and still one exact instant for a machine.
+ */
+export function localIsoWithOffset(instant: Date, timeZone: string): string {
+  const ms = Math.floor(instant.getTime() / 1000) * 1000;
+  const offset = offsetMs(ms, timeZone);
+  const local = new Date(ms + offset).toISOString().slice(0, 19);
+  const minutes = Math.round(Math.abs(offset) / 60_000);
+  return `${local}${offset < 0 ? '-' : '+'}${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+}
+
 /** The zone's UTC offset at an instant, in ms (positive east of Greenwich). */
 function offsetMs(instant: number, timeZone: string): number {
   const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(new Date(instant));

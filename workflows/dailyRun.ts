@@ -41,7 +41,9 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
         return load;
       }),
     );
-    done(await quick.completeIngest({ runId, loads, maxRejectRate: config.quality.maxRejectRate, startedAt, asOf, timezone: config.timezone }));
+    // Whole-table work (quality gates, quarantine and score snapshots, deciles over every score): at 1M customers it
+    // outgrew the quick policy's 2 minutes, so it heartbeats under the long one.
+    done(await long.completeIngest({ runId, loads, maxRejectRate: config.quality.maxRejectRate, startedAt, asOf, timezone: config.timezone }));
 
     begin('clean');
     done(await long.cleanCustomers({ runId }));
@@ -61,7 +63,7 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
       await Promise.all(shards.map((shard) => long.scoreShard({ runId, shard, shards: config.shards, model })));
       models.push(model);
     }
-    done(await quick.completeScoring({ runId, models, startedAt }));
+    done(await long.completeScoring({ runId, models, startedAt }));
 
     begin('dispatch');
     // Runs recorded before webhook delivery existed replay without the delivery config and activities.
@@ -96,7 +98,9 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     if (input.awaitOutcomes) await Promise.all(children.map((c) => c.result()));
 
     progress.currentStage = 'done';
-    const { manifestSha256 } = await quick.finalizeRun({ runId });
+    let { manifestSha256 } = await quick.finalizeRun({ runId });
+    // Runs recorded before report.html existed replay without it. It also marks uncollected outcomes pending.
+    if (patched('run-report')) ({ manifestSha256 } = await long.writeRunReport({ runId }));
     return { runId, asOf, snapshotDir, manifestSha256, stages, outcomeWorkflowIds: children.map((c) => c.workflowId) };
   } catch (err) {
     // A cancelled run's scope refuses new activities, so also a failure that raced the cancel is recorded from here.

@@ -9,6 +9,10 @@ import * as outcomeResultsLabels from './20261124400000_outcome_results_labels';
 import * as landingBrin from './20261202000000_landing_brin';
 import * as landingPartitions from './20261205000000_landing_partitions';
 import * as dispatchRunIndexes from './20261205100000_dispatch_run_indexes';
+import * as runChain from './20261206000000_run_chain';
+import * as eligibilityFacts from './20261206010000_eligibility_facts';
+import * as suppressionLog from './20261206020000_suppression_log';
+import * as outcomeStatus from './20261206150000_outcome_status';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
@@ -22,6 +26,10 @@ const migrations: Record<string, Knex.Migration> = {
   '20261202000000_landing_brin': landingBrin,
   '20261205000000_landing_partitions': landingPartitions,
   '20261205100000_dispatch_run_indexes': dispatchRunIndexes,
+  '20261206000000_run_chain': runChain,
+  '20261206010000_eligibility_facts': eligibilityFacts,
+  '20261206020000_suppression_log': suppressionLog,
+  '20261206150000_outcome_status': outcomeStatus,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

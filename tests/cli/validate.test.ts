@@ -6,7 +6,7 @@ import { validateSourceFile } from '../../activities/validateFile';
 import { MAX_RECORD_CHARS, SourceReadError } from '../../activities/sourceRows';
 import { main } from '../../cli/portrait';
 import { UsageError } from '../../cli/args';
-import { writeParquetSnapshot } from '../../activities/snapshots';
+import { ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
 
 const FIXTURES = path.resolve(__dirname, '..', 'fixtures', 'ingest');
 const AS_OF = '2026-11-20';
@@ -101,8 +101,12 @@ describe('other source formats through the same validation', () => {
         { txn_id: 'T3', account_id: 'A1', customer_key: 'C1', txn_ts: '2026-11-19T12:00:00+08:00', amount: 4, direction: 'sideways', channel: 'mobile', category: 'shopping' },
         { txn_id: 'T1', account_id: 'A1', customer_key: 'C1', txn_ts: '2026-11-19T13:00:00+08:00', amount: 5, direction: 'credit', channel: 'atm', category: 'salary' },
       ];
-      const text = { type: 'UTF8' } as const;
-      const file = await writeParquetSnapshot(dir, 'transactions.parquet', { txn_id: text, account_id: text, customer_key: text, txn_ts: text, amount: { type: 'DOUBLE' }, direction: text, channel: text, category: text }, (async function* () { yield* rows; })());
+      // A bank's extract, not a Portrait snapshot: written with the reader's own library (snappy, untyped text).
+      const text = { type: 'UTF8', compression: 'SNAPPY' } as const;
+      const file = { path: 'transactions.parquet' };
+      const writer = await ParquetWriter.openFile(new ParquetSchema({ txn_id: text, account_id: text, customer_key: text, txn_ts: text, amount: { type: 'DOUBLE' }, direction: text, channel: text, category: text }), path.join(dir, file.path));
+      for (const row of rows) await writer.appendRow(row);
+      await writer.close();
       const contract = { ...SOURCES.transactions, format: 'parquet' as const, path: 'transactions.parquet' };
       const report = await validateSourceFile({ contract, file: path.join(dir, file.path), asOf: AS_OF, timezone: 'Asia/Shanghai' });
       expect(report).toMatchObject({ rows_in: 4, valid: 1, quarantined: 3, reasons: { bad_enum: 1, duplicate_key: 1, negative_amount: 1 } });

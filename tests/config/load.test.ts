@@ -157,6 +157,7 @@ describe('parseConfig: field paths in errors', () => {
       [(c) => (c.endDate = '2026-09-30'), 'campaigns.0.endDate: endDate 2026-09-30 is before startDate 2026-10-01'],
       [(c) => delete c.templateId, 'campaigns.0.templateId: Required'],
       [(c) => ((c.segments = []), (c.triggers = [])), 'campaigns.0.segments: a campaign needs target segments or trigger events'],
+      [(c) => (c.triggers = ['large_inflow', 'big_inflow']), 'campaigns.0.triggers.1: unknown trigger event "big_inflow" (known: large_inflow, balance_dropped_half,'],
     ];
     for (const [mutate, expected] of cases) {
       const raw = base();

@@ -83,6 +83,8 @@ beforeAll(async () => {
     { list: 'do_not_contact', customer_key: 'C05' },
     { list: 'staff', customer_key: 'C06', removed_at: new Date('2026-11-01T00:00:00Z') },
   ]);
+  // Dispatch reads the lists as they stood when the run was registered, which in production is after they were kept.
+  await db('audit.runs').where({ run_id: RUN }).update({ suppressions_as_of: db.fn.now() });
 });
 
 afterAll(async () => {
@@ -114,6 +116,19 @@ test('each customer gets the hand-worked verdict, arbitration and budget include
   // G01 and G09 win sms1 (priority 1) so lose push2; the others have no app_push consent.
   expect(verdict('push2')).toMatchObject({ G01: 'arbitration', G09: 'arbitration', G02: 'no_consent', G05: 'suppressed_do_not_contact' });
 
+  // The facts that failed each first failed policy are kept with the verdict (explain reads them months later).
+  const facts = (campaign: string, golden: string) => ledger.find((l) => l.campaign_id === campaign && l.golden_id === golden)!.facts;
+  expect(facts('sms1', 'G01')).toBeNull();
+  expect(facts('sms1', 'G02')).toEqual({ channel: 'sms', consent_id: 'CSX2', status: 'refused', recorded_at: '2026-11-19T08:00:00.000Z' });
+  expect(facts('push2', 'G03')).toEqual({ channel: 'app_push', consent_id: null, status: 'no_record', recorded_at: null });
+  expect(facts('sms1', 'G04')).toEqual({ days_since_refusal: 10, cooldown_days: policies.cooldownDays.refusal });
+  expect(facts('sms1', 'G05')).toEqual({ lists: ['do_not_contact'] });
+  expect(facts('sms1', 'G07')).toEqual({ contacts_counted: 2, cap: policies.frequencyCap.contacts, window_days: policies.frequencyCap.days });
+  expect(facts('sms1', 'G08')).toEqual({ channel: 'sms', contacts_last_day: 1, cap: policies.channelDailyCap });
+  expect(facts('sms1', 'G11')).toMatchObject({ max_overdue_days: 45, credit_band: 'substandard' });
+  expect(facts('sms1', 'G12')).toEqual({ score: 0.05, min_score: 0.1 });
+  expect(facts('push2', 'G01')).toEqual({ score: 0.9 });
+
   // Budget 3 with four eligible for sms1: the lowest expected value (G09, 0.6) is cut and then wins push2.
   const tight = { ...sms, budget: 3 };
   await new MockActivityEnvironment().run(activities.dispatchCampaigns, { runId: RUN, asOf: AS_OF, timezone: 'Asia/Shanghai', campaigns: [tight, push], policies });
@@ -127,4 +142,29 @@ test('each customer gets the hand-worked verdict, arbitration and budget include
   expect(dispatched.find((d) => d.golden_id === 'G03')!.consent_recorded_at.toISOString()).toBe('2026-01-01T00:00:00.000Z');
   expect(dispatched.find((d) => d.golden_id === 'G01')!.send_at.toISOString()).toBe('2026-11-21T02:00:00.000Z');
   expect(result.dispatches.map((d) => d.campaignId)).toEqual(['sms1', 'push2']);
+});
+
+test('suppressions are an append-only log read as of the run: a list change after the run leaves its dispatch as it was', async () => {
+  const base = loadConfig();
+  const policies: Policies = { ...base.policies, globalHoldoutShare: 0 };
+  const activities = createActivities({ db, databaseUrl: ctx.databaseUrl, log: createLogger('silent'), env: ctx.env, codeVersion: 'test' });
+  const dispatch = () => new MockActivityEnvironment().run(activities.dispatchCampaigns, { runId: RUN, asOf: AS_OF, timezone: 'Asia/Shanghai', campaigns: [sms, push], policies });
+  const verdicts = async () => Object.fromEntries((await db('campaign.eligibility').where({ run_id: RUN, campaign_id: 'sms1' }).whereIn('golden_id', ['G01', 'G05'])).map((l) => [l.golden_id, l.reason ?? 'selected']));
+  await dispatch();
+  expect(await verdicts()).toEqual({ G01: 'selected', G05: 'suppressed_do_not_contact' });
+
+  // After the run: C01 asks not to be contacted, C05 is taken off the list.
+  await db('campaign.suppressions').insert({ list: 'do_not_contact', customer_key: 'C01' });
+  await db('campaign.suppressions').where({ list: 'do_not_contact', customer_key: 'C05' }).update({ removed_at: db.fn.now() });
+  const events = await db('campaign.suppression_events').whereIn('customer_key', ['C01', 'C05']).orderBy('event_id').select('customer_key', 'action');
+  expect(events).toEqual([{ customer_key: 'C05', action: 'add' }, { customer_key: 'C01', action: 'add' }, { customer_key: 'C05', action: 'remove' }]);
+  await expect(db('campaign.suppression_events').where({ customer_key: 'C05' }).delete()).rejects.toThrow(/append-only/);
+
+  // The same run dispatched again (a retry, or a replay) sees the lists it was registered with.
+  await dispatch();
+  expect(await verdicts()).toEqual({ G01: 'selected', G05: 'suppressed_do_not_contact' });
+  // A run registered now sees today's lists.
+  await db('audit.runs').where({ run_id: RUN }).update({ suppressions_as_of: db.fn.now() });
+  await dispatch();
+  expect(await verdicts()).toEqual({ G01: 'suppressed_do_not_contact', G05: 'selected' });
 });

@@ -179,7 +179,7 @@ describe('merges and splits between runs', () => {
     const changes = await db('core.identity_changes').where({ run_id: 'merge-2' }).select('previous_run_id', 'kind', 'golden_id', 'golden_ids');
     expect(changes).toEqual([{ previous_run_id: 'merge-1', kind: 'merge', golden_id: a, golden_ids: before }]);
     const snapshot = await duckQuery(`select * from read_parquet('${path.join(runSnapshotDir(ctx.env.snapshotDir, 'merge-2'), 'identity_changes.parquet')}')`);
-    expect(snapshot).toEqual([{ previous_run_id: 'merge-1', kind: 'merge', golden_id: a, golden_ids: before.join(',') }]);
+    expect(snapshot).toEqual([{ previous_run_id: 'merge-1', kind: 'merge', golden_id: a, golden_ids: before }]);
     expect(await db('core.customers').where({ run_id: 'merge-2' }).count<{ n: string }[]>('* as n')).toEqual([{ n: '1' }]);
   });
 

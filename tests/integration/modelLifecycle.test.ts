@@ -48,7 +48,7 @@ test('the first run registers one champion per product with its holdout metrics,
     expect(createHash('sha256').update(readFileSync(m.training_snapshot_path)).digest('hex')).toBe(m.training_snapshot_sha256);
     const [split] = await duckQuery(
       `select count(*) filter (where split = 'train')::int as train, count(*) filter (where split = 'holdout')::int as holdout,
-              max(as_of) filter (where split = 'train') as last_train, min(as_of) filter (where split = 'holdout') as first_holdout
+              (max(as_of) filter (where split = 'train'))::varchar as last_train, (min(as_of) filter (where split = 'holdout'))::varchar as first_holdout
        from read_parquet('${m.training_snapshot_path}')`,
     );
     expect(split!.train).toBe(m.training_rows);

@@ -9,6 +9,7 @@ import { computeLift } from '../../transforms/lift';
 import { SIGNAL_COLLECT_NOW, WORKFLOW_COLLECT_OUTCOMES, WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../../shared';
 import { createTestContext, type TestContext } from '../helpers/testContext';
 import { duckQuery } from '../helpers/duck';
+import { captureCli } from '../helpers/cliOutput';
 
 // Day 0: dispatch. Day 30: the follow-up extracts (same bank, products opened since) are loaded by a second run,
 // then the day-0 outcome workflows are told to collect. Attribution must find conversions in both arms.
@@ -123,7 +124,7 @@ test('breakdowns by segment, channel and score decile add up to the campaign tot
 test('outcomes.parquet and results.parquet match the tables and are listed in the stage record', async () => {
   const stage = await ctx.db('audit.stage_runs').where({ run_id: 'it-day0', stage: 'outcomes' }).first();
   const files = stage.files as { path: string; rows: number }[];
-  expect(files.map((f) => f.path).sort()).toEqual(['outcomes.parquet', 'results.parquet']);
+  expect(files.map((f) => f.path).sort()).toEqual(['outcomes.parquet', 'report.html', 'results.parquet']);
   const dir = day0.snapshotDir;
   expect(existsSync(path.join(dir, 'results.parquet'))).toBe(true);
   const [o] = await duckQuery(`select count(*)::int as n, count(*) filter (where converted)::int as conv from read_parquet('${path.join(dir, 'outcomes.parquet')}')`);
@@ -134,7 +135,7 @@ test('outcomes.parquet and results.parquet match the tables and are listed in th
   expect(files.find((f) => f.path === 'results.parquet')!.rows).toBe(Number((await ctx.db('campaign.results').where({ run_id: 'it-day0' }).count<{ n: string }[]>('* as n'))[0]!.n));
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
   const outcomes = manifest.stages.find((s: { stage: string }) => s.stage === 'outcomes');
-  expect(outcomes.files.map((f: { path: string }) => f.path).sort()).toEqual(['outcomes.parquet', 'results.parquet']);
+  expect(outcomes.files.map((f: { path: string }) => f.path).sort()).toEqual(['outcomes.parquet', 'report.html', 'results.parquet']);
 });
 
 test('labelled contacts of both arms feed the next training set, with features from before the contact', async () => {
@@ -211,20 +212,15 @@ test('last touch: a later treatment contact for the same product takes the credi
 
 test('portrait report prints the outcome table (text and --json) and exits 0; an unknown run is a usage error', async () => {
   const { main } = await import('../../cli/portrait');
-  const saved = { url: process.env.DATABASE_URL, write: process.stdout.write };
-  let printed = '';
-  process.env.DATABASE_URL = ctx.databaseUrl;
-  process.stdout.write = ((chunk: string) => {
-    printed += chunk;
-    return true;
-  }) as typeof process.stdout.write;
+  const cli = captureCli(ctx.databaseUrl);
   try {
     await expect(main(['report', 'it-day0', '--json'])).resolves.toBe(0);
-    const json = JSON.parse(printed);
-    printed = '';
+    const json = JSON.parse(cli.printed());
+    cli.clear();
     await expect(main(['report', 'it-day0'])).resolves.toBe(0);
     await expect(main(['report', 'no-such-run'])).rejects.toThrow('no run with id no-such-run');
-    process.stdout.write = saved.write;
+    const printed = cli.printed();
+    cli.restore();
     expect(json.campaigns.map((c: { campaignId: string }) => c.campaignId)).toEqual(config.campaigns.map((c) => c.id).sort());
     const table = await ctx.db('campaign.results').where({ run_id: 'it-day0' }).count<{ n: string }[]>('* as n');
     expect(json.campaigns.reduce((n: number, c: { rows: unknown[] }) => n + c.rows.length, 0)).toBe(Number(table[0]!.n));
@@ -232,7 +228,6 @@ test('portrait report prints the outcome table (text and --json) and exits 0; an
     expect(printed).toContain('score_decile=10');
     expect(printed).toContain('Qini coefficient');
   } finally {
-    process.stdout.write = saved.write;
-    process.env.DATABASE_URL = saved.url;
+    cli.restore();
   }
 });

@@ -1,4 +1,4 @@
-import { buildResultRows, type ArmGroup } from '../../transforms/outcomeResults';
+import { buildResultRows, uncollectedResultRow, type ArmGroup } from '../../transforms/outcomeResults';
 
 const campaign = { id: 'cl_test', costPerContact: 0.5, valuePerConversion: 100 };
 const arm = (contacts: number, conversions: number) => ({ contacts, conversions });
@@ -10,7 +10,7 @@ const groups: ArmGroup[] = [
 ];
 
 describe('buildResultRows', () => {
-  const rows = buildResultRows(campaign, groups);
+  const rows = buildResultRows(campaign, groups, { status: 'final', finalOn: '2026-12-20', observedThrough: '2026-12-20' });
 
   it('sorts campaign, segment, channel, then deciles numerically', () => {
     expect(rows.map((r) => `${r.dimension}:${r.dimension_value}`)).toEqual(['campaign:all', 'channel:sms', 'score_decile:2', 'score_decile:10']);
@@ -41,5 +41,22 @@ describe('buildResultRows', () => {
     expect(d10.qini).toBeCloseTo(2, 12);
     expect(rows[1]!.uplift_at_k).toBeNull();
     expect(rows[1]!.qini_coefficient).toBeNull();
+  });
+});
+
+describe('pending outcomes', () => {
+  const rows = buildResultRows(campaign, groups, { status: 'pending', finalOn: '2026-12-20', observedThrough: '2026-12-05' });
+
+  it('an open window keeps the counts so far and the cost, and computes no rate, lift, value or ROI', () => {
+    const all = rows.find((r) => r.dimension === 'campaign')!;
+    expect(all).toMatchObject({ status: 'pending', final_on: '2026-12-20', observed_through: '2026-12-05', treatment_contacts: 20, treatment_conversions: 6, control_contacts: 10, control_conversions: 2, cost: 10 });
+    for (const r of rows) {
+      for (const k of ['treatment_rate', 'control_rate', 'absolute_lift', 'relative_lift', 'incremental_conversions', 'value', 'incremental_value', 'roi', 'uplift_at_k', 'qini', 'qini_coefficient'] as const) expect(r[k]).toBeNull();
+    }
+  });
+
+  it('a campaign never collected has contacts and cost, and unknown (null, not 0) conversions', () => {
+    const row = uncollectedResultRow(campaign, { treatment: 40, control: 7 }, '2026-12-20');
+    expect(row).toMatchObject({ dimension: 'campaign', status: 'pending', final_on: '2026-12-20', observed_through: null, treatment_contacts: 40, control_contacts: 7, treatment_conversions: null, control_conversions: null, cost: 20, roi: null, absolute_lift: null });
   });
 });
