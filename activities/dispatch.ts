@@ -4,7 +4,7 @@ import { runSnapshotDir } from './snapshots';
 import { materialize } from '../relations/materialize';
 import { dispatch as dispatchSnapshot, eligibility as eligibilitySnapshot } from '../relations/snapshots';
 import { csvLine } from './ingest';
-import { bulkSessionSql, copyWriter, withTransaction } from './pg';
+import { copyWriter, withTransaction } from './pg';
 import {
   arbitrate, assignControl, checkControlShare, expectedControlShare, firstFailedPolicy, idempotencyKey, isCampaignActive,
   type Candidate, type ControlShareCheck, type EligiblePair, type ExclusionReason, type Policies,
@@ -157,37 +157,33 @@ export function createDispatchActivities(deps: ActivityDeps) {
         for (const campaign of active) {
           summary[campaign.id] = { treatment: 0, control: 0, globalHoldout: 0, campaignHoldout: 0, excluded: {}, controlShare: checkControlShare(0, 0, 0, 1) };
           // Streamed on a pool connection while this client runs the COPY: memory stays bounded by the eligible pairs.
-          // Its own read-only transaction carries the bulk settings (its sorts and hashes stay in memory).
-          await db.transaction(async (trx) => {
-            await trx.raw(bulkSessionSql(env.workMem));
-            const rows = trx
-              .raw(CANDIDATES_SQL, [asOf, timezone, policies.frequencyCap.days, runId, campaign.channel, campaign.product, pgTextArray(campaign.segments), pgTextArray(campaign.triggers), campaign.sendTime])
-              .stream() as AsyncIterable<CandidateRow>;
-            for await (const row of rows) {
-              const candidate: Candidate = {
-                goldenId: row.golden_id,
-                segment: row.segment,
-                score: Number(row.score),
-                consentGranted: row.granted,
-                reachable: row.reachable,
-                maxOverdueDays: Number(row.max_overdue_days ?? 0),
-                creditBand: row.credit_band,
-                suppressions: row.suppressions,
-                daysSinceConversion: row.days_since_conversion === null ? null : Number(row.days_since_conversion),
-                daysSinceRefusal: row.days_since_refusal === null ? null : Number(row.days_since_refusal),
-                recentContacts: Number(row.recent_contacts),
-                channelContactsLastDay: Number(row.channel_contacts_last_day),
-              };
-              const reason = firstFailedPolicy(candidate, campaign, policies);
-              if (reason) {
-                const consent = { consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null };
-                await record(campaign.id, candidate.goldenId, reason, policyFacts(reason, candidate, consent, campaign, policies));
-                continue;
-              }
-              pairs.push({ campaignId: campaign.id, goldenId: candidate.goldenId, score: candidate.score });
-              eligibleFacts.set(`${campaign.id}\u0000${candidate.goldenId}`, { score: candidate.score, consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null });
+          const rows = db
+            .raw(CANDIDATES_SQL, [asOf, timezone, policies.frequencyCap.days, runId, campaign.channel, campaign.product, pgTextArray(campaign.segments), pgTextArray(campaign.triggers), campaign.sendTime])
+            .stream() as AsyncIterable<CandidateRow>;
+          for await (const row of rows) {
+            const candidate: Candidate = {
+              goldenId: row.golden_id,
+              segment: row.segment,
+              score: Number(row.score),
+              consentGranted: row.granted,
+              reachable: row.reachable,
+              maxOverdueDays: Number(row.max_overdue_days ?? 0),
+              creditBand: row.credit_band,
+              suppressions: row.suppressions,
+              daysSinceConversion: row.days_since_conversion === null ? null : Number(row.days_since_conversion),
+              daysSinceRefusal: row.days_since_refusal === null ? null : Number(row.days_since_refusal),
+              recentContacts: Number(row.recent_contacts),
+              channelContactsLastDay: Number(row.channel_contacts_last_day),
+            };
+            const reason = firstFailedPolicy(candidate, campaign, policies);
+            if (reason) {
+              const consent = { consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null };
+              await record(campaign.id, candidate.goldenId, reason, policyFacts(reason, candidate, consent, campaign, policies));
+              continue;
             }
-          });
+            pairs.push({ campaignId: campaign.id, goldenId: candidate.goldenId, score: candidate.score });
+            eligibleFacts.set(`${campaign.id}\u0000${candidate.goldenId}`, { score: candidate.score, consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null });
+          }
           heartbeat({ campaign: campaign.id });
         }
 
