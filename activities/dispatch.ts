@@ -141,10 +141,11 @@ export function createDispatchActivities(deps: ActivityDeps) {
       await withTransaction(databaseUrl, async (client) => {
         await client.query('delete from campaign.eligibility where run_id = $1', [runId]);
         await client.query('delete from campaign.dispatch where run_id = $1', [runId]);
-        const eligibility = copyWriter(client, 'copy campaign.eligibility (run_id, campaign_id, golden_id, eligible, reason, facts) from stdin with (format csv)');
+        const eligibility = copyWriter(client, 'copy campaign.eligibility (run_id, campaign_id, product, golden_id, eligible, reason, facts) from stdin with (format csv)');
         let eligibilityBuf = '';
+        const productOf = new Map(active.map((c) => [c.id, c.product]));
         const record = async (campaignId: string, goldenId: string, reason: ExclusionReason | null, facts: Record<string, unknown> | null = null) => {
-          eligibilityBuf += csvLine([runId, campaignId, goldenId, reason ? 'false' : 'true', reason, facts && JSON.stringify(facts)]);
+          eligibilityBuf += csvLine([runId, campaignId, productOf.get(campaignId)!, goldenId, reason ? 'false' : 'true', reason, facts && JSON.stringify(facts)]);
           if (reason) summary[campaignId]!.excluded[reason] = (summary[campaignId]!.excluded[reason] ?? 0) + 1;
           if (eligibilityBuf.length > 1 << 20) {
             await eligibility.write(eligibilityBuf);
@@ -201,7 +202,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
           if (holdout === 'campaign') stats.campaignHoldout++;
           dispatchRows.push(
             csvLine([
-              runId, asOf, campaign.id, selection.goldenId, campaign.channel, arm, String(facts.score), idempotencyKey(campaign.id, asOf, selection.goldenId),
+              runId, asOf, campaign.id, campaign.product, selection.goldenId, campaign.channel, arm, String(facts.score), idempotencyKey(campaign.id, asOf, selection.goldenId),
               facts.consentId, facts.recordedAt, arm === 'treatment' ? 'delivered_file' : 'held_out', holdout, campaign.templateId, sendAtIso(asOf, campaign.sendTime, timezone),
             ]),
           );
@@ -210,7 +211,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
         await eligibility.end();
         const dispatch = copyWriter(
           client,
-          'copy campaign.dispatch (run_id, as_of, campaign_id, golden_id, channel, arm, score, idempotency_key, consent_id, consent_recorded_at, delivery_status, holdout, template_id, send_at) from stdin with (format csv)',
+          'copy campaign.dispatch (run_id, as_of, campaign_id, product, golden_id, channel, arm, score, idempotency_key, consent_id, consent_recorded_at, delivery_status, holdout, template_id, send_at) from stdin with (format csv)',
         );
         // Sorted so the ledger's physical order (and anything reading it unsorted) does not depend on arbitration order.
         await dispatch.write(dispatchRows.sort().join(''));

@@ -6,7 +6,7 @@ import type { ActivityDeps } from './deps';
 import { CONTRACTS, SOURCES, SOURCE_NAMES, sourcePath, type SourceContract, type SourceName } from '../config/sources';
 import { endOfDayMs } from '../transforms/validateRow';
 import { KEY_PART_SEPARATOR, KeyFilter, keyFilterBits, keyOf, NULL_KEY_PART } from '../transforms/keyFilter';
-import { ingestWorkerCount, parallelReadable, readCsvParallel, type HashedKeys, type ParallelReadStats } from './csvParallel';
+import { ingestWorkerCount, parallelReadable, readCsvParallel, type HashedKeys, type ParallelReadStats } from '../sourceReader/csvParallel';
 import { describeFailures, evaluateGates, type QualityCheck } from '../transforms/qualityGates';
 import { ErrorType, type StageResult } from '../shared';
 import { CsvCopyBuffer, copyWriter, knexRunner, withTransaction } from './pg';
@@ -17,7 +17,7 @@ import { previousSuccessfulRun } from '../db/previousRun';
 import { writeSnapshot } from '../relations/parquet';
 import { snapshotRun } from '../relations/materialize';
 import { quality, quarantine } from '../relations/snapshots';
-import { readSourceRows, SourceReadError, type RowOutcome } from './sourceRows';
+import { readSourceRows, SourceReadError, type RowOutcome } from '../sourceReader/sourceRows';
 
 export interface SourceLoadResult {
   source: SourceName;

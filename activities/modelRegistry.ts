@@ -33,7 +33,7 @@ export const TRAINING_ATTRIBUTION_DAYS = 30;
 /** Tags scored relative to the population they are computed with (quintiles): not comparable between training and scoring. */
 const RELATIVE_TAGS = new Set(['rfm_recency_score', 'rfm_frequency_score', 'rfm_monetary_score']);
 const ALGORITHM = 'portrait-histforest@1';
-/** Tags the training-set builder computes as of each contact's eve (activities/tagSql.ts over a points relation). */
+/** Tags the training-set builder computes as of each contact's eve (sql/tagSql.ts over a points relation). */
 const POINT_IN_TIME_FEATURES: ReadonlySet<string> = new Set(FEATURE_TAGS);
 
 interface ModelRow {

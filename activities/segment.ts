@@ -1,7 +1,6 @@
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
-import { recordStage } from './runs';
-import { rebuild, snapshotRun } from '../relations/materialize';
+import { materialize, rebuild, snapshotRun } from '../relations/materialize';
 import { clusters, PROFILE_MEDIANS, segmentProfiles, segments } from '../relations/snapshots';
 import { csvLine } from './ingest';
 import { bulkSessionSql, copyWriter, withTransaction } from './pg';
@@ -46,16 +45,26 @@ export function createSegmentActivities(deps: ActivityDeps) {
       const unassigned = await db('mart.segments').where({ run_id: runId }).whereNull('segment').count<{ n: string }[]>('* as n');
       if (Number(unassigned[0]!.n) > 0) throw ApplicationFailure.nonRetryable(`${unassigned[0]!.n} customers matched no segment; the last rule must be the catch-all 'true'`, ErrorType.InvalidConfig);
       const profiles = await writeProfiles(runId, rules);
-      const files = await snapshotRun(deps, runId, [segments, segmentProfiles]);
       let clusterDetails: Record<string, unknown> | undefined;
-      if (clustering.enabled) {
-        const result = await assignClusters(runId, clustering, seed);
-        clusterDetails = result.details;
-        files.push(result.file);
-      }
-      const segmentSizes = Object.fromEntries(profiles.map((p) => [p.segment, p.primary_size]));
-      log.info({ run_id: runId, stage: 'segment', segments: segmentSizes }, 'segments assigned');
-      return recordStage(db, runId, { stage: 'segment', rows: files[0]!.rows, files, details: { segments: segmentSizes, profiles, clusters: clusterDetails } }, startedAt);
+      // The tables were rebuilt and analyzed above (profiles need them committed); the rest is the common path.
+      return materialize(deps, {
+        runId,
+        stage: 'segment',
+        startedAt,
+        tables: [],
+        snapshots: [segments, segmentProfiles],
+        moreFiles: async () => {
+          if (!clustering.enabled) return [];
+          const result = await assignClusters(runId, clustering, seed);
+          clusterDetails = result.details;
+          return [result.file];
+        },
+        details: async () => {
+          const segmentSizes = Object.fromEntries(profiles.map((p) => [p.segment, p.primary_size]));
+          log.info({ run_id: runId, stage: 'segment', segments: segmentSizes }, 'segments assigned');
+          return { segments: segmentSizes, profiles, clusters: clusterDetails };
+        },
+      });
     },
   };
 

@@ -1,5 +1,5 @@
 import type { ActivityDeps } from './deps';
-import { tagSelectSql } from './tagSql';
+import { tagSelectSql } from '../sql/tagSql';
 import { bulkSessionSql } from './pg';
 import { previousSuccessfulRun } from '../db/previousRun';
 import { materialize } from '../relations/materialize';

@@ -28,11 +28,7 @@ export interface XlsxWriter {
 export async function openTargetListXlsx(target: string, sheetName: string, columns: readonly XlsxColumn[], fixedTime: Date): Promise<XlsxWriter> {
   await mkdir(path.dirname(target), { recursive: true });
   const tmp = `${target}.partial`;
-  const workbook = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: tmp, useStyles: true, useSharedStrings: false });
-  // exceljs stamps zip entries with the current time; a fixed time keeps the file byte-identical across re-runs.
-  const zip = (workbook as unknown as { zip: { append: (source: unknown, data: Record<string, unknown>) => unknown } }).zip;
-  const append = zip.append.bind(zip);
-  zip.append = (source, data) => append(source, { ...data, date: fixedTime });
+  const workbook = pinnedTimeWorkbook({ filename: tmp, useStyles: true, useSharedStrings: false }, fixedTime);
   workbook.creator = 'Portrait';
   workbook.lastModifiedBy = 'Portrait';
   workbook.created = fixedTime;
@@ -63,6 +59,33 @@ export async function openTargetListXlsx(target: string, sheetName: string, colu
       await rm(tmp, { force: true });
     },
   };
+}
+
+type ZipOwner = { zip: { append: (source: unknown, data: Record<string, unknown>) => unknown; pinned?: boolean } };
+const StreamingWorkbook = ExcelJS.stream.xlsx.WorkbookWriter as unknown as new (options: Partial<ExcelJS.stream.xlsx.WorkbookStreamWriterOptions>) => ExcelJS.stream.xlsx.WorkbookWriter & { addThemes(): Promise<void>; addOfficeRels(): Promise<void> };
+
+/**
+ * exceljs stamps every zip entry with the current time, the first two (theme, rels) from inside its constructor; the
+ * entries are pinned to `fixedTime` from the first append on, so the same rows give a byte-identical file.
+ */
+function pinnedTimeWorkbook(options: Partial<ExcelJS.stream.xlsx.WorkbookStreamWriterOptions>, fixedTime: Date): ExcelJS.stream.xlsx.WorkbookWriter {
+  const pin = (owner: ZipOwner) => {
+    if (owner.zip.pinned) return;
+    const append = owner.zip.append.bind(owner.zip);
+    owner.zip.append = (source, data) => append(source, { ...data, date: fixedTime });
+    owner.zip.pinned = true;
+  };
+  class PinnedWorkbook extends StreamingWorkbook {
+    override addThemes() {
+      pin(this as unknown as ZipOwner);
+      return super.addThemes();
+    }
+    override addOfficeRels() {
+      pin(this as unknown as ZipOwner);
+      return super.addOfficeRels();
+    }
+  }
+  return new PinnedWorkbook(options);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { tagSelectSql } from './tagSql';
+import { tagSelectSql } from '../sql/tagSql';
 import { bulkSessionSql } from './pg';
 
 export interface TrainingRow {

@@ -18,7 +18,7 @@ import { createDb, migrate } from '../db/knex';
 import { generateSourceExtracts } from '../generator/generate';
 import { createActivities } from '../activities';
 import type { SourceLoadResult } from '../activities/ingest';
-import { ingestWorkerCount } from '../activities/csvParallel';
+import { ingestWorkerCount } from '../sourceReader/csvParallel';
 import { createLogger } from '../services/logger';
 import { dropDatabase, ensureDatabase, ensurePostgres, withDatabase } from '../services/postgres';
 

@@ -11,7 +11,7 @@ import { createDb } from '../db/knex';
 import { evaluateCsv } from '../models/evaluateCsv';
 import { TAGS, TAG_CATALOGUE_VERSION } from '../transforms/tagCatalogue';
 import { ENCODINGS, SOURCES, SOURCE_NAMES, type Encoding, type SourceName } from '../config/sources';
-import { validateSourceFile } from '../activities/validateFile';
+import { validateSourceFile } from '../sourceReader/validateFile';
 import { TRIGGER_EVENTS } from '../activities/tags';
 import { generateSourceExtracts, type ChannelContact } from '../generator/generate';
 import { createLogger } from '../services/logger';

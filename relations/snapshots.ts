@@ -9,7 +9,10 @@ import { col, relation, type ColumnDef, type ColumnType, type RelationDef } from
 
 const RUN = ':runId';
 
-/** Campaign → product as the run's recorded config says (dispatch, eligibility and outcomes carry the product). */
+/**
+ * Campaign → product as the run's recorded config says: the fallback for ledger rows written before the ledgers had
+ * a product column (a run of an older version whose outcomes are collected now).
+ */
 const RUN_CAMPAIGNS = `(select c->>'id' as campaign_id, c->>'product' as product from audit.runs r
   cross join lateral jsonb_array_elements(case when jsonb_typeof(r.config->'campaigns') = 'array' then r.config->'campaigns' else '[]'::jsonb end) c
   where r.run_id = ${RUN})`;
@@ -225,11 +228,11 @@ export const eligibility = relation({
   doc: 'Every customer × campaign verdict: eligible, or the first policy that failed.',
   key: ['campaign_id', 'golden_id'],
   sortBy: ['campaign_id', 'golden_id'],
-  from: `campaign.eligibility e left join ${RUN_CAMPAIGNS} p on p.campaign_id = e.campaign_id`,
+  from: `campaign.eligibility e left join ${RUN_CAMPAIGNS} p on p.campaign_id = e.campaign_id and e.product is null`,
   where: `e.run_id = ${RUN}`,
   columns: [
     col('campaign_id', 'VARCHAR', { sql: 'e.campaign_id' }),
-    col('product', 'VARCHAR', { sql: 'p.product' }),
+    col('product', 'VARCHAR', { sql: 'coalesce(e.product, p.product)' }),
     col('golden_id', 'VARCHAR'),
     col('eligible', 'BOOLEAN'),
     col('reason', 'VARCHAR', { nullable: true, doc: 'first failed policy; null when eligible' }),
@@ -242,11 +245,11 @@ export const dispatch = relation({
   doc: 'The dispatch ledger: every selected contact of both arms, with proof of consent.',
   key: ['campaign_id', 'golden_id'],
   sortBy: ['campaign_id', 'golden_id'],
-  from: `campaign.dispatch d left join ${RUN_CAMPAIGNS} p on p.campaign_id = d.campaign_id`,
+  from: `campaign.dispatch d left join ${RUN_CAMPAIGNS} p on p.campaign_id = d.campaign_id and d.product is null`,
   where: `d.run_id = ${RUN}`,
   columns: [
     col('campaign_id', 'VARCHAR', { sql: 'd.campaign_id' }),
-    col('product', 'VARCHAR', { sql: 'p.product' }),
+    col('product', 'VARCHAR', { sql: 'coalesce(d.product, p.product)' }),
     col('golden_id', 'VARCHAR'),
     col('channel', 'VARCHAR'),
     col('arm', 'VARCHAR', { doc: 'treatment | control' }),
@@ -266,19 +269,22 @@ export const outcomes = relation({
   doc: 'One row per contact of every campaign measured so far: converted or not within the attribution window.',
   key: ['campaign_id', 'golden_id'],
   sortBy: ['campaign_id', 'golden_id'],
-  from: `campaign.outcomes o left join ${RUN_CAMPAIGNS} p on p.campaign_id = o.campaign_id`,
+  // The contact's ledger row says what was offered.
+  from: `campaign.outcomes o
+    left join campaign.dispatch d on d.run_id = o.run_id and d.campaign_id = o.campaign_id and d.golden_id = o.golden_id
+    left join ${RUN_CAMPAIGNS} p on p.campaign_id = o.campaign_id`,
   where: `o.run_id = ${RUN}`,
   columns: [
     col('campaign_id', 'VARCHAR', { sql: 'o.campaign_id' }),
-    col('product', 'VARCHAR', { sql: 'p.product' }),
-    col('golden_id', 'VARCHAR'),
-    col('arm', 'VARCHAR'),
+    col('product', 'VARCHAR', { sql: 'coalesce(d.product, p.product)' }),
+    col('golden_id', 'VARCHAR', { sql: 'o.golden_id' }),
+    col('arm', 'VARCHAR', { sql: 'o.arm' }),
     col('converted', 'BOOLEAN'),
     col('converted_at', 'DATE', { nullable: true }),
     col('value', 'DECIMAL(18,2)', { nullable: true, pg: 'double precision' }),
     col('contacted_on', 'DATE', { nullable: true }),
     col('segment', 'VARCHAR', { nullable: true }),
-    col('channel', 'VARCHAR', { nullable: true }),
+    col('channel', 'VARCHAR', { nullable: true, sql: 'o.channel' }),
     col('audience_decile', 'INT32', { nullable: true, sql: 'o.score_decile', doc: "decile of the score within the campaign's dispatched audience, 1 = highest" }),
   ],
 });
@@ -297,14 +303,16 @@ export const results = relation({
   doc: 'Lift with confidence intervals, ROI and Qini per campaign and per segment, channel and audience decile.',
   key: ['campaign_id', 'dimension', 'dimension_value'],
   sortBy: ['campaign_id', 'dimension', 'dimension_value'],
-  from: `campaign.results r left join ${RUN_CAMPAIGNS} p on p.campaign_id = r.campaign_id`,
+  from: `campaign.results r
+    left join (select distinct campaign_id, product from campaign.dispatch where run_id = ${RUN} and product is not null) d on d.campaign_id = r.campaign_id
+    left join ${RUN_CAMPAIGNS} p on p.campaign_id = r.campaign_id`,
   where: `r.run_id = ${RUN}`,
   // Breakdowns in their report order, deciles numerically.
   orderBySql: `r.campaign_id, array_position(array[${RESULT_DIMENSIONS.map((d) => `'${d}'`).join(', ')}]::text[], r.dimension),
     case when r.dimension = 'score_decile' then lpad(r.dimension_value, 3, '0') else r.dimension_value end`,
   columns: [
     col('campaign_id', 'VARCHAR', { sql: 'r.campaign_id' }),
-    col('product', 'VARCHAR', { sql: 'p.product' }),
+    col('product', 'VARCHAR', { sql: 'coalesce(d.product, p.product)' }),
     col('dimension', 'VARCHAR', { sql: `case r.dimension ${RESULT_DIMENSIONS.map((d) => `when '${d}' then '${dimensionName(d)}'`).join(' ')} else r.dimension end`, doc: 'campaign | segment | channel | audience_decile' }),
     col('dimension_value', 'VARCHAR'),
     col('status', 'VARCHAR', { doc: 'final | pending (window open or outcomes not collected: no lift, value or ROI)' }),

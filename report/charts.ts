@@ -48,7 +48,7 @@ export function barChart(id: string, opts: { categories: string[]; series: { nam
     id,
     {
       legend: opts.series.length > 1 ? legend(opts.series.map((s) => s.name)) : undefined,
-      grid: grid(),
+      grid: grid(opts.horizontal ? { right: 48 } : {}),
       xAxis: opts.horizontal ? value : category,
       yAxis: opts.horizontal ? category : value,
       series: opts.series.map((s) => ({
@@ -56,7 +56,7 @@ export function barChart(id: string, opts: { categories: string[]; series: { nam
         label: {
           show: opts.categories.length * opts.series.length <= 24, position: opts.stack ? ('inside' as const) : opts.horizontal ? ('right' as const) : ('top' as const), fontSize: 10,
           // Inside a stack, a label wider than its segment would cover the next one: small segments stay unlabelled (the table has them).
-          formatter: (p: { value: unknown }) => (opts.stack && Number(p.value) < 0.06 * stackMax ? '' : opts.percent ? `${(Number(p.value) * 100).toFixed(1)}%` : Number.isInteger(Number(p.value)) ? fmtInt(Number(p.value)) : Number(p.value).toFixed(3)),
+          formatter: (p: { value: unknown }) => (opts.stack && Number(p.value) < 0.06 * stackMax ? '' : opts.percent ? `${(Number(p.value) * 100).toFixed(1)}%` : Number.isInteger(Number(p.value)) ? fmtInt(Number(p.value)) : Number(p.value).toFixed(2)),
         },
       })),
     },

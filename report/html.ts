@@ -180,7 +180,16 @@ function segments(d: ReportData, tr: Translator): string {
   );
   const profiles = d.segments
     .filter((s) => s.distinguishing.length)
-    .map((s) => `<h4>${esc(tr.name(s.name))}</h4>${table([t('tag'), t('segmentMean'), t('populationMean'), t('smd')], s.distinguishing.map((x) => [tagName(x.tag, lang), dec(x.segment_mean), dec(x.population_mean), dec(x.smd)]))}`)
+    .map((s) => {
+      const id = `segment-profile-${s.segment}`;
+      const tags = s.distinguishing.map((x) => tagName(x.tag, lang));
+      return figure(
+        id,
+        `${tr.name(s.name)} · ${t('smd')}`,
+        barChart(id, { categories: tags, horizontal: true, height: 60 + 30 * tags.length, series: [{ name: t('smd'), values: s.distinguishing.map((x) => x.smd) }] }),
+        table([t('tag'), t('segmentMean'), t('populationMean'), t('smd')], s.distinguishing.map((x, i) => [tags[i]!, dec(x.segment_mean), dec(x.population_mean), dec(x.smd)])),
+      );
+    })
     .join('');
   return `${sizes}<h3>${esc(t('distinguishing'))}</h3>${profiles}`;
 }

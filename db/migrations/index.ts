@@ -13,6 +13,7 @@ import * as runChain from './20261206000000_run_chain';
 import * as eligibilityFacts from './20261206010000_eligibility_facts';
 import * as suppressionLog from './20261206020000_suppression_log';
 import * as outcomeStatus from './20261206150000_outcome_status';
+import * as ledgerProduct from './20261206200000_ledger_product';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
@@ -30,6 +31,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261206010000_eligibility_facts': eligibilityFacts,
   '20261206020000_suppression_log': suppressionLog,
   '20261206150000_outcome_status': outcomeStatus,
+  '20261206200000_ledger_product': ledgerProduct,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -5,7 +5,7 @@ import { loadConfig, configSha256 } from '../../config/load';
 import type { PortraitConfig } from '../../config/schema';
 import { generateSourceExtracts } from '../../generator/generate';
 import { SOURCES, SOURCE_NAMES } from '../../config/sources';
-import { validateSourceFile } from '../../activities/validateFile';
+import { validateSourceFile } from '../../sourceReader/validateFile';
 import { WORKFLOW_DAILY_RUN, type DailyRunInput } from '../../shared';
 import { createTestContext, type TestContext } from '../helpers/testContext';
 import { duckQuery } from '../helpers/duck';

@@ -107,9 +107,12 @@ test('final outcomes in results.parquet carry lift and ROI', async () => {
   }
 });
 
-/** Every chart the data calls for: one per section topic, per model product, per campaign. */
-function expectedCharts(): string[] {
+/** Every chart the data calls for: one per section topic, per profiled segment, per model product, per campaign. */
+async function expectedCharts(): Promise<string[]> {
   const ids = ['overview-contacts', 'quality-sources', 'quality-reasons', 'segments-sizes', 'base-aum', 'base-rfm', 'base-lifecycle', 'base-age'];
+  const profiled = await ctx.db('mart.segment_profiles').where({ run_id: 'rep-day0' }).whereRaw('jsonb_array_length(distinguishing) > 0').orderBy('priority').pluck('segment');
+  expect(profiled.length).toBeGreaterThan(0);
+  for (const segment of profiled) ids.push(`segment-profile-${segment}`);
   for (const p of config.model.products) ids.push(`model-roc-${p}`, `model-gains-${p}`, `model-calibration-${p}`, `model-importance-${p}`);
   for (const c of config.campaigns) {
     ids.push(`campaign-funnel-${c.id}`, `campaign-waterfall-${c.id}`, `outcome-rates-${c.id}`, `outcome-deciles-${c.id}`, `outcome-qini-${c.id}`, `outcome-segment-${c.id}`, `outcome-channel-${c.id}`, `history-${c.id}`);
@@ -140,7 +143,7 @@ for (const lang of ['zh', 'en'] as const) {
       return { id: f.getAttribute('data-chart'), shapes: svg ? svg.querySelectorAll('path, rect, text').length : 0, width: box?.width ?? 0, height: box?.height ?? 0 };
     }));
     const byId = new Map(charts.map((c) => [c.id, c]));
-    for (const id of expectedCharts()) {
+    for (const id of await expectedCharts()) {
       const chart = byId.get(id);
       expect({ id, present: !!chart }).toEqual({ id, present: true });
       expect(chart!.shapes).toBeGreaterThan(3);
@@ -165,7 +168,7 @@ test('readable without JavaScript: the charts are in the page itself', async () 
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto(`file://${path.join(day0.snapshotDir, 'report.html')}`);
-  expect(await page.$$eval('figure.chart svg', (s) => s.length)).toBe(expectedCharts().length);
+  expect(await page.$$eval('figure.chart svg', (s) => s.length)).toBe((await expectedCharts()).length);
   await context.close();
 });
 

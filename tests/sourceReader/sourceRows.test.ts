@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CsvCopyBuffer } from '../../activities/pg';
-import { readSourceRows, type RowOutcome } from '../../activities/sourceRows';
+import { readSourceRows, type RowOutcome } from '../../sourceReader/sourceRows';
 import { SOURCES } from '../../config/sources';
 import { endOfDayMs } from '../../transforms/validateRow';
 

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readCsvParallel, type ParallelReadStats } from '../../activities/csvParallel';
-import { readSourceRows } from '../../activities/sourceRows';
+import { readCsvParallel, type ParallelReadStats } from '../../sourceReader/csvParallel';
+import { readSourceRows } from '../../sourceReader/sourceRows';
 import { SOURCES } from '../../config/sources';
 import { CsvRecordSplitter, type CsvItem } from '../../transforms/csvRecords';
 import { endOfDayMs } from '../../transforms/validateRow';

@@ -2,7 +2,7 @@
  * Worker-thread entry of the parallel CSV ingest (csvParallel.ts): decodes, splits and validates one unit of whole
  * records at a time and encodes its loaded rows as COPY text. Rows are numbered from 1 within the unit; the row
  * number field is left as zeros at recorded offsets for the caller, which alone knows the unit's first row.
- * Loaded as dist/activities/csvWorker.js, or from this .ts file under ts-jest (see services/moduleWorker.ts).
+ * Loaded as dist/sourceReader/csvWorker.js, or from this .ts file under ts-jest (see services/moduleWorker.ts).
  */
 import { parentPort } from 'worker_threads';
 import type { SourceContract } from '../config/sources';
