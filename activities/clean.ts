@@ -8,7 +8,7 @@ import type { ActivityDeps } from './deps';
 import { cleanCustomer, type CleanCustomer, type RawCustomer } from '../transforms/customerRecord';
 import { clusterEdges, MATCH_THRESHOLD, scorePair, type MatchEdge, type MatchRecord } from '../transforms/entityResolution';
 import { csvLine } from './ingest';
-import { copyWriter, withTransaction } from './pg';
+import { bulkSessionSql, copyWriter, withTransaction } from './pg';
 import { previousSuccessfulRun } from '../db/previousRun';
 import { materialize } from '../relations/materialize';
 import { customers as customersSnapshot, identityChanges as identityChangesSnapshot } from '../relations/snapshots';
@@ -163,6 +163,7 @@ async function linkCandidates(client: Client, heartbeat: (details: unknown) => v
 async function resolveCustomers(deps: ActivityDeps, runId: string, previousRunId: string | null, heartbeat: (details: unknown) => void): Promise<ResolutionSummary> {
   const { db, databaseUrl, env } = deps;
   return withTransaction(databaseUrl, async (client) => {
+    await client.query(bulkSessionSql(env.workMem));
     for (const table of ['customer_sources', 'customers', 'identity_changes']) await client.query(`delete from core.${table} where run_id = $1`, [runId]);
     const phases: Record<string, number> = {};
     let mark = performance.now();

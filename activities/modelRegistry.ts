@@ -98,7 +98,7 @@ export async function refreshChampion(
     if (err instanceof LeakageError) throw ApplicationFailure.nonRetryable(`${product}: ${err.message}`, ErrorType.InvalidConfig);
     throw err;
   }
-  const rows = await buildTrainingSet(db, { runId, asOf: opts.asOf, timezone: opts.timezone, product, features: columns, attributionDays: TRAINING_ATTRIBUTION_DAYS, windowDays: params.trainingWindowDays, maxRows: params.maxTrainingRows, seed });
+  const rows = await buildTrainingSet(db, { runId, asOf: opts.asOf, timezone: opts.timezone, product, features: columns, attributionDays: TRAINING_ATTRIBUTION_DAYS, windowDays: params.trainingWindowDays, maxRows: params.maxTrainingRows, seed, workMem: env.workMem });
   const forestParams = { trees: params.trees, maxDepth: params.maxDepth, minSamplesLeaf: params.minSamplesLeaf, maxTrainingRows: params.maxTrainingRows, holdoutShare: params.holdoutShare };
   const trainingKey = createHash('sha256')
     .update(canonicalJson({ algorithm: ALGORITHM, features, params: forestParams, seed, rows: rows.map((r) => `${r.contact_id}:${r.as_of}:${r.label}`) }))

@@ -82,6 +82,16 @@ export function copyWriter(client: Client, sql: string): CopyWriter {
 
 export { CsvCopyBuffer } from '../transforms/copyText';
 
+/**
+ * Settings for one bulk transaction (`set local`: they end with it, and other sessions keep the server's). Servers
+ * ship with work_mem = 4MB, sized for many small OLTP sessions: a stage's few large sorts and hash aggregates then
+ * spill to temporary files (docs/PERFORMANCE.md). A stage runs a handful of such sessions at a time, so 256MB each
+ * stays far below the memory the server caches data in; PORTRAIT_WORK_MEM lowers or raises it for a given server.
+ */
+export function bulkSessionSql(workMem: string): string {
+  return `set local work_mem = '${workMem}'; set local hash_mem_multiplier = 2; set local maintenance_work_mem = '512MB'`;
+}
+
 /** A knex instance as a {@link SqlRunner} (autocommit: each statement on a pooled session). */
 export function knexRunner(db: Knex): SqlRunner {
   return { query: async (sql) => (await db.raw(sql)) as { rows: Record<string, unknown>[] } };

@@ -3,7 +3,7 @@ import type { ActivityDeps } from './deps';
 import { materialize, rebuild, snapshotRun } from '../relations/materialize';
 import { clusters, PROFILE_MEDIANS, segmentProfiles, segments } from '../relations/snapshots';
 import { csvLine } from './ingest';
-import { copyWriter, withTransaction } from './pg';
+import { bulkSessionSql, copyWriter, withTransaction } from './pg';
 import { checkSegmentRules, compileRules, compileSegments } from '../transforms/segmentRules';
 import { TAGS, TAG_IDS } from '../transforms/tagCatalogue';
 import { chooseK, fitStandardiser, relabelBySize, standardise } from '../models/kmeans';
@@ -31,6 +31,7 @@ export function createSegmentActivities(deps: ActivityDeps) {
       const primary = compileSegments(rules);
       // Dispatch and outcomes join this run's segments: rebuild analyzes them, so their plans see its rows.
       await rebuild(db, runId, ['mart.segments', 'mart.segment_memberships'], async (trx) => {
+        await trx.raw(bulkSessionSql(deps.env.workMem));
         await trx.raw(`insert into mart.segments (run_id, golden_id, segment) select run_id, golden_id, ${primary.sql} from mart.tags where run_id = ?`, [...primary.bindings, runId]);
         for (const rule of compileRules(rules)) {
           await trx.raw(

@@ -1,5 +1,6 @@
 import type { ActivityDeps } from './deps';
 import { tagSelectSql } from '../sql/tagSql';
+import { bulkSessionSql } from './pg';
 import { previousSuccessfulRun } from '../db/previousRun';
 import { materialize } from '../relations/materialize';
 import { tags, triggers } from '../relations/snapshots';
@@ -28,6 +29,7 @@ export function createTagActivities(deps: ActivityDeps) {
         startedAt,
         tables: ['mart.tags', 'mart.trigger_events'],
         build: async (trx) => {
+          await trx.raw(bulkSessionSql(deps.env.workMem));
           await trx.raw(
             `insert into mart.tags (run_id, golden_id, ${TAG_COLUMNS.join(', ')})
              select :runId, golden_id, ${TAG_COLUMNS.join(', ')} from (${tagSelectSql(points)}) x`,

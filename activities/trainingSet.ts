@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { tagSelectSql } from '../sql/tagSql';
+import { bulkSessionSql } from './pg';
 
 export interface TrainingRow {
   contact_id: string;
@@ -45,23 +46,27 @@ const LABELLED_CONTACTS_SQL = `(
  */
 export async function buildTrainingSet(
   db: Knex,
-  opts: { runId: string; asOf: string; timezone: string; product: string; features: readonly string[]; attributionDays: number; windowDays: number; maxRows: number; seed: number },
+  opts: { runId: string; asOf: string; timezone: string; product: string; features: readonly string[]; attributionDays: number; windowDays: number; maxRows: number; seed: number; workMem?: string },
 ): Promise<TrainingRow[]> {
   const half = Math.floor(opts.maxRows / 2);
   const points = `
     (select point_id, golden_id, as_of from labelled l where label order by md5(point_id || :seed), point_id limit :half)
     union all
     (select point_id, golden_id, as_of from labelled l where not label order by md5(point_id || :seed), point_id limit :negatives)`;
-  const rows = await db.raw(
-    // Labelled contacts grow with the contact history: enumerated once, not once per use.
-    `with labelled as materialized ${LABELLED_CONTACTS_SQL}
-     select x.point_id as contact_id, to_char(x.as_of, 'YYYY-MM-DD') as as_of, l.label::int as label, l.arm, ${opts.features.map((f) => `x."${f}"`).join(', ')}
-     from (${tagSelectSql(points)}) x
-     join labelled l on l.point_id = x.point_id
-     order by x.point_id`,
-    { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone, product: opts.product, attributionDays: opts.attributionDays, windowDays: opts.windowDays, seed: String(opts.seed), half, negatives: opts.maxRows - half },
-  );
-  return rows.rows as TrainingRow[];
+  // The tag query's aggregates stay in memory with the bulk settings, as in the daily tags stage.
+  return db.transaction(async (trx) => {
+    if (opts.workMem) await trx.raw(bulkSessionSql(opts.workMem));
+    const result = await trx.raw(
+      // Labelled contacts grow with the contact history: enumerated once, not once per use.
+      `with labelled as materialized ${LABELLED_CONTACTS_SQL}
+       select x.point_id as contact_id, to_char(x.as_of, 'YYYY-MM-DD') as as_of, l.label::int as label, l.arm, ${opts.features.map((f) => `x."${f}"`).join(', ')}
+       from (${tagSelectSql(points)}) x
+       join labelled l on l.point_id = x.point_id
+       order by x.point_id`,
+      { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone, product: opts.product, attributionDays: opts.attributionDays, windowDays: opts.windowDays, seed: String(opts.seed), half, negatives: opts.maxRows - half },
+    );
+    return result.rows as TrainingRow[];
+  });
 }
 
 /**

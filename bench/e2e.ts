@@ -6,7 +6,10 @@
  * audit tables, as `portrait runs --json` reports them), the worker's and PostgreSQL's peak memory, and each day's
  * ratio to day 1. Generation is not timed; outcome collection is left out (awaitOutcomes false). --check then asserts
  * the month invariants (bench/monthCheck.ts) and exits 1 with one line per violation. JSON on stdout, progress on
- * stderr. Services are found or started as `portrait demo` does; the runs go to a fresh database portrait_bench_e2e.
+ * stderr (--no-anchors skips the anchors). Services are found or started as `portrait demo` does; the runs go to a fresh database (--database, default
+ * portrait_bench_e2e). Each day also lists its activities' run times from the workflow history. After the runs, the
+ * anchors on day 1's files (bench/anchors.ts): `psql \copy` of the largest source, beside ingest's time for that
+ * source, and DuckDB computing the per-customer transaction aggregates from the CSV.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -23,8 +26,9 @@ import { listRuns } from '../cli/runs';
 import { addDays, runConsecutiveDays } from './consecutiveDays';
 import { checkMonth, readMonthFacts, timeTrend } from './monthCheck';
 import { postgresSampler, resetPeak, statusMb } from './processMemory';
+import { activityTimings, duckdbTransactionAnchor, largestSource, psqlCopyAnchor, type ActivityTiming } from './anchors';
 
-const DATABASE = 'portrait_bench_e2e';
+const DEFAULT_DATABASE = 'portrait_bench_e2e';
 const SAMPLE_MS = 500;
 const MAX_DAYS = 366;
 
@@ -36,10 +40,12 @@ interface DayResult {
   stages: { stage: string; seconds: number; rows: number }[];
   worker_peak_rss_mb: number | null;
   postgres_peak_rss_mb: number | null;
+  activities: ActivityTiming[];
 }
 
 function parse(argv: string[]) {
-  const { values } = parseFlags(argv, { customers: { type: 'string' }, days: { type: 'string' }, seed: { type: 'string' }, start: { type: 'string' }, check: { type: 'boolean' } });
+  const { values } = parseFlags(argv, { customers: { type: 'string' }, days: { type: 'string' }, seed: { type: 'string' }, start: { type: 'string' }, check: { type: 'boolean' }, database: { type: 'string' }, 'no-anchors': { type: 'boolean' } });
+  if (values.database !== undefined && !/^[a-z_][a-z0-9_]*$/.test(values.database)) throw new UsageError(`--database must be a lower-case identifier, got "${values.database}"`);
   const days = requireInt(values.days, '--days', 1);
   if (days > MAX_DAYS) throw new UsageError(`--days must be at most ${MAX_DAYS}, got ${days}`);
   return {
@@ -48,6 +54,8 @@ function parse(argv: string[]) {
     seed: requireInt(values.seed, '--seed', 0, 7),
     start: values.start === undefined ? '2026-11-20' : requireDate(values.start, '--start'),
     check: !!values.check,
+    database: values.database ?? DEFAULT_DATABASE,
+    anchors: !values['no-anchors'],
   };
 }
 
@@ -65,9 +73,9 @@ async function main(argv: string[]): Promise<number> {
   const outcomeWorkflows: string[] = [];
   try {
     const admin = withDatabase(stack.databaseUrl, 'postgres');
-    await dropDatabase(admin, DATABASE);
-    await ensureDatabase(admin, DATABASE);
-    const databaseUrl = withDatabase(stack.databaseUrl, DATABASE);
+    await dropDatabase(admin, opts.database);
+    await ensureDatabase(admin, opts.database);
+    const databaseUrl = withDatabase(stack.databaseUrl, opts.database);
     db = createDb(databaseUrl, 2);
     await migrate(db);
     // A private task queue, so no other worker (other code) takes the benchmark's tasks.
@@ -118,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
           stages: run.stages.map((s) => ({ stage: s.stage, seconds: round(s.seconds), rows: s.rows })),
           worker_peak_rss_mb: workerPeak === null ? null : round(workerPeak, 1),
           postgres_peak_rss_mb: pgPeak === null ? null : round(pgPeak, 1),
+          activities: await activityTimings(client.workflow.getHandle(`dailyRun-${result.runId}`)),
         });
         progress(`day ${k + 1}/${opts.days} ${result.asOf}: ${round(total)} s (${days.at(-1)!.ratio_to_day1} × day 1)`);
       },
@@ -125,6 +134,20 @@ async function main(argv: string[]): Promise<number> {
     await pgMemory?.close();
 
     const report: Record<string, unknown> = { customers: opts.customers, days };
+    if (opts.anchors && days.length) {
+      // Same files as day 1, after the runs, so they neither compete with nor warm the cache for the timed stages.
+      progress('anchors: psql \\copy and DuckDB on day 1 files');
+      const inputDir = path.join(dataDir, dates[0]!);
+      const largest = largestSource(inputDir, dates[0]!);
+      const copy = await psqlCopyAnchor(db, databaseUrl, largest.source, largest.file);
+      const ingest = days[0]!.activities.find((a) => a.activity === `ingestSource:${largest.source}`);
+      report.anchors = {
+        psql_copy: { ...copy, bytes: largest.bytes },
+        ingest_source_seconds: ingest?.seconds ?? null,
+        ingest_to_psql_copy_rate: ingest && 'seconds' in copy && ingest.seconds > 0 ? round(copy.seconds / ingest.seconds, 3) : null,
+        duckdb_transaction_aggregates: await duckdbTransactionAnchor(inputDir, dates[0]!, config.timezone),
+      };
+    }
     let violations: string[] = [];
     if (opts.check) {
       violations = checkMonth(await readMonthFacts(db, runIds, dates), config.policies);

@@ -19,6 +19,7 @@ const envSchema = z.object({
   PORTRAIT_BACKFILL_MAX_DAYS: z.coerce.number().int().positive().default(366),
   PORTRAIT_SIGNING_KEY: z.string().min(1).optional(),
   PORTRAIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  PORTRAIT_WORK_MEM: z.string().regex(/^\d+(kB|MB|GB)$/, 'a PostgreSQL size such as 256MB').default('256MB'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -41,6 +42,8 @@ export type PortraitEnv = Readonly<{
   backfillMaxDays: number;
   /** Ed25519 private key (PEM) that signs each run's manifest.json; unset = runs are not signed. */
   signingKeyPem?: string;
+  /** work_mem of the bulk stages' sessions (activities/pg.ts bulkSessionSql). */
+  workMem: string;
 }>;
 
 /** Parses the environment once; a bad variable fails fast with its name. */
@@ -68,6 +71,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): PortraitEnv {
     ingestWorkers: e.PORTRAIT_INGEST_WORKERS,
     backfillMaxDays: e.PORTRAIT_BACKFILL_MAX_DAYS,
     signingKeyPem,
+    workMem: e.PORTRAIT_WORK_MEM,
   });
 }
 

