@@ -154,5 +154,6 @@ test('cancel stops a running run: recorded as cancelled, its activity cancelled,
   // --limit keeps the latest matching runs, each with its own stages.
   const latest = JSON.parse((await cli(['runs', '--limit', '1', '--json'])).stdout);
   expect(latest).toEqual([listed.at(-1)]);
-  expect(latest[0].stages.map((s: { stage: string }) => s.stage)).toEqual(result.stages.map((s: { stage: string }) => s.stage));
+  // The workflow's stages, then outcomes: a finished run records its report and pending outcome files at the end.
+  expect(latest[0].stages.map((s: { stage: string }) => s.stage)).toEqual([...result.stages.map((s: { stage: string }) => s.stage), 'outcomes']);
 });
