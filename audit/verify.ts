@@ -6,8 +6,15 @@ import { ParquetReader } from '@dsnp/parquetjs';
 import { sha256File } from '../activities/snapshots';
 import { MANIFEST_FILE, SIGNATURE_FILE, chainSha256, listedFiles, signatureValid, type ManifestLike } from './manifest';
 
-/** `unchecked`: a signature is present but no public key was given to check it with. */
-export type SignatureStatus = 'valid' | 'invalid' | 'absent' | 'unchecked';
+export type SignatureStatus = 'valid' | 'invalid' | 'absent';
+
+/** A signed folder and no public key to check it with: never reported as ok (the CLI makes it a usage error). */
+export class PublicKeyRequired extends Error {
+  override readonly name = 'PublicKeyRequired';
+  constructor() {
+    super(`${SIGNATURE_FILE} is present: pass --public-key FILE to check it`);
+  }
+}
 
 export interface VerifyProblem {
   path: string;
@@ -28,8 +35,11 @@ export interface FolderVerification extends VerifyReport {
 /**
  * Checks one run folder with nothing but the folder (and optionally the signer's public key): every listed file's
  * sha256 and, for Parquet, the row count in its footer; files present but not listed; the detached signature.
+ * Throws PublicKeyRequired when the folder is signed and no public key is given.
  */
 export async function verifyRunFolder(folder: string, options: { publicKey?: KeyObject; checkPreviousBeside?: boolean } = {}): Promise<FolderVerification> {
+  // Before any hashing: a signed folder without a key is a usage error, not a slow "ok".
+  if (!options.publicKey && existsSync(path.join(folder, SIGNATURE_FILE))) throw new PublicKeyRequired();
   const problems: VerifyProblem[] = [];
   const manifestPath = path.join(folder, MANIFEST_FILE);
   let body: Buffer;
@@ -140,7 +150,7 @@ export async function verifyChain(root: string, options: { from?: string; to?: s
     problems.push(...own);
     runs.push({ run_id: report.manifest?.run_id ?? dir, as_of: asOf, ok: own.length === 0 });
   }
-  const signature: SignatureStatus = signatures.includes('invalid') ? 'invalid' : signatures.includes('absent') ? 'absent' : signatures.includes('unchecked') ? 'unchecked' : signatures.length ? 'valid' : 'absent';
+  const signature: SignatureStatus = signatures.includes('invalid') ? 'invalid' : signatures.includes('absent') ? 'absent' : signatures.length ? 'valid' : 'absent';
   return { ok: problems.length === 0, files_checked: filesChecked, signature, problems, runs };
 }
 
@@ -151,7 +161,7 @@ async function checkSignature(folder: string, body: Buffer, publicKey: KeyObject
   } catch {
     return 'absent';
   }
-  if (!publicKey) return 'unchecked';
+  if (!publicKey) throw new PublicKeyRequired();
   return signatureValid(body, text, publicKey) ? 'valid' : 'invalid';
 }
 

@@ -6,7 +6,7 @@ import { createDb } from '../db/knex';
 import { createLogger } from '../services/logger';
 import { startStack } from '../services/stack';
 import { ed25519Key } from '../audit/manifest';
-import { verifyChain, verifyRunFolder, type VerifyReport } from '../audit/verify';
+import { PublicKeyRequired, verifyChain, verifyRunFolder, type VerifyReport } from '../audit/verify';
 import { parseFlags, requireDate, UsageError } from './args';
 
 export const VERIFY_HELP = `Usage: portrait verify RUN_ID|FOLDER [--public-key FILE] [--json]
@@ -14,34 +14,19 @@ export const VERIFY_HELP = `Usage: portrait verify RUN_ID|FOLDER [--public-key F
 
 Checks a run folder offline (no database, no Temporal): the sha256 of every file manifest.json lists, the row count
 in each Parquet file's footer, files present but not listed, the link to the previous run when its folder lies
-beside this one, and the Ed25519 signature manifest.json.sig with the public key (--public-key, else derived from
-PORTRAIT_SIGNING_KEY[_FILE] when set). A RUN_ID is looked up in audit.runs. --chain walks every run folder under ROOT
-(default PORTRAIT_SNAPSHOT_DIR) in as-of order and reports a deleted or rewritten past run at the run after it.
-JSON: {ok, files_checked, signature: valid|invalid|absent|unchecked, problems: [{path, problem}]}
-("unchecked": signed, but no public key to check with). Exit 0 when ok, 1 otherwise.`;
+beside this one, and the Ed25519 signature manifest.json.sig with the public key: --public-key, else
+PORTRAIT_SIGNING_PUBLIC_KEY[_FILE], else derived from PORTRAIT_SIGNING_KEY[_FILE]. A signed folder with none of them
+is a usage error (exit 2). A RUN_ID is looked up in audit.runs. --chain walks every run folder under ROOT (default
+PORTRAIT_SNAPSHOT_DIR) in as-of order and reports a deleted or rewritten past run at the run after it.
+JSON: {ok, files_checked, signature: valid|invalid|absent, problems: [{path, problem}]}. Exit 0 when ok, 1 otherwise.`;
 
 export async function verifyCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, { chain: { type: 'boolean' }, from: { type: 'string' }, to: { type: 'string' }, 'public-key': { type: 'string' } }, 1);
   const env = readEnv();
   const publicKey = verificationKey(values['public-key'], env);
-  let report: VerifyReport & { run?: string; runs?: unknown };
-  if (values.chain) {
-    const from = values.from === undefined ? undefined : requireDate(values.from, '--from');
-    const to = values.to === undefined ? undefined : requireDate(values.to, '--to');
-    if (from && to && from > to) throw new UsageError(`--from ${from} is after --to ${to}`);
-    const root = path.resolve(positionals[0] ?? env.snapshotDir);
-    if (!existsSync(root) || !statSync(root).isDirectory()) throw new UsageError(`${root} is not a folder of run folders`);
-    report = await verifyChain(root, { from, to, publicKey });
-  } else {
-    if (values.from || values.to) throw new UsageError('--from and --to go with --chain');
-    const target = positionals[0];
-    if (!target) throw new UsageError('RUN_ID or FOLDER is required');
-    const isFolder = existsSync(target) && statSync(target).isDirectory();
-    if (!isFolder && /[\\/]/.test(target)) throw new Error(`${target}: no such run folder`);
-    const folder = isFolder ? path.resolve(target) : await runFolder(env, target);
-    const { manifest, ...rest } = await verifyRunFolder(folder, { publicKey, checkPreviousBeside: true });
-    report = { ...rest, run: manifest?.run_id ?? path.basename(folder) };
-  }
+  const report = await verifyTarget(values, positionals, env, publicKey).catch((err: unknown) => {
+    throw err instanceof PublicKeyRequired ? new UsageError(err.message) : err;
+  });
   if (values.json) {
     const { run: _run, ...json } = report;
     process.stdout.write(JSON.stringify(json, null, 2) + '\n');
@@ -53,7 +38,32 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-/** The public key to check signatures with: the file given, else the one belonging to the configured signing key. */
+async function verifyTarget(
+  values: { chain?: boolean; from?: string; to?: string },
+  positionals: string[],
+  env: PortraitEnv,
+  publicKey: KeyObject | undefined,
+): Promise<VerifyReport & { run?: string; runs?: unknown }> {
+  if (values.chain) {
+    const from = values.from === undefined ? undefined : requireDate(values.from, '--from');
+    const to = values.to === undefined ? undefined : requireDate(values.to, '--to');
+    if (from && to && from > to) throw new UsageError(`--from ${from} is after --to ${to}`);
+    const root = path.resolve(positionals[0] ?? env.snapshotDir);
+    if (!existsSync(root) || !statSync(root).isDirectory()) throw new UsageError(`${root} is not a folder of run folders`);
+    return verifyChain(root, { from, to, publicKey });
+  } else {
+    if (values.from || values.to) throw new UsageError('--from and --to go with --chain');
+    const target = positionals[0];
+    if (!target) throw new UsageError('RUN_ID or FOLDER is required');
+    const isFolder = existsSync(target) && statSync(target).isDirectory();
+    if (!isFolder && /[\\/]/.test(target)) throw new Error(`${target}: no such run folder`);
+    const folder = isFolder ? path.resolve(target) : await runFolder(env, target);
+    const { manifest, ...rest } = await verifyRunFolder(folder, { publicKey, checkPreviousBeside: true });
+    return { ...rest, run: manifest?.run_id ?? path.basename(folder) };
+  }
+}
+
+/** The public key to check signatures with: the file given, else the configured public key, else the signing key's. */
 function verificationKey(file: string | undefined, env: PortraitEnv): KeyObject | undefined {
   if (file) {
     if (!existsSync(file)) throw new UsageError(`--public-key ${file} does not exist`);
@@ -63,6 +73,7 @@ function verificationKey(file: string | undefined, env: PortraitEnv): KeyObject 
       throw new UsageError((err as Error).message);
     }
   }
+  if (env.signingPublicKeyPem) return ed25519Key(env.signingPublicKeyPem, 'PORTRAIT_SIGNING_PUBLIC_KEY', 'public');
   return env.signingKeyPem ? createPublicKey(ed25519Key(env.signingKeyPem, 'PORTRAIT_SIGNING_KEY', 'private')) : undefined;
 }
 

@@ -19,6 +19,8 @@ const envSchema = z.object({
   PORTRAIT_BACKFILL_MAX_DAYS: z.coerce.number().int().positive().default(366),
   PORTRAIT_SIGNING_KEY: z.string().min(1).optional(),
   PORTRAIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  PORTRAIT_SIGNING_PUBLIC_KEY: z.string().min(1).optional(),
+  PORTRAIT_SIGNING_PUBLIC_KEY_FILE: z.string().min(1).optional(),
   PORTRAIT_WORK_MEM: z.string().regex(/^\d+(kB|MB|GB)$/, 'a PostgreSQL size such as 256MB').default('256MB'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -42,6 +44,8 @@ export type PortraitEnv = Readonly<{
   backfillMaxDays: number;
   /** Ed25519 private key (PEM) that signs each run's manifest.json; unset = runs are not signed. */
   signingKeyPem?: string;
+  /** Ed25519 public key (PEM) that verify checks signatures with when --public-key is not given. */
+  signingPublicKeyPem?: string;
   /** work_mem of the bulk stages' sessions (activities/pg.ts bulkSessionSql). */
   workMem: string;
 }>;
@@ -54,7 +58,8 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): PortraitEnv {
     throw new Error(`invalid environment: ${problems.join('; ')}`);
   }
   const e = parsed.data;
-  const signingKeyPem = readSigningKey(e.PORTRAIT_SIGNING_KEY, e.PORTRAIT_SIGNING_KEY_FILE);
+  const signingKeyPem = readKey('PORTRAIT_SIGNING_KEY', e.PORTRAIT_SIGNING_KEY, e.PORTRAIT_SIGNING_KEY_FILE, 'private');
+  const signingPublicKeyPem = readKey('PORTRAIT_SIGNING_PUBLIC_KEY', e.PORTRAIT_SIGNING_PUBLIC_KEY, e.PORTRAIT_SIGNING_PUBLIC_KEY_FILE, 'public');
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     temporalAddress: e.TEMPORAL_ADDRESS,
@@ -71,25 +76,26 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): PortraitEnv {
     ingestWorkers: e.PORTRAIT_INGEST_WORKERS,
     backfillMaxDays: e.PORTRAIT_BACKFILL_MAX_DAYS,
     signingKeyPem,
+    signingPublicKeyPem,
     workMem: e.PORTRAIT_WORK_MEM,
   });
 }
 
-/** The signing key from the variable (PEM text) or the file it names, checked now so a bad key fails at start. */
-function readSigningKey(pem: string | undefined, file: string | undefined): string | undefined {
-  if (pem && file) throw new Error('invalid environment: set PORTRAIT_SIGNING_KEY or PORTRAIT_SIGNING_KEY_FILE, not both');
-  const name = pem ? 'PORTRAIT_SIGNING_KEY' : 'PORTRAIT_SIGNING_KEY_FILE';
+/** A key from the variable `name` (PEM text) or the file `name`_FILE names, checked now so a bad key fails at start. */
+function readKey(name: string, pem: string | undefined, file: string | undefined, kind: 'private' | 'public'): string | undefined {
+  if (pem && file) throw new Error(`invalid environment: set ${name} or ${name}_FILE, not both`);
+  const source = pem ? name : `${name}_FILE`;
   let text = pem;
   if (file) {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new Error(`invalid environment: PORTRAIT_SIGNING_KEY_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new Error(`invalid environment: ${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
   if (text === undefined) return undefined;
   try {
-    ed25519Key(text, name, 'private');
+    ed25519Key(text, source, kind);
   } catch (err) {
     throw new Error(`invalid environment: ${(err as Error).message}`);
   }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { writeSnapshot } from '../../relations/parquet';
 import { col, relation } from '../../relations/types';
 import { chainSha256, signManifest, MANIFEST_FILE, SIGNATURE_FILE, type ManifestLike } from '../../audit/manifest';
-import { verifyChain, verifyRunFolder } from '../../audit/verify';
+import { PublicKeyRequired, verifyChain, verifyRunFolder } from '../../audit/verify';
 import { main } from '../../cli/portrait';
 import { UsageError } from '../../cli/args';
 
@@ -40,6 +40,21 @@ async function writeRun(root: string, runId: string, asOf: string, previous: { r
   return manifest;
 }
 
+const KEY_VARIABLES = ['PORTRAIT_SIGNING_KEY', 'PORTRAIT_SIGNING_KEY_FILE', 'PORTRAIT_SIGNING_PUBLIC_KEY', 'PORTRAIT_SIGNING_PUBLIC_KEY_FILE'];
+
+/** Runs `fn` with exactly these signing variables set (the others unset), restoring the environment after. */
+async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(KEY_VARIABLES.map((k) => [k, process.env[k]]));
+  for (const k of KEY_VARIABLES) delete process.env[k];
+  Object.assign(process.env, vars);
+  try {
+    return await fn();
+  } finally {
+    for (const k of KEY_VARIABLES) delete process.env[k];
+    for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v;
+  }
+}
+
 function flipByte(file: string, at: number): void {
   const bytes = readFileSync(file);
   bytes[at] = bytes[at]! ^ 0x01;
@@ -64,7 +79,9 @@ describe('verify (offline, on run folders)', () => {
     const report = await verifyRunFolder(path.join(root, 'r2'), { publicKey, checkPreviousBeside: true });
     expect(report.problems).toEqual([]);
     expect(report).toMatchObject({ ok: true, files_checked: 3, signature: 'valid' });
-    expect((await verifyRunFolder(path.join(root, 'r1'))).signature).toBe('unchecked');
+    // Signed and no key: never "ok" without checking the signature.
+    await expect(verifyRunFolder(path.join(root, 'r1'))).rejects.toBeInstanceOf(PublicKeyRequired);
+    await expect(verifyChain(root, {})).rejects.toBeInstanceOf(PublicKeyRequired);
   });
 
   it('catches one flipped byte in any Parquet file, in its data or in its footer', async () => {
@@ -74,7 +91,7 @@ describe('verify (offline, on run folders)', () => {
         cpSync(path.join(root, 'r1'), copy, { recursive: true });
         const full = path.join(copy, file);
         flipByte(full, at > 0 ? at : readFileSync(full).length + at);
-        const report = await verifyRunFolder(copy);
+        const report = await verifyRunFolder(copy, { publicKey });
         expect(report.ok).toBe(false);
         expect(report.problems.map((p) => p.path)).toEqual([file]);
         expect(report.problems[0]!.problem).toMatch(/sha256 [0-9a-f]{64} differs/);
@@ -139,6 +156,8 @@ describe('verify (offline, on run folders)', () => {
     const manifest = JSON.parse(readFileSync(file, 'utf8'));
     manifest.stages.push({ stage: 'outcomes', files: [] });
     writeFileSync(file, JSON.stringify(manifest, null, 2) + '\n');
+    unlinkSync(path.join(root, 'r1', SIGNATURE_FILE));
+    unlinkSync(path.join(root, 'r2', SIGNATURE_FILE));
     expect((await verifyChain(root, {})).problems).toEqual([]);
   });
 
@@ -156,10 +175,25 @@ describe('verify (offline, on run folders)', () => {
       writes.length = 0;
       flipByte(path.join(root, 'r2', 'scores.parquet'), 20);
       writeFileSync(path.join(root, 'r2', 'notes.txt'), 'x');
-      expect(await main(['verify', path.join(root, 'r2')])).toBe(1);
+      // The public key from the environment when --public-key is not given.
+      expect(await withEnv({ PORTRAIT_SIGNING_PUBLIC_KEY_FILE: keyFile }, () => main(['verify', path.join(root, 'r2')]))).toBe(1);
       const lines = writes.join('').trim().split('\n');
-      expect(lines[0]).toMatch(/^FAILED: run r2, 3 files checked, signature unchecked, 2 problem\(s\)$/);
+      expect(lines[0]).toMatch(/^FAILED: run r2, 3 files checked, signature valid, 2 problem\(s\)$/);
       expect(lines.slice(1)).toEqual([expect.stringMatching(/^  scores\.parquet: sha256 /), '  notes.txt: present in the folder but not listed in the manifest']);
+      writes.length = 0;
+      const pem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+      expect(await withEnv({ PORTRAIT_SIGNING_PUBLIC_KEY: pem }, () => main(['verify', path.join(root, 'r1'), '--json']))).toBe(0);
+      expect(JSON.parse(writes.join(''))).toMatchObject({ ok: true, signature: 'valid' });
+      writes.length = 0;
+      // On the machine that signs, the signing key's own public half.
+      expect(await withEnv({ PORTRAIT_SIGNING_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }, () => main(['verify', path.join(root, 'r1'), '--json']))).toBe(0);
+      expect(JSON.parse(writes.join(''))).toMatchObject({ ok: true, signature: 'valid' });
+      writes.length = 0;
+      // Signed and no key from anywhere: a usage error, never "ok".
+      const noKey = new UsageError(`${SIGNATURE_FILE} is present: pass --public-key FILE to check it`);
+      await expect(withEnv({}, () => main(['verify', path.join(root, 'r1'), '--json']))).rejects.toEqual(noKey);
+      await expect(withEnv({}, () => main(['verify', '--chain', root]))).rejects.toEqual(noKey);
+      expect(writes).toEqual([]);
       // Usage errors become one line and exit 2 in the entry point.
       await expect(main(['verify', path.join(root, 'r2'), '--from', '2026-11-20'])).rejects.toEqual(new UsageError('--from and --to go with --chain'));
       await expect(main(['verify', path.join(root, 'r2'), '--public-key', path.join(root, 'none.pem')])).rejects.toBeInstanceOf(UsageError);
