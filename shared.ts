@@ -38,6 +38,11 @@ export interface DailyRunInput {
   replayStateAsOf?: string;
   /** Model version per product to score with instead of refreshing the champion (a replay pins its original's). */
   pinnedModels?: Record<string, string>;
+  /**
+   * A replay's outcomes: the campaigns whose outcomes its original collected, each re-attributed (after the report,
+   * as the original's were) from the data run the original's attribution pinned (null: it found none).
+   */
+  replayOutcomes?: { campaignId: string; dataRunId: string | null }[];
 }
 
 /** A file written into the run's snapshot folder, relative to that folder. */
@@ -81,6 +86,8 @@ export interface CollectOutcomesInput {
   attributionWindow: string;
   /** Timer before attributing (default: the attribution window); the window itself still sets which openings count. */
   collectAfter?: string;
+  /** Set by a replay: attribute at once from this data run (null: none), not from the latest run loaded. */
+  dataRunId?: string | null;
 }
 
 export interface DailyRunResult {

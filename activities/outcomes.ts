@@ -76,6 +76,8 @@ window_dispatch as materialized (
   select d2.run_id, d2.campaign_id, d2.golden_id, d2.as_of
   from campaign.dispatch d2 join contacts ct on ct.golden_id = d2.golden_id
   where d2.arm = 'treatment' and d2.as_of > :contactDay::date and d2.as_of < :observedThrough::date
+    -- A replay's selections were never sent.
+    and d2.run_id in (select r.run_id from audit.runs r where r.replay_of is null)
 ),
 rival_campaigns as materialized (
   select r.run_id, c->>'id' as campaign_id
@@ -120,21 +122,29 @@ export function createOutcomeActivities(deps: ActivityDeps) {
      * Attributes conversions to one campaign's dispatch for treatment and control (see ATTRIBUTE_SQL), then stores
      * per-contact outcomes, the labelled contacts for the next training set, results per campaign, segment, channel
      * and score decile, and rewrites outcomes.parquet, results.parquet and the run's manifest. Idempotent.
+     * `dataRunId` (a replay) pins the data run instead of taking the latest one loaded; null pins "none".
      */
-    async attributeOutcomes({ runId, asOf, campaign, attributionDays }: { runId: string; asOf: string; campaign: CampaignConfig; attributionDays: number }): Promise<CampaignOutcome> {
+    async attributeOutcomes({ runId, asOf, campaign, attributionDays, dataRunId: pinned }: { runId: string; asOf: string; campaign: CampaignConfig; attributionDays: number; dataRunId?: string | null }): Promise<CampaignOutcome> {
       const startedAt = new Date();
       const source = CONVERSION_SOURCES[campaign.product];
       if (!source) {
         throw ApplicationFailure.nonRetryable(`campaign ${campaign.id}: no conversion source for product "${campaign.product}" (known: ${Object.keys(CONVERSION_SOURCES).join(', ')})`, ErrorType.InvalidConfig);
       }
       // The latest run loaded at collection time: its extracts are the freshest view of who opened what.
-      const dataRun = await db('audit.runs')
-        .where('as_of', '>=', asOf)
-        .whereIn('status', ['succeeded', 'running'])
-        .whereNull('replay_of')
-        .whereExists(db('core.customer_sources').whereRaw('core.customer_sources.run_id = audit.runs.run_id'))
-        .orderBy([{ column: 'as_of', order: 'desc' }, { column: 'started_at', order: 'desc' }, { column: 'run_id', order: 'desc' }])
-        .first('run_id', db.raw("to_char(as_of, 'YYYY-MM-DD') as as_of"));
+      const dataRun =
+        pinned === undefined
+          ? await db('audit.runs')
+              .where('as_of', '>=', asOf)
+              .whereIn('status', ['succeeded', 'running'])
+              .whereNull('replay_of')
+              .whereExists(db('core.customer_sources').whereRaw('core.customer_sources.run_id = audit.runs.run_id'))
+              .orderBy([{ column: 'as_of', order: 'desc' }, { column: 'started_at', order: 'desc' }, { column: 'run_id', order: 'desc' }])
+              .first('run_id', db.raw("to_char(as_of, 'YYYY-MM-DD') as as_of"))
+          : pinned === null
+            ? undefined
+            : await db('audit.runs').where({ run_id: pinned }).first('run_id', db.raw("to_char(as_of, 'YYYY-MM-DD') as as_of"));
+      if (pinned && !dataRun) throw ApplicationFailure.nonRetryable(`campaign ${campaign.id}: pinned data run ${pinned} is not in audit.runs`, ErrorType.InvalidInput);
+      const isReplay = Boolean((await db('audit.runs').where({ run_id: runId }).first('replay_of'))?.replay_of);
       const dataRunId: string | null = dataRun?.run_id ?? null;
       const windowEnd = addDays(asOf, attributionDays);
       const observedThrough = dataRun && dataRun.as_of < windowEnd ? (dataRun.as_of as string) : dataRun ? windowEnd : asOf;
@@ -146,7 +156,8 @@ export function createOutcomeActivities(deps: ActivityDeps) {
         await trx('campaign.outcomes').where({ run_id: runId, campaign_id: campaign.id }).delete();
         await trx.raw(ATTRIBUTE_SQL(source.table), params);
         await trx('campaign.outcome_labels').where({ run_id: runId, campaign_id: campaign.id }).delete();
-        await trx.raw(
+        // A replay's contacts are its original's: labelled once, by the original, for training.
+        if (!isReplay) await trx.raw(
           `insert into campaign.outcome_labels (run_id, campaign_id, golden_id, arm, product, channel, contacted_on, window_days, observed_through, converted, converted_at)
            select run_id, campaign_id, golden_id, arm, :product, channel, contacted_on, :windowDays, :observedThrough::date, converted, converted_at
            from campaign.outcomes where run_id = :runId and campaign_id = :campaignId`,

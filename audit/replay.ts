@@ -32,6 +32,7 @@ export async function replayInput(db: Knex, runId: string, replayRunId: string):
   }
   const config = run.config as PortraitConfig;
   return {
+    ...(await pinnedOutcomes(db, runId, config)),
     runId: replayRunId,
     asOf: run.as_of,
     inputDir: run.input_dir,
@@ -43,6 +44,30 @@ export async function replayInput(db: Knex, runId: string, replayRunId: string):
     replayStateAsOf: new Date(run.suppressions_as_of ?? run.started_at).toISOString(),
     pinnedModels: run.model_versions ?? {},
   };
+}
+
+/** Landing tables outcome attribution reads from its data run. */
+const ATTRIBUTION_SOURCES = ['loans', 'accounts', 'campaign_contacts'] as const;
+
+/**
+ * The campaigns whose outcomes the run collected, each with the data run its attribution pinned (outcome_results
+ * data_as_of), checked still to hold the rows attribution reads: retention may have dropped its landing partitions.
+ */
+async function pinnedOutcomes(db: Knex, runId: string, config: PortraitConfig): Promise<Pick<DailyRunInput, 'replayOutcomes'>> {
+  const collected = await db('campaign.outcome_results').where({ run_id: runId }).orderBy('campaign_id').select('campaign_id', 'data_as_of');
+  if (!collected.length) return {};
+  for (const c of collected) {
+    if (!config.campaigns.some((x) => x.id === c.campaign_id)) throw new ReplayRefused(`outcomes of campaign ${c.campaign_id} were collected, but the run's config has no such campaign`);
+  }
+  for (const dataRun of [...new Set(collected.map((c) => c.data_as_of as string | null))].filter((d): d is string => d !== null)) {
+    const campaigns = collected.filter((c) => c.data_as_of === dataRun).map((c) => c.campaign_id).join(', ');
+    const loads = await db('audit.source_loads').where({ run_id: dataRun }).whereIn('source', [...ATTRIBUTION_SOURCES]).where('loaded', '>', 0).select('source');
+    const missing = [];
+    for (const { source } of loads) if (!(await db(`landing.${source}`).where({ run_id: dataRun }).first(db.raw('1')))) missing.push(source);
+    if (!(await db('core.customer_sources').where({ run_id: dataRun }).first(db.raw('1')))) missing.push('core.customer_sources');
+    if (missing.length) throw new ReplayRefused(`outcomes of ${campaigns} were attributed from run ${dataRun}, whose ${missing.join(', ')} rows are gone (landing retention?)`);
+  }
+  return { replayOutcomes: collected.map((c) => ({ campaignId: c.campaign_id, dataRunId: c.data_as_of ?? null })) };
 }
 
 export interface FileComparison {
@@ -63,12 +88,12 @@ export interface ReplayReport {
 }
 
 /**
- * Compares every file the original's manifest lists (outcomes excepted: they are attributed later, from later runs'
- * data) with the replay's, byte for byte, locating the first difference of a differing file.
+ * Compares every file the original's manifest lists, outcome files and report included, with the replay's, byte for
+ * byte, locating the first difference of a differing file.
  */
 export async function compareRuns(original: { runId: string; dir: string; codeVersion: string }, replay: { runId: string; dir: string; codeVersion: string }): Promise<ReplayReport> {
   const read = async (dir: string) => JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as ManifestLike;
-  const produced = (m: ManifestLike) => new Map(listedFiles({ ...m, stages: (m.stages ?? []).filter((s) => s.stage !== 'outcomes') }).map((f) => [f.path, f.sha256]));
+  const produced = (m: ManifestLike) => new Map(listedFiles(m).map((f) => [f.path, f.sha256]));
   const a = produced(await read(original.dir));
   const b = produced(await read(replay.dir));
   const files: FileComparison[] = [];

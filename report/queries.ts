@@ -65,8 +65,11 @@ const nullableNum = (v: unknown): number | null => (v === null || v === undefine
 
 /** Reads the aggregates of one run; null when the run does not exist. */
 export async function loadReportData(db: Knex, runId: string): Promise<ReportData | null> {
-  const run = await db('audit.runs').where({ run_id: runId }).first('run_id', 'status', 'code_version', 'config_sha256', 'seed', 'config', 'model_versions', db.raw("to_char(as_of, 'YYYY-MM-DD') as as_of"));
+  const run = await db('audit.runs').where({ run_id: runId }).first('run_id', 'status', 'code_version', 'config_sha256', 'seed', 'config', 'model_versions', 'replay_of', db.raw("to_char(as_of, 'YYYY-MM-DD') as as_of"));
   if (!run) return null;
+  // A replay reproduces its original's report: it names the run it re-executes, and the model decisions are that
+  // run's (the replay scores with the models it pinned, it trains none).
+  const shownId: string = run.replay_of ?? runId;
   const config = run.config as RunConfig;
   const p = { runId };
 
@@ -101,7 +104,7 @@ export async function loadReportData(db: Knex, runId: string): Promise<ReportDat
 
   return {
     run: {
-      runId, asOf: run.as_of, status: run.status, codeVersion: run.code_version, configSha256: run.config_sha256, seed: num(run.seed), timezone: config.timezone ?? 'Asia/Shanghai',
+      runId: shownId, asOf: run.as_of, status: run.status, codeVersion: run.code_version, configSha256: run.config_sha256, seed: num(run.seed), timezone: config.timezone ?? 'Asia/Shanghai',
       modelVersions: sortedRecord(run.model_versions ?? {}), customers: num(customers[0]?.n),
     },
     sources: sources.map((s) => ({ source: s.source, rowsIn: num(s.rows_in), loaded: num(s.loaded), quarantined: num(s.quarantined) })),
@@ -115,10 +118,10 @@ export async function loadReportData(db: Knex, runId: string): Promise<ReportDat
       distinguishing: (s.distinguishing ?? []) as ReportData['segments'][number]['distinguishing'],
     })),
     base,
-    models: await loadModels(db, runId, sortedRecord(run.model_versions ?? {})),
+    models: await loadModels(db, shownId, sortedRecord(run.model_versions ?? {})),
     campaigns: await loadCampaigns(db, runId, config),
     outcomes: await loadOutcomes(db, runId),
-    history: await loadHistory(db, runId, run.as_of),
+    history: await loadHistory(db, runId, shownId, run.as_of),
   };
 }
 
@@ -193,15 +196,18 @@ async function loadOutcomes(db: Knex, runId: string): Promise<OutcomeReport[]> {
  * The run's campaigns over the latest HISTORY_RUNS succeeded runs up to this one (one per as-of date): contacts from
  * each run's dispatch stage record, lift from its results. Bounded, so the report does not grow with past runs.
  */
-async function loadHistory(db: Knex, runId: string, asOf: string): Promise<ReportData['history']> {
+async function loadHistory(db: Knex, runId: string, shownId: string, asOf: string): Promise<ReportData['history']> {
+  // Runs registered before this one (a replay carries its original's registration time), replays excepted: the
+  // history as the run saw it, so a replay's report shows the same runs as its original's.
   const runs = (await db.raw(
     `select run_id, as_of, details from (
        select distinct on (r.as_of) r.run_id, to_char(r.as_of, 'YYYY-MM-DD') as as_of, s.details
        from audit.runs r join audit.stage_runs s on s.run_id = r.run_id and s.stage = 'dispatch'
-       where r.as_of <= ?::date and (r.status = 'succeeded' or r.run_id = ?)
+       cross join (select coalesce(suppressions_as_of, started_at) as registered from audit.runs where run_id = ?) me
+       where r.as_of <= ?::date and ((r.status = 'succeeded' and r.replay_of is null and coalesce(r.suppressions_as_of, r.started_at) <= me.registered) or r.run_id = ?)
        order by r.as_of desc, (r.run_id = ?) desc, r.started_at desc, r.run_id
      ) x order by as_of desc limit ${HISTORY_RUNS}`,
-    [asOf, runId, runId],
+    [runId, asOf, runId, runId],
   )).rows as { run_id: string; as_of: string; details: { campaigns?: Record<string, { treatment: number; control: number }> } }[];
   runs.reverse();
   const own = runs.find((r) => r.run_id === runId)?.details.campaigns ?? {};
@@ -214,7 +220,7 @@ async function loadHistory(db: Knex, runId: string, asOf: string): Promise<Repor
       .filter((r) => r.details.campaigns?.[id])
       .map((r) => {
         const res = results.find((x) => x.run_id === r.run_id && x.campaign_id === id);
-        return { runId: r.run_id, asOf: r.as_of, treatment: num(r.details.campaigns![id]!.treatment), control: num(r.details.campaigns![id]!.control), status: res?.status ?? null, absoluteLift: res?.status === 'final' ? nullableNum(res.absolute_lift) : null };
+        return { runId: r.run_id === runId ? shownId : r.run_id, asOf: r.as_of, treatment: num(r.details.campaigns![id]!.treatment), control: num(r.details.campaigns![id]!.control), status: res?.status ?? null, absoluteLift: res?.status === 'final' ? nullableNum(res.absolute_lift) : null };
       }),
   }));
 }

@@ -26,6 +26,7 @@ export async function collectOutcomes(input: CollectOutcomesInput & { campaign: 
   setHandler(collectNowSignal, () => {
     collectNow = true;
   });
-  await condition(() => collectNow, waitMs);
-  return long.attributeOutcomes({ runId: input.runId, asOf: input.asOf, campaign: input.campaign, attributionDays: Math.floor(windowMs / DAY_MS) });
+  // A replay's data run is pinned: nothing to wait for (an input older histories never carry, so they replay as before).
+  if (input.dataRunId === undefined) await condition(() => collectNow, waitMs);
+  return long.attributeOutcomes({ runId: input.runId, asOf: input.asOf, campaign: input.campaign, attributionDays: Math.floor(windowMs / DAY_MS), ...(input.dataRunId !== undefined ? { dataRunId: input.dataRunId } : {}) });
 }

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, ParentClosePolicy, defineQuery, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, ParentClosePolicy, defineQuery, executeChild, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import { SOURCE_NAMES } from '../config/sourceNames';
 import { ErrorType, QUERY_PROGRESS, type DailyRunInput, type DailyRunResult, type RunProgress, type Stage, type StageResult } from '../shared';
 import { delivery, long, quick } from './policies';
@@ -86,7 +86,7 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
 
     begin('outcomes');
     const children = [];
-    // A replay compares what the run produced; its outcomes are the original's (attributed from later data).
+    // A replay waits for no later data: the outcomes its original collected are re-attributed below, from pinned data.
     for (const d of input.replayOf ? [] : dispatches) {
       children.push(
         await startChild(collectOutcomes, {
@@ -103,6 +103,18 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     let { manifestSha256 } = await quick.finalizeRun({ runId });
     // Runs recorded before report.html existed replay without it. It also marks uncollected outcomes pending.
     if (patched('run-report')) ({ manifestSha256 } = await long.writeRunReport({ runId }));
+    // A replay's outcomes: what its original collected, from the data runs they pinned, after the report as there.
+    if (input.replayOf && input.replayOutcomes?.length && patched('replay-outcomes')) {
+      await Promise.all(
+        input.replayOutcomes.map(({ campaignId, dataRunId }) =>
+          executeChild(collectOutcomes, {
+            workflowId: `${workflowInfo().workflowId}-outcomes-${campaignId}`,
+            args: [{ runId, asOf, campaignId, attributionWindow: config.outcomes.attributionWindow, dataRunId, campaign: config.campaigns.find((c) => c.id === campaignId)! }],
+          }),
+        ),
+      );
+      ({ manifestSha256 } = await long.writeRunReport({ runId }));
+    }
     return { runId, asOf, snapshotDir, manifestSha256, stages, outcomeWorkflowIds: children.map((c) => c.workflowId) };
   } catch (err) {
     // A cancelled run's scope refuses new activities, so also a failure that raced the cancel is recorded from here.
