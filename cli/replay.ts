@@ -17,8 +17,9 @@ Re-executes a succeeded run through the real dailyRun workflow from what it pinn
 against the sha256 the run recorded; a changed or missing one refuses the replay naming it), its resolved config
 (webhooks off), seed and model versions, and the earlier-run state and suppression lists as they stood when it was
 registered. The replay is a run of its own (own rows and folder, marked replay_of; never read as an earlier run) and
-leaves the original untouched. Every snapshot file is compared with the original's byte for byte (outcomes excepted);
-JSON: {run_id, replay_run_id, identical, code_version: {original, now}, files: [{path, identical, original_sha256,
+leaves the original untouched. Outcomes the original collected are re-attributed from the data run each pinned (not
+the latest now). Every snapshot file, outcome files and report.html included, is compared with the original's byte
+for byte. JSON: {run_id, replay_run_id, identical, code_version: {original, now}, files: [{path, identical, original_sha256,
 replay_sha256, first_difference}]}. Starts PostgreSQL, Temporal and a worker in this process unless DATABASE_URL /
 TEMPORAL_ADDRESS point at running ones. Exit 0 only when every file is identical.`;
 
