@@ -150,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
     }
     let violations: string[] = [];
     if (opts.check) {
-      violations = checkMonth(await readMonthFacts(db, runIds, dates), config.policies);
+      violations = checkMonth(await readMonthFacts(db, runIds, dates), config.policies, { timeTrend: true });
       report.check = { violations, time_trend: timeTrend(days.map((d) => d.total_seconds)) };
     }
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');

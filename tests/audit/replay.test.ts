@@ -27,18 +27,19 @@ describe('compareRuns', () => {
   beforeEach(() => (root = mkdtempSync(path.join(os.tmpdir(), 'portrait-replay-'))));
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-  it('reports identical files, and for a differing file the first differing Parquet row and column or CSV line; outcomes are not compared', async () => {
+  it('reports identical files, and for a differing file the first differing Parquet row and column or CSV line; outcome files are compared too', async () => {
     const original = await folder(root, 'a', [0.1, 0.2, 0.3], 'k\r\nx\r\ny\r\n', 1);
-    const same = await folder(root, 'b', [0.1, 0.2, 0.3], 'k\r\nx\r\ny\r\n', 2);
+    const same = await folder(root, 'b', [0.1, 0.2, 0.3], 'k\r\nx\r\ny\r\n', 1);
     const report = await compareRuns({ runId: 'a', dir: original, codeVersion: '0.1.0+a' }, { runId: 'b', dir: same, codeVersion: '0.1.0+b' });
     expect(report).toMatchObject({ run_id: 'a', replay_run_id: 'b', identical: true, code_version: { original: '0.1.0+a', now: '0.1.0+b' } });
-    expect(report.files.map((f) => f.path)).toEqual(['list.csv', 'scores.parquet']);
+    expect(report.files.map((f) => f.path)).toEqual(['list.csv', 'outcomes.parquet', 'scores.parquet']);
 
-    const other = await folder(root, 'c', [0.1, 0.2000001, 0.3], 'k\r\nx\r\nz\r\n', 1);
+    const other = await folder(root, 'c', [0.1, 0.2000001, 0.3], 'k\r\nx\r\nz\r\n', 2);
     const diff = await compareRuns({ runId: 'a', dir: original, codeVersion: 'v' }, { runId: 'c', dir: other, codeVersion: 'v' });
     expect(diff.identical).toBe(false);
     expect(diff.files).toEqual([
       { path: 'list.csv', identical: false, original_sha256: expect.any(String), replay_sha256: expect.any(String), first_difference: { line: 3 } },
+      { path: 'outcomes.parquet', identical: false, original_sha256: expect.any(String), replay_sha256: expect.any(String), first_difference: { row: 0, column: 'score', original: 1, replay: 2 } },
       { path: 'scores.parquet', identical: false, original_sha256: expect.any(String), replay_sha256: expect.any(String), first_difference: { row: 1, column: 'score', original: 0.2, replay: 0.2000001 } },
     ]);
   });

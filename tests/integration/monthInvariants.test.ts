@@ -49,7 +49,8 @@ test('the checks fail on doctored rows: a missing day, a changed golden id, extr
     // The pile-up seen before held-out selections counted towards the caps: most of a day's selection in control.
     arms: facts.arms.map((a, k) => (k === facts.arms.length - 1 ? { ...a, control: a.treatment * 4 } : a)),
   };
-  const violations = checkMonth(doctored, config.policies);
+  const violations = checkMonth(doctored, config.policies, { timeTrend: true });
+  expect(checkMonth(doctored, config.policies).filter((v) => v.startsWith('time trend:'))).toEqual([]);
   for (const prefix of ['runs:', 'golden ids:', 'frequency cap:', 'channel daily cap:', 'refusal cooldown:', 'control share:', 'time trend:']) {
     expect(violations.filter((v) => v.startsWith(prefix))).toHaveLength(1);
   }
