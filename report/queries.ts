@@ -73,7 +73,7 @@ export async function loadReportData(db: Knex, runId: string): Promise<ReportDat
   const config = run.config as RunConfig;
   const p = { runId };
 
-  const [customers, sources, reasons, checks, profiles, baseRows] = await Promise.all([
+  const [customers, sources, reasons, checks, profiles, baseRows] = await all(db, [
     db('core.customers').where({ run_id: runId }).count<{ n: string }[]>('* as n'),
     db('audit.source_loads').where({ run_id: runId }).orderBy('source').select('source', 'rows_in', 'loaded', 'quarantined'),
     db('audit.quarantine').where({ run_id: runId }).select('reason_code').count('* as n').groupBy('reason_code').orderBy([{ column: 'n', order: 'desc' }, 'reason_code']),
@@ -154,12 +154,23 @@ async function loadModels(db: Knex, runId: string, versions: Record<string, stri
   });
 }
 
+/**
+ * The queries at once on a pool; one after another on a transaction (writeRunReport reads inside the one that
+ * commits the report), whose single connection takes one query at a time.
+ */
+async function all<T extends readonly unknown[]>(db: Knex, queries: readonly [...T]): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  if (!db.isTransaction) return Promise.all(queries) as Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }>;
+  const results: unknown[] = [];
+  for (const query of queries) results.push(await query);
+  return results as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
 function finiteOrNull(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
 async function loadCampaigns(db: Knex, runId: string, config: RunConfig): Promise<CampaignReport[]> {
-  const [funnel, exclusions, arms] = await Promise.all([
+  const [funnel, exclusions, arms] = await all(db, [
     db.raw(
       `select campaign_id, count(*)::int as evaluated, count(*) filter (where eligible or reason in ('arbitration', 'over_budget'))::int as eligible, count(*) filter (where eligible)::int as selected
        from campaign.eligibility where run_id = ? group by campaign_id order by campaign_id`,

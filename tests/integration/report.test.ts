@@ -98,6 +98,24 @@ test('report.html is listed in the manifest, rewritten when outcomes arrive, and
   console.log(`report.html: ${Buffer.byteLength(html)} bytes, ${(html.match(/<figure class="chart"/g) ?? []).length} charts`);
 });
 
+test('the report is built inside its transaction one query at a time (pg 9 refuses a query on a busy connection)', async () => {
+  // writeRunReport reads inside the transaction that commits the report: count its queries in flight at once.
+  let inFlight = 0;
+  let most = 0;
+  // BEGIN is reported as a query with no response event: only the report's own statements are counted.
+  const counted = (q: { __knexTxId?: string; sql?: string }) => Boolean(q.__knexTxId) && !/^(begin|commit|rollback)\b/i.test(q.sql ?? '');
+  const started = (q: { __knexTxId?: string; sql?: string }) => counted(q) && (most = Math.max(most, ++inFlight));
+  const ended = (_: unknown, q: { __knexTxId?: string; sql?: string }) => counted(q) && inFlight--;
+  ctx.db.on('query', started).on('query-response', ended).on('query-error', ended);
+  try {
+    const html = await ctx.db.transaction((trx) => buildReportHtml(trx, 'rep-day0', 'zh'));
+    expect(html).toBe(readFileSync(path.join(day0.snapshotDir, 'report.html'), 'utf8'));
+  } finally {
+    ctx.db.removeListener('query', started).removeListener('query-response', ended).removeListener('query-error', ended);
+  }
+  expect(most).toBe(1);
+});
+
 test('final outcomes in results.parquet carry lift and ROI', async () => {
   const rows = await duckQuery(`select campaign_id, status, final_on::varchar as final_on, observed_through::varchar as observed_through, absolute_lift, roi from read_parquet('${path.join(day0.snapshotDir, 'results.parquet')}') where dimension = 'campaign' order by campaign_id`);
   for (const r of rows) {
