@@ -5,12 +5,11 @@ import { clusters, PROFILE_MEDIANS, segmentProfiles, segments } from '../relatio
 import { csvLine } from './ingest';
 import { bulkSessionSql, copyWriter, withTransaction } from './pg';
 import { checkSegmentRules, compileRules, compileSegments } from '../transforms/segmentRules';
-import { TAGS, TAG_IDS } from '../transforms/tagCatalogue';
+import { FEATURE_TAGS, TAGS } from '../transforms/tagCatalogue';
 import { chooseK, fitStandardiser, relabelBySize, standardise } from '../models/kmeans';
 import { ErrorType, type StageResult } from '../shared';
 import type { PortraitConfig, SegmentRule } from '../config/schema';
 
-const NUMERIC_TAGS = TAGS.filter((t) => t.type === 'number' || t.type === 'boolean').map((t) => t.id);
 const BOOLEAN_TAGS = new Set(TAGS.filter((t) => t.type === 'boolean').map((t) => t.id));
 /** A numeric view of a tag column (booleans as 0/1); ids come from the catalogue, so quoting is safe. */
 const num = (id: string) => (BOOLEAN_TAGS.has(id) ? `t."${id}"::int::float8` : `t."${id}"::float8`);
@@ -70,8 +69,8 @@ export function createSegmentActivities(deps: ActivityDeps) {
 
   /** Size, share, medians of key tags and the tags that most set each segment apart (standardised mean difference). */
   async function writeProfiles(runId: string, rules: SegmentRule[]) {
-    const avgCols = NUMERIC_TAGS.map((id) => `avg(${exact(id)}) as "${id}"`).join(', ');
-    const population = (await db.raw(`select count(*)::int as n, ${avgCols}, ${NUMERIC_TAGS.map((id) => `stddev_pop(${exact(id)}) as "sd_${id}"`).join(', ')} from mart.tags t where t.run_id = ?`, [runId])).rows[0];
+    const avgCols = FEATURE_TAGS.map((id) => `avg(${exact(id)}) as "${id}"`).join(', ');
+    const population = (await db.raw(`select count(*)::int as n, ${avgCols}, ${FEATURE_TAGS.map((id) => `stddev_pop(${exact(id)}) as "sd_${id}"`).join(', ')} from mart.tags t where t.run_id = ?`, [runId])).rows[0];
     const bySegment = (await db.raw(
       `select s.segment, count(*)::int as n, ${avgCols}, ${PROFILE_MEDIANS.map((id) => `percentile_cont(0.5) within group (order by ${num(id)}) as "median_${id}"`).join(', ')}
        from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id where t.run_id = ? group by s.segment`,
@@ -83,7 +82,7 @@ export function createSegmentActivities(deps: ActivityDeps) {
       const row = bySegment.find((r) => r.segment === rule.id);
       const size = row ? Number(row.n) : 0;
       const distinguishing = row
-        ? NUMERIC_TAGS.filter((id) => Number(population[`sd_${id}`]) > 0 && row[id] !== null)
+        ? FEATURE_TAGS.filter((id) => Number(population[`sd_${id}`]) > 0 && row[id] !== null)
             .map((id) => ({ tag: id, segment_mean: round(Number(row[id])), population_mean: round(Number(population[id])), smd: round((Number(row[id]) - Number(population[id])) / Number(population[`sd_${id}`])) }))
             .sort((a, b) => Math.abs(b.smd) - Math.abs(a.smd) || a.tag.localeCompare(b.tag))
             .slice(0, 5)
@@ -103,7 +102,8 @@ export function createSegmentActivities(deps: ActivityDeps) {
    * and assigned to the nearest centroid: memory is bounded by the sample, not the customer base.
    */
   async function assignClusters(runId: string, clustering: PortraitConfig['clustering'], seed: number) {
-    const unknown = clustering.features.filter((f) => !TAG_IDS.has(f) || !NUMERIC_TAGS.includes(f));
+    // config/schema.ts refuses these at load; a run started with an unparsed config still stops here.
+    const unknown = clustering.features.filter((f) => !FEATURE_TAGS.includes(f));
     if (unknown.length) throw ApplicationFailure.nonRetryable(`clustering.features: not numeric tags: ${unknown.join(', ')}`, ErrorType.InvalidConfig);
     const features = clustering.features;
     const select = features.map((f) => `${num(f)} as "${f}"`).join(', ');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TAG_IDS } from '../transforms/tagCatalogue';
+import { FEATURE_TAGS, TAG_IDS } from '../transforms/tagCatalogue';
 import { TRIGGER_IDS } from '../transforms/triggerCatalogue';
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'duration like 30d, 12h, 10s or 500ms');
@@ -154,6 +154,13 @@ export const configSchema = z
       if (!cfg.model.products.includes(c.product)) {
         ctx.addIssue({ code: 'custom', path: ['campaigns', i, 'product'], message: `product "${c.product}" has no model: add it to model.products in portrait.yaml or remove the campaign` });
       }
+    });
+    cfg.model.products.forEach((product, i) => {
+      if (!(CAMPAIGN_PRODUCTS as readonly string[]).includes(product)) ctx.addIssue({ code: 'custom', path: ['model', 'products', i], message: `unknown product "${product}" (known: ${CAMPAIGN_PRODUCTS.join(', ')})` });
+      else if (cfg.model.products.indexOf(product) !== i) ctx.addIssue({ code: 'custom', path: ['model', 'products', i], message: `duplicate product "${product}"` });
+    });
+    cfg.clustering.features.forEach((tag, i) => {
+      if (!FEATURE_TAGS.includes(tag)) ctx.addIssue({ code: 'custom', path: ['clustering', 'features', i], message: TAG_IDS.has(tag) ? `tag "${tag}" is not numeric or boolean: k-means needs numbers` : `unknown tag "${tag}" (see portrait tags list)` });
     });
     cfg.model.excludeFeatures.forEach((tag, i) => {
       if (!TAG_IDS.has(tag)) ctx.addIssue({ code: 'custom', path: ['model', 'excludeFeatures', i], message: `unknown tag "${tag}" (see portrait tags list)` });

@@ -197,6 +197,18 @@ describe('parseConfig: field paths in errors', () => {
     expect(messageOf(raw)).toBe("invalid config: policies.frequencyCap: Unrecognized key(s) in object: 'window'");
   });
 
+  it('model products outside the catalogue or repeated, clustering features that are not numeric tags', () => {
+    const raw = base();
+    raw.model.products = [...raw.model.products, 'business_loan', raw.model.products[0]];
+    raw.clustering.features = [raw.clustering.features[0], 'gender', 'total_deposit'];
+    const n = raw.model.products.length;
+    expect(messageOf(raw)).toBe(
+      `invalid config: model.products.${n - 2}: unknown product "business_loan" (known: consumer_loan, mortgage, credit_card, wealth, time_deposit); ` +
+        `model.products.${n - 1}: duplicate product "${raw.model.products[0]}"; ` +
+        'clustering.features.1: tag "gender" is not numeric or boolean: k-means needs numbers; clustering.features.2: unknown tag "total_deposit" (see portrait tags list)',
+    );
+  });
+
   it('duplicate campaign id', () => {
     const raw = base();
     raw.campaigns[1].id = 'cl_q4_sms';
