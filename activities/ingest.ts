@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
+import { LEGACY_TIMEZONE } from '../config/schema';
 import { CONTRACTS, SOURCES, SOURCE_NAMES, sourcePath, type SourceContract, type SourceName } from '../config/sources';
 import { endOfDayMs } from '../transforms/validateRow';
 import { KEY_PART_SEPARATOR, KeyFilter, keyFilterBits, keyOf, NULL_KEY_PART } from '../transforms/keyFilter';
@@ -38,7 +39,6 @@ export interface IngestSourceInput {
 
 // COPY data is handed to the socket in pieces of about this many bytes.
 const COPY_FLUSH_BYTES = 1 << 20;
-const DEFAULT_TIMEZONE = 'Asia/Shanghai';
 
 export function createIngestActivities(deps: ActivityDeps) {
   const { db, databaseUrl, log } = deps;
@@ -61,7 +61,7 @@ export function createIngestActivities(deps: ActivityDeps) {
       let quarantined = 0;
       const fileHash = createHash('sha256');
       const startedAt = performance.now();
-      const context = { asOf: day, asOfEndMs: asOf ? endOfDayMs(asOf, timezone ?? DEFAULT_TIMEZONE) : Number.POSITIVE_INFINITY };
+      const context = { asOf: day, asOfEndMs: asOf ? endOfDayMs(asOf, timezone ?? LEGACY_TIMEZONE) : Number.POSITIVE_INFINITY };
       const keys = new DuplicateKeyCandidates(contract, contract.format === 'sql' ? null : fileSize(file));
       try {
         // A retry after a committed load replaces the run's partition; detached concurrently, readers never wait.
@@ -156,7 +156,7 @@ export function createIngestActivities(deps: ActivityDeps) {
     async completeIngest({ runId, loads, maxRejectRate, startedAt, asOf, timezone }: { runId: string; loads: SourceLoadResult[]; maxRejectRate: number; startedAt: string; asOf?: string; timezone?: string }): Promise<StageResult> {
       const run = await db('audit.runs').where({ run_id: runId }).first('as_of');
       const day: string = asOf ?? run?.as_of;
-      const asOfEndMs = endOfDayMs(day, timezone ?? DEFAULT_TIMEZONE);
+      const asOfEndMs = endOfDayMs(day, timezone ?? LEGACY_TIMEZONE);
       const checks: QualityCheck[] = [];
       for (const load of [...loads].sort((a, b) => a.source.localeCompare(b.source))) {
         const contract = SOURCES[load.source];

@@ -8,7 +8,7 @@ import { computeLift, type LiftResult } from '../transforms/lift';
 import { buildResultRows, uncollectedResultRow, RESULT_DIMENSIONS, type ArmGroup, type OutcomeStatus, type OutcomeWindow, type ResultDimension, type ResultRow } from '../transforms/outcomeResults';
 import { durationMs } from '../transforms/duration';
 import { writeRunReportFile } from '../report';
-import type { CampaignConfig } from '../config/schema';
+import { LEGACY_TIMEZONE, type CampaignConfig } from '../config/schema';
 import { ErrorType, type SnapshotFile } from '../shared';
 import { runSnapshotDir } from './snapshots';
 
@@ -65,7 +65,7 @@ with contacts as materialized (
   from campaign.dispatch d left join mart.segments s on s.run_id = d.run_id and s.golden_id = d.golden_id
   where d.run_id = :runId and d.campaign_id = :campaignId
 ),
-tz as materialized (select coalesce(config->>'timezone', 'Asia/Shanghai') as name from audit.runs where run_id = :runId),
+tz as materialized (select coalesce(config->>'timezone', :legacyTimezone) as name from audit.runs where run_id = :runId),
 first_opening as materialized (
   select distinct on (k.golden_id) k.golden_id, o.opened_at, o.value
   from (${OPENINGS_SQL[table]}) o join core.customer_sources k on k.run_id = :dataRun and k.customer_key = o.customer_key
@@ -150,7 +150,7 @@ export function createOutcomeActivities(deps: ActivityDeps) {
       const observedThrough = dataRun && dataRun.as_of < windowEnd ? (dataRun.as_of as string) : dataRun ? windowEnd : asOf;
       const windowClosed = observedThrough >= windowEnd;
       const window: OutcomeWindow = { status: windowClosed ? 'final' : 'pending', finalOn: windowEnd, observedThrough };
-      const params = { runId, campaignId: campaign.id, dataRun: dataRunId ?? '', sourceProduct: source.product, product: campaign.product, contactDay: asOf, observedThrough };
+      const params = { legacyTimezone: LEGACY_TIMEZONE, runId, campaignId: campaign.id, dataRun: dataRunId ?? '', sourceProduct: source.product, product: campaign.product, contactDay: asOf, observedThrough };
 
       const rows: ResultRow[] = await db.transaction(async (trx) => {
         await trx('campaign.outcomes').where({ run_id: runId, campaign_id: campaign.id }).delete();

@@ -1,11 +1,15 @@
 import { z } from 'zod';
 import { FEATURE_TAGS, TAG_IDS } from '../transforms/tagCatalogue';
 import { TRIGGER_IDS } from '../transforms/triggerCatalogue';
+import { isTimeZone } from '../transforms/scheduleDate';
 
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'duration like 30d, 12h, 10s or 500ms');
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'time of day HH:MM (24 h)');
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'date YYYY-MM-DD');
+
+/** The time zone of runs recorded before `timezone` was part of the config (their histories and rows read it). */
+export const LEGACY_TIMEZONE = 'Asia/Shanghai';
 
 export const RETENTION_DEFAULTS = { landingRuns: 3, landingDays: 3 } as const;
 
@@ -65,7 +69,7 @@ export const deliverySchema = z
 export const configSchema = z
   .object({
     seed: z.number().int().nonnegative(),
-    timezone: z.string().min(1),
+    timezone: z.string().refine(isTimeZone, (tz) => ({ message: `"${tz}" is not an IANA time zone (e.g. Asia/Shanghai)` })),
     shards: z.number().int().min(1).max(1024),
     quality: z.object({ maxRejectRate: z.number().min(0).max(1) }).strict(),
     segmentsVersion: z.string().min(1),

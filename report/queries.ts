@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { LEGACY_TIMEZONE } from '../config/schema';
 import { POLICY_ORDER } from '../transforms/policies';
 import { RESULT_DIMENSIONS, type ResultRow } from '../transforms/outcomeResults';
 
@@ -104,7 +105,7 @@ export async function loadReportData(db: Knex, runId: string): Promise<ReportDat
 
   return {
     run: {
-      runId: shownId, asOf: run.as_of, status: run.status, codeVersion: run.code_version, configSha256: run.config_sha256, seed: num(run.seed), timezone: config.timezone ?? 'Asia/Shanghai',
+      runId: shownId, asOf: run.as_of, status: run.status, codeVersion: run.code_version, configSha256: run.config_sha256, seed: num(run.seed), timezone: config.timezone ?? LEGACY_TIMEZONE,
       modelVersions: sortedRecord(run.model_versions ?? {}), customers: num(customers[0]?.n),
     },
     sources: sources.map((s) => ({ source: s.source, rowsIn: num(s.rows_in), loaded: num(s.loaded), quarantined: num(s.quarantined) })),

@@ -209,6 +209,12 @@ describe('parseConfig: field paths in errors', () => {
     );
   });
 
+  it('a time zone that is not an IANA name', () => {
+    const raw = base();
+    raw.timezone = 'Asia/Shangai';
+    expect(messageOf(raw)).toBe('invalid config: timezone: "Asia/Shangai" is not an IANA time zone (e.g. Asia/Shanghai)');
+  });
+
   it('duplicate campaign id', () => {
     const raw = base();
     raw.campaigns[1].id = 'cl_q4_sms';
