@@ -12,18 +12,28 @@ import { createDb, migrate } from '../db/knex';
 import { createLogger } from '../services/logger';
 import { dropDatabase, ensureDatabase, ensurePostgres, withDatabase } from '../services/postgres';
 
-/** A benchmark's own database, dropped and migrated afresh on PostgreSQL (DATABASE_URL or the embedded one). */
-export async function openBenchDatabase(database: string, poolSize: number) {
+/**
+ * A benchmark's own database, dropped and migrated afresh on PostgreSQL (DATABASE_URL or the embedded one) — or, when
+ * `reuseIf` says the existing one already holds what the benchmark loads, kept as it is (`reused`).
+ */
+export async function openBenchDatabase(database: string, poolSize: number, opts: { reuseIf?: (db: Knex) => Promise<boolean> } = {}) {
   const env: PortraitEnv = readEnv();
   const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
   const pg = await ensurePostgres(env, log);
   const admin = withDatabase(pg.url, 'postgres');
+  const url = withDatabase(pg.url, database);
+  await ensureDatabase(admin, database);
+  let db: Knex = createDb(url, poolSize);
+  if (opts.reuseIf && (await opts.reuseIf(db))) {
+    await migrate(db);
+    return { env, log, pg, url, db, reused: true };
+  }
+  await db.destroy();
   await dropDatabase(admin, database);
   await ensureDatabase(admin, database);
-  const url = withDatabase(pg.url, database);
-  const db: Knex = createDb(url, poolSize);
+  db = createDb(url, poolSize);
   await migrate(db);
-  return { env, log, pg, url, db };
+  return { env, log, pg, url, db, reused: false };
 }
 
 /** Prints a benchmark's JSON (with the Node and PostgreSQL versions) and closes its database and server. */

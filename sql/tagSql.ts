@@ -30,15 +30,26 @@ function modeOf(values: readonly string[], prefix: string): string {
 
 /**
  * The tag catalogue as one set-based query over a "points" relation (point_id, golden_id, as_of): one point per
- * customer for a daily run, one per past contact for training rows. Each source is scanned once per query (balances
- * twice: the latest dates, then their balances) and
- * aggregated per point; only rows stamped before the end of the point's as-of date (in :tz) are read, so adding
- * later rows never changes a tag. Bindings: :runId (whose landing/core tables to read), :tz.
+ * customer for a daily run, one per past contact for training rows. It is {@link tagScoredSql} over
+ * {@link tagBaseSql}, so the daily run (which computes the base per shard of customers) and training share one
+ * definition. Bindings: :runId (whose landing/core tables to read), :tz.
+ */
+export function tagSelectSql(pointsSql: string): string {
+  return tagScoredSql(tagBaseSql(pointsSql));
+}
+
+/**
+ * Per point, the aggregates of every source (the `base` columns the tags are derived from). Each source is scanned
+ * once per query (balances twice: the latest dates, then their balances), aggregated per point on its own and joined
+ * as one small row per point; only rows stamped before the end of the point's as-of date (in :tz) are read, so adding
+ * later rows never changes a tag. A point's row depends on that point alone, so the base of a set of points is the
+ * union of the bases of any partition of it (the daily run's shards). Amounts are summed in integer cents: exact,
+ * and a bigint sum's state is a fraction of a numeric sum's in the hash aggregate.
  * keys is inlined, not materialized: PostgreSQL before 17 has no column statistics for a materialized CTE, so on
  * PostgreSQL 15 it judged pts ⋈ keys a thousand times too big and joined every point with every transaction
  * (200k customers: 20 GB of temporary files and no end; inlined, 31 s).
  */
-export function tagSelectSql(pointsSql: string): string {
+export function tagBaseSql(pointsSql: string): string {
   return `
 with pts as (
   select p1.*, ${WINDOW_DAYS.map((d) => `cutoff - interval '${d} days' as since_${d}d`).join(', ')}
@@ -97,7 +108,7 @@ loan as (
   group by pts.point_id
 ),
 txn_rows as (
-  select pts.point_id, pts.cutoff, pts.since_30d, pts.since_35d, pts.since_90d, t.txn_ts, t.amount, t.direction, t.channel, t.category,
+  select pts.point_id, pts.cutoff, pts.since_30d, pts.since_35d, pts.since_90d, t.txn_ts, (t.amount * 100)::int8 as cents, t.direction, t.channel, t.category,
          case when h.hour >= 6 and h.hour < 12 then 'morning' when h.hour >= 12 and h.hour < 18 then 'afternoon'
               when h.hour >= 18 and h.hour < 23 then 'evening' else 'night' end as time_band
   from pts join keys k on k.golden_id = pts.golden_id
@@ -108,14 +119,15 @@ txn_rows as (
 txn_agg as (
   select point_id,
          count(*) filter (where txn_ts >= since_30d) as c30,
-         coalesce(sum(amount) filter (where txn_ts >= since_30d), 0) as a30,
+         sum(cents) filter (where txn_ts >= since_30d) as a30,
          count(*) filter (where txn_ts >= since_90d) as c90,
-         coalesce(sum(amount) filter (where txn_ts >= since_90d), 0) as a90,
-         coalesce(sum(amount) filter (where txn_ts >= since_30d and direction = 'credit'), 0) as in30,
-         coalesce(sum(amount) filter (where txn_ts >= since_30d and direction = 'debit'), 0) as out30,
-         coalesce(sum(amount) filter (where txn_ts >= since_90d and direction = 'debit' and category in ('shopping', 'dining', 'utilities', 'other')), 0) as spend90,
+         sum(cents) filter (where txn_ts >= since_90d) as a90,
+         sum(cents) filter (where txn_ts >= since_30d and direction = 'credit') as in30,
+         sum(cents) filter (where txn_ts >= since_30d and direction = 'debit') as out30,
+         sum(cents) filter (where txn_ts >= since_90d and direction = 'debit' and category in ('shopping', 'dining', 'utilities', 'other')) as spend90,
          bool_or(category = 'salary' and direction = 'credit' and txn_ts >= since_35d) as salary,
-         avg(amount) filter (where category = 'salary' and direction = 'credit' and txn_ts >= since_90d) as salary_avg,
+         sum(cents) filter (where category = 'salary' and direction = 'credit' and txn_ts >= since_90d) as salary_sum,
+         count(*) filter (where category = 'salary' and direction = 'credit' and txn_ts >= since_90d) as salary_n,
          ${modeCounts('channel', CHANNELS, 'ch')},
          ${modeCounts('time_band', TIME_BANDS, 'tb')},
          max(txn_ts) as last_ts
@@ -166,16 +178,16 @@ base as (
          coalesce(l.has_mortgage, false) as has_mortgage,
          (coalesce(d.deposit_products, 0) + coalesce(l.loan_products, 0))::int as products_held,
          coalesce(t.c30, 0)::int as txn_count_30d,
-         coalesce(t.a30, 0)::float8 as txn_amount_30d,
+         ${amountOfCents('t.a30')} as txn_amount_30d,
          coalesce(t.c90, 0)::int as txn_count_90d,
-         coalesce(t.a90, 0)::float8 as txn_amount_90d,
-         coalesce(t.in30, 0)::float8 as inflow_30d,
-         coalesce(t.out30, 0)::float8 as outflow_30d,
-         coalesce(t.spend90, 0)::float8 as spend_90d,
+         ${amountOfCents('t.a90')} as txn_amount_90d,
+         ${amountOfCents('t.in30')} as inflow_30d,
+         ${amountOfCents('t.out30')} as outflow_30d,
+         ${amountOfCents('t.spend90')} as spend_90d,
          t.preferred_channel,
          t.time_band as active_time_band,
          coalesce(t.salary, false) as salary_credit,
-         round(t.salary_avg::numeric, 2)::float8 as salary_amount_avg,
+         case when t.salary_n > 0 then round(t.salary_sum / (t.salary_n * 100), 2)::float8 end as salary_amount_avg,
          coalesce(e.logins7, 0)::int as app_logins_7d,
          coalesce(e.logins30, 0)::int as app_logins_30d,
          (pts.as_of - (e.last_login at time zone :tz)::date)::int as days_since_last_login,
@@ -195,13 +207,27 @@ base as (
   left join dep d on d.point_id = pts.point_id left join loan l on l.point_id = pts.point_id
   left join txn t on t.point_id = pts.point_id left join ev e on e.point_id = pts.point_id
   left join complaint q on q.point_id = pts.point_id
-),
-scored as (
+)
+select * from base`;
+}
+
+/** A sum of cents (numeric, null without rows) as the amount in currency units (float8), 0 without rows. */
+function amountOfCents(cents: string): string {
+  return `(coalesce(${cents}, 0) / 100.0)::float8`;
+}
+
+/**
+ * The tags of every point of a base relation ({@link tagBaseSql}'s columns): the RFM scores rank the points among
+ * each other (ties broken by point_id, so the order rows arrive in does not matter), the rest is per row.
+ */
+export function tagScoredSql(baseSql: string): string {
+  return `
+with scored as (
   select base.*,
          ntile(5) over (order by days_since_last_txn desc nulls first, point_id) as rfm_recency_score,
          ntile(5) over (order by txn_count_90d, point_id) as rfm_frequency_score,
          ntile(5) over (order by total_deposits, point_id) as rfm_monetary_score
-  from base
+  from (${baseSql}) base
 )
 select point_id, golden_id, as_of,
   ${TAGS.map((tag) => `${TAG_EXPRESSIONS[tag.id] ?? tag.id} as ${tag.id}`).join(',\n  ')}

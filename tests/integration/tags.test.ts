@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ensureLandingPartition } from '../../db/landing';
 import { knexRunner } from '../../activities/pg';
@@ -7,6 +10,9 @@ import { createLogger } from '../../services/logger';
 import { idCheckChar } from '../../transforms/idNumber';
 import { TAGS } from '../../transforms/tagCatalogue';
 import { loadConfig } from '../../config/load';
+import { tagSelectSql } from '../../sql/tagSql';
+import { snapshotRun } from '../../relations/materialize';
+import { tags as tagsRelation } from '../../relations/snapshots';
 import { createTestContext, type TestContext } from '../helpers/testContext';
 
 /**
@@ -135,6 +141,41 @@ test('a customer whose loan is in the card system, and a customer with nothing, 
 test('every catalogue tag is a column of the output', async () => {
   const c1 = (await tagsOf()).C1!;
   for (const tag of TAGS) expect(Object.keys(c1)).toContain(tag.id);
+});
+
+test('tags computed in shards equal the one-statement query for any number of shards, and so does tags.parquet', async () => {
+  const columns = ['golden_id', ...TAGS.map((tag) => tag.id)].join(', ');
+  const points = 'select golden_id as point_id, golden_id, cast(:asOf as date) as as_of from core.customers where run_id = :runId';
+  const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+  const tagsFile = path.join(ctx.env.snapshotDir, RUN, 'tags.parquet');
+  // The one-statement result, written through the same snapshot as the stage's.
+  await db.transaction(async (trx) => {
+    await trx('mart.tags').where({ run_id: RUN }).delete();
+    await trx.raw(`insert into mart.tags (run_id, ${columns}) select :runId, ${columns} from (${tagSelectSql(points)}) x`, { runId: RUN, asOf: AS_OF, tz: TZ });
+  });
+  const oneStatement = await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id');
+  const [written] = await snapshotRun({ db, databaseUrl: ctx.databaseUrl, env: ctx.env }, RUN, [tagsRelation]);
+  expect(written!.path).toBe('tags.parquet');
+  const oneStatementSha = sha256(tagsFile);
+  // C2 has no transactions, balances or events, C3 nothing at all: empty aggregates in every shard count.
+  expect(oneStatement).toHaveLength(3);
+  for (const shards of [1, 2, 5]) {
+    await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ, shards });
+    expect(await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id')).toEqual(oneStatement);
+    expect(sha256(tagsFile)).toBe(oneStatementSha);
+  }
+  // The shards' work tables are gone once the stage has run.
+  expect((await db.raw(`select tablename from pg_tables where schemaname = 'mart' and tablename like 'tags_base%'`)).rows).toEqual([]);
+});
+
+test('a retried stage drops the work tables an earlier attempt left behind', async () => {
+  const before = await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id');
+  const prefix = `tags_base_${createHash('sha256').update(RUN).digest('hex').slice(0, 12)}_`;
+  // As a crashed attempt with more shards leaves them: a table the new attempt would create, and one it would not.
+  await db.raw(`create unlogged table mart.${prefix}0 (x int); create unlogged table mart.${prefix}7 (x int)`);
+  await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ, shards: 2 });
+  expect(await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id')).toEqual(before);
+  expect((await db.raw(`select tablename from pg_tables where schemaname = 'mart' and tablename like 'tags_base%'`)).rows).toEqual([]);
 });
 
 test('rows stamped after the as-of date change nothing (point in time)', async () => {
