@@ -284,10 +284,14 @@ function readPlan(def: RelationDef, fromQuery: boolean): { columns: string; expr
   return { columns: `{${def.columns.map((c) => `${sqlString(c.name)}: ${sqlString(read(c))}`).join(', ')}}`, exprs: def.columns.map(expr).join(', ') };
 }
 
-/** DuckDB's message as one line naming the file (its messages carry the query, a caret and sometimes a stack trace). */
+/**
+ * DuckDB's message as one line naming the file: its first paragraph (later ones list reader options, the query with a
+ * caret, sometimes a stack trace), without the offending CSV line (row values stay out of logs) or the temporary path.
+ */
 function duckError(file: string, def: RelationDef, csv: string, err: unknown): Error {
-  const first = String((err as Error)?.message ?? err).split('\n').map((l) => l.trim()).find((l) => l) ?? 'unknown error';
-  return new Error(`snapshot ${file} (relation ${def.name}): DuckDB could not write it: ${first.split(csv).join('<rows>')}`);
+  const message = String((err as Error)?.message ?? err).trim();
+  const lines = message.split(/\n\s*\n/)[0]!.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Original Line'));
+  return new Error(`snapshot ${file} (relation ${def.name}): DuckDB could not write it: ${lines.join('; ').split(csv).join('<rows>') || 'unknown error'}`);
 }
 
 async function csvToParquet(def: RelationDef, csv: string, target: string, file: string, fromMemory: boolean): Promise<number> {
