@@ -1,5 +1,5 @@
 /**
- * Benchmark of the snapshot writer: `npm run -s bench:snapshot -- [--customers N] [--seed S] [--v1]` (default 1,000,000).
+ * Benchmark of the snapshot writer: `npm run -s bench:snapshot -- [--customers N] [--seed S] [--v1] [--database NAME]` (default 1,000,000).
  * Builds a run's golden customers, tags and segments in a dedicated database (extracts generated once and bulk-loaded,
  * as bench:tags does), then writes the largest snapshot files (tags, customers, segments) three ways from the same
  * rows and prints one JSON object:
@@ -28,10 +28,11 @@ const RUN_ID = 'bench-snapshot';
 const AS_OF = '2026-11-20';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { customers: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' }, v1: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { customers: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' }, v1: { type: 'boolean', default: false }, database: { type: 'string', default: 'portrait_bench_snapshot' } } });
+  if (!/^[a-z_][a-z0-9_]*$/.test(values.database)) throw new Error(`--database must be a lower-case identifier, got "${values.database}"`);
   const customers = Number(values.customers);
   const seed = Number(values.seed);
-  const { env, log, pg, url, db } = await openBenchDatabase('portrait_bench_snapshot', 6);
+  const { env, log, pg, url, db } = await openBenchDatabase(values.database, 6);
 
   const dir = path.join(env.home, 'bench', `tags-n${customers}-s${seed}`);
   if (!existsSync(path.join(dir, 'generate-summary.json'))) {

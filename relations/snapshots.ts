@@ -60,12 +60,12 @@ export const customers = relation({
   key: ['golden_id'],
   sortBy: ['golden_id'],
   from: `core.customers c left join (
-    select golden_id, jsonb_agg(jsonb_build_object('source_system', source_system, 'customer_key', customer_key) order by source_system, customer_key) as keys
+    select golden_id, jsonb_agg(jsonb_build_object('source_system', source_system, 'customer_key', customer_key)) as keys
     from core.customer_sources where run_id = ${RUN} group by golden_id) k on k.golden_id = c.golden_id`,
   where: `c.run_id = ${RUN}`,
   columns: [
     col('golden_id', 'VARCHAR', { sql: 'c.golden_id' }),
-    col('source_keys', { list: SOURCE_KEY }, { sql: 'k.keys', doc: 'lineage: every source record of this customer, by source system and key' }),
+    col('source_keys', { list: SOURCE_KEY }, { sql: 'k.keys', sorted: true, doc: 'lineage: every source record of this customer, by source system and key' }),
     col('id_valid', 'BOOLEAN'),
     col('birth_year', 'INT32', { nullable: true, sql: 'extract(year from c.birth_date)' }),
     col('gender', 'VARCHAR', { nullable: true }),
@@ -149,15 +149,16 @@ export const segments = relation({
   doc: 'Primary segment (first matching rule by priority) and every other segment the customer matched.',
   key: ['golden_id'],
   sortBy: ['golden_id'],
-  // One grouped pass over the memberships: a subquery per customer took twice as long at 200k customers.
+  // One grouped pass over the memberships: a subquery per customer took twice as long at 200k customers. Lists are
+  // aggregated unordered and sorted by the writer (`sorted`): cheaper than a sort per group in PostgreSQL.
   from: `mart.segments s left join (
-    select golden_id, jsonb_agg(segment order by segment) as others from mart.segment_memberships where run_id = ${RUN} and not is_primary group by golden_id
+    select golden_id, jsonb_agg(segment) as others from mart.segment_memberships where run_id = ${RUN} and not is_primary group by golden_id
   ) m on m.golden_id = s.golden_id`,
   where: `s.run_id = ${RUN}`,
   columns: [
     col('golden_id', 'VARCHAR', { sql: 's.golden_id' }),
     col('segment', 'VARCHAR'),
-    col('secondary_segments', { list: 'VARCHAR' }, { sql: "coalesce(m.others, '[]'::jsonb)", doc: 'every other segment whose rule matched, by name' }),
+    col('secondary_segments', { list: 'VARCHAR' }, { sql: "coalesce(m.others, '[]'::jsonb)", sorted: true, doc: 'every other segment whose rule matched, by name' }),
   ],
 });
 

@@ -19,6 +19,11 @@ export interface ColumnDef {
    * (LIST/STRUCT) must yield json/jsonb; instants timestamptz; money numeric.
    */
   readonly sql?: string;
+  /**
+   * LIST only: the writer sorts each list ascending (DuckDB list_sort; byte order, structs field by field), so the
+   * select may aggregate without ORDER BY — a sort per group in PostgreSQL costs more than one in the writer.
+   */
+  readonly sorted?: boolean;
   readonly doc?: string;
 }
 
@@ -69,9 +74,13 @@ export function relation<const C extends readonly ColumnDef[]>(def: RelationDef<
 export function col<const N extends string, const T extends ColumnType, const Null extends boolean = false>(
   name: N,
   type: T,
-  opts: { nullable?: Null; pg?: string; sql?: string; doc?: string } = {},
-): { name: N; type: T; nullable: Null; pg: string; sql?: string; doc?: string } {
-  return { name, type, nullable: (opts.nullable ?? false) as Null, pg: opts.pg ?? defaultPg(type), ...(opts.sql ? { sql: opts.sql } : {}), ...(opts.doc ? { doc: opts.doc } : {}) };
+  opts: { nullable?: Null; pg?: string; sql?: string; sorted?: boolean; doc?: string } = {},
+): { name: N; type: T; nullable: Null; pg: string; sql?: string; sorted?: boolean; doc?: string } {
+  if (opts.sorted && !(typeof type === 'object' && 'list' in type)) throw new Error(`column ${name}: only a LIST can be sorted by the writer`);
+  return {
+    name, type, nullable: (opts.nullable ?? false) as Null, pg: opts.pg ?? defaultPg(type),
+    ...(opts.sql ? { sql: opts.sql } : {}), ...(opts.sorted ? { sorted: true } : {}), ...(opts.doc ? { doc: opts.doc } : {}),
+  };
 }
 
 function defaultPg(type: ColumnType): string {

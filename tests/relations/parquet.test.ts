@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeSnapshot } from '../../relations/parquet';
@@ -83,4 +83,58 @@ test('the same rows in any input order give byte-identical files', async () => {
 test('a null in a non-nullable column fails the write and names the column', async () => {
   const bad = [{ source: 'loans', check: 'min_rows', status: 'pass', severity: 'fail', measured: null, threshold: 1, message: null }] as unknown as RowOf<typeof quality>[];
   await expect(writeSnapshot(dir, quality, { rows: bad })).rejects.toThrow(/quality\.parquet: null values in non-nullable columns message \(1\)/);
+});
+
+test('the named pipe and the spool file give byte-identical files', async () => {
+  const fifo = await writeSnapshot(dir, sample, { rows }, { file: 'fifo.parquet', transport: 'fifo' });
+  const spool = await writeSnapshot(dir, sample, { rows }, { file: 'spool.parquet', transport: 'spool' });
+  expect(fifo.sha256).toBe(spool.sha256);
+  expect(fifo.sha256).toBe(written.sha256);
+  expect(readdirSync(dir).filter((f) => f.includes('partial'))).toEqual([]);
+});
+
+test('a sorted LIST column is written with its elements in ascending order, whatever order they arrive in', async () => {
+  const lists = relation({
+    name: 'lists',
+    file: 'lists.parquet',
+    doc: 'sorted lists',
+    key: ['id'],
+    sortBy: ['id'],
+    columns: [
+      col('id', 'VARCHAR'),
+      col('names', { list: 'VARCHAR' }, { sorted: true }),
+      col('keys', { list: { struct: { system: 'VARCHAR', key: 'VARCHAR' } } }, { sorted: true }),
+      col('as_given', { list: 'VARCHAR' }),
+    ],
+  });
+  const input = [{ id: 'a', names: ['b', 'B', 'a', '中'], keys: [{ system: 'x', key: '2' }, { system: 'x', key: '10' }, { system: 'a', key: '9' }], as_given: ['b', 'a'] }];
+  const out = await writeSnapshot(dir, lists, { rows: input });
+  const [back] = await duckQuery(`select names, to_json(keys)::varchar as keys, as_given from read_parquet('${path.join(dir, out.path)}')`);
+  expect(back).toEqual({ names: ['B', 'a', 'b', '中'], keys: '[{"system":"a","key":"9"},{"system":"x","key":"10"},{"system":"x","key":"2"}]', as_given: ['b', 'a'] });
+  expect(() => col('x', 'VARCHAR', { sorted: true })).toThrow(/only a LIST/);
+});
+
+test('money from doubles is rounded to cents half away from zero on 15 significant digits, as PostgreSQL numeric(18,2)', async () => {
+  const money = relation({ name: 'money', file: 'money.parquet', doc: 'money', key: ['i'], sortBy: ['i'], columns: [col('i', 'INT32'), col('v', 'DECIMAL(18,2)', { nullable: true })] });
+  // Expected values are what `select v::float8::numeric(18,2)` prints on PostgreSQL 15 (tests/integration/snapshotWriter checks against the server).
+  const cases: [number | null, string | null][] = [
+    [0.005, '0.01'], [1.005, '1.01'], [2.675, '2.68'], [-0.005, '-0.01'], [-1.005, '-1.01'], [1.0049999999999999, '1.01'], [1.00499999, '1.00'],
+    [0.125, '0.13'], [-0, '0.00'], [1e-9, '0.00'], [1234.5, '1234.50'], [123456789012.345, '123456789012.35'], [-9999999999999.995, '-9999999999999.99'], [0.015, '0.02'],
+    [99999999999999.99, '100000000000000.00'], [null, null],
+  ];
+  const out = await writeSnapshot(dir, money, { rows: cases.map(([v], i) => ({ i, v })) });
+  const back = await duckQuery(`select v::varchar as v from read_parquet('${path.join(dir, out.path)}') order by i`);
+  expect(back.map((r) => r.v)).toEqual(cases.map(([, s]) => s));
+});
+
+test("a value DuckDB cannot read fails the write with one line naming the file, whichever transport", async () => {
+  const bad = rows.map((r) => ({ ...r, day: r.id === 'a' ? 'not a date' : r.day }));
+  for (const transport of ['fifo', 'spool'] as const) {
+    const err = (await writeSnapshot(dir, sample, { rows: bad }, { file: `bad-${transport}.parquet`, transport }).catch((e: Error) => e)) as Error;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/^snapshot bad-(fifo|spool)\.parquet \(relation sample\): DuckDB could not write it: Conversion Error: CSV Error on Line: \d+; Error when converting column "day"/);
+    expect(err.message).not.toMatch(/\n/);
+    expect(err.message).not.toMatch(/portrait-snapshot-|csv\.partial/);
+  }
+  expect(readdirSync(dir).filter((f) => f.startsWith('bad-'))).toEqual([]);
 });
