@@ -26,6 +26,8 @@ import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { createScoreActivities } from '../activities/score';
 import { modelFeatures } from '../activities/modelRegistry';
+import { snapshotRun } from '../relations/materialize';
+import { scores } from '../relations/snapshots';
 import { loadHistForest, trainHistForest } from '../models/histForest';
 import { ScorePool, type ScoreModel } from '../models/scorePool';
 import { copyColumnKind, type CopyColumn } from '../models/scoreText';
@@ -93,6 +95,8 @@ async function main(): Promise<void> {
   clearInterval(sampler);
   const sameRows = process.argv.includes('--skip-sklearn') ? null : await scoringOnlyComparison({ url, db, dir, features, sample, labels, body, trees });
   const [{ md5, n }] = (await db.raw(`select md5(string_agg(concat_ws(',', golden_id, model_version, score, shard, reasons), E'\\n' order by golden_id)) as md5, count(*)::int as n from mart.scores where run_id = ?`, [RUN_ID])).rows;
+  // scores.parquet as completeScoring writes it (the same relation and writer), to compare its bytes across code versions.
+  const [parquet] = await snapshotRun({ db, databaseUrl: url, env: { ...env, snapshotDir: dir } }, RUN_ID, [scores]);
   fs.rmSync(dir, { recursive: true, force: true });
   await printBenchResult({ db, pg }, {
     bench: 'score',
@@ -108,6 +112,7 @@ async function main(): Promise<void> {
     rows: results.reduce((a, r) => a + r.rows, 0),
     scored_rows: n,
     scores_md5: md5,
+    scores_parquet_sha256: parquet!.sha256,
     peak_rss_mb: Math.round(peakRss / 2 ** 20),
     same_rows_scoring: sameRows,
     loadavg_start: loadavgStart.map((x) => Number(x.toFixed(2))),
