@@ -11,6 +11,7 @@ import { ingestWorkerCount, parallelReadable, readCsvParallel, type HashedKeys, 
 import { describeFailures, evaluateGates, type QualityCheck } from '../transforms/qualityGates';
 import { ErrorType, type StageResult } from '../shared';
 import { CsvCopyBuffer, copyWriter, knexRunner, withTransaction } from './pg';
+import { csvLine } from '../transforms/copyText';
 import { attachLandingPartition, createDetachedLandingPartition, dropLandingPartition, landingPartitionName } from '../db/landing';
 import { recordStage } from './runs';
 import { runSnapshotDir } from './snapshots';
@@ -350,8 +351,6 @@ function sortedCounts(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-/** One CSV line for COPY ... (format csv): NULL is an unquoted empty field, every value is quoted. */
-export function csvLine(values: readonly (string | null)[]): string {
-  return values.map((v) => (v === null ? '' : `"${v.replace(/"/g, '""')}"`)).join(',') + '\n';
-}
+/** The CSV line of COPY ... (format csv); other stages import it from here. */
+export { csvLine };
 

@@ -66,10 +66,16 @@ export async function pinnedModel(db: Knex, product: string, modelVersion: strin
 
 /** Reads a registered model file and checks it against the registry's sha256. */
 export async function readModelFile(ref: Pick<ModelRef, 'path' | 'sha256' | 'modelVersion'>): Promise<HistForest> {
+  return (await readModelText(ref)).forest;
+}
+
+/** The model file's text (checked against its registered sha256) and the model loaded from it. */
+export async function readModelText(ref: Pick<ModelRef, 'path' | 'sha256' | 'modelVersion'>): Promise<{ json: string; forest: HistForest }> {
   const body = await readFile(ref.path);
   const sha = createHash('sha256').update(body).digest('hex');
   if (sha !== ref.sha256) throw ApplicationFailure.nonRetryable(`model file ${ref.path} does not match the registered sha256 of ${ref.modelVersion}`, ErrorType.InvalidInput);
-  return loadHistForest(body.toString('utf8'));
+  const json = body.toString('utf8');
+  return { json, forest: loadHistForest(json) };
 }
 
 /**

@@ -74,3 +74,13 @@ export class CsvCopyBuffer {
     this.buf = bigger;
   }
 }
+
+/** One value quoted for COPY ... (format csv). */
+export function csvField(v: string): string {
+  return `"${v.replace(/"/g, '""')}"`;
+}
+
+/** One CSV line for COPY ... (format csv): NULL is an unquoted empty field, every value is quoted. */
+export function csvLine(values: readonly (string | null)[]): string {
+  return values.map((v) => (v === null ? '' : csvField(v))).join(',') + '\n';
+}
