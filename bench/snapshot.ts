@@ -6,6 +6,9 @@
  * - `portrait`: relations/parquet.ts as the stages call it (PostgreSQL COPY → spool → DuckDB → typed zstd Parquet);
  * - `duckdb_copy`: DuckDB's own `COPY tbl TO … (FORMAT parquet)` with its defaults, from the same rows already in a
  *   DuckDB table (loading them is not timed), i.e. the writer alone;
+ * - `duckdb_from_postgres`: DuckDB (defaults, 2 threads) running the relation's same select on PostgreSQL through its
+ *   postgres extension (binary COPY) and writing with its own COPY: the same job from the same source, when the
+ *   extension is available (bench/duckdbPostgres.ts); composite columns stay JSON text there;
  * - `v1` (with --v1): the contract-v1 writer (parquetjs row by row, untyped text and doubles, 8,192-row groups).
  * Seconds (Portrait's split into the PostgreSQL COPY to the spool and the Parquet step), bytes, ratios
  * portrait/duckdb_copy, and the worker's peak RSS while Portrait writes.
@@ -22,13 +25,14 @@ import { generateSourceExtracts } from '../generator/generate';
 import { selectSql, writeSnapshot } from '../relations/parquet';
 import { customers as customersRel, segments as segmentsRel, tags as tagsRel } from '../relations/snapshots';
 import type { RelationDef } from '../relations/types';
+import { attachPostgres, postgresExtension } from './duckdbPostgres';
 import { bulkLoadExtracts, openBenchDatabase, printBenchResult } from './benchDatabase';
 
 const RUN_ID = 'bench-snapshot';
 const AS_OF = '2026-11-20';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { customers: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' }, v1: { type: 'boolean', default: false }, database: { type: 'string', default: 'portrait_bench_snapshot' } } });
+  const { values } = parseArgs({ options: { customers: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' }, v1: { type: 'boolean', default: false }, 'duckdb-postgres-extension': { type: 'string' }, database: { type: 'string', default: 'portrait_bench_snapshot' } } });
   if (!/^[a-z_][a-z0-9_]*$/.test(values.database)) throw new Error(`--database must be a lower-case identifier, got "${values.database}"`);
   const customers = Number(values.customers);
   const seed = Number(values.seed);
@@ -52,6 +56,8 @@ async function main(): Promise<void> {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const duck = await DuckDBInstance.create(':memory:');
+  const version = String((await (await duck.connect()).runAndReadAll('select version()')).getRows()[0]![0]);
+  const extension = postgresExtension(path.join(env.home, 'bench'), version, values['duckdb-postgres-extension']);
   const files: Record<string, unknown>[] = [];
   for (const def of [tagsRel, customersRel, segmentsRel] as RelationDef[]) {
     let peakRss = process.memoryUsage().rss;
@@ -73,6 +79,7 @@ async function main(): Promise<void> {
     c.closeSync();
     const duckBytes = statSync(baseline).size;
 
+    const fromPostgres = 'file' in extension ? await duckdbFromPostgres(extension.file, url, db, def, path.join(out, `duckdb-pg-${def.file}`)) : { skipped: extension.unavailable };
     const v1 = values.v1 ? await writeV1(db, def, RUN_ID, path.join(out, `v1-${def.file}`)) : null;
     files.push({
       file: def.file,
@@ -80,12 +87,16 @@ async function main(): Promise<void> {
       columns: def.columns.length,
       portrait: { seconds: round(portraitSeconds), postgres_copy_seconds: round(timing.spoolSeconds), parquet_seconds: round(timing.parquetSeconds), bytes: portraitBytes, peak_rss_mb: Math.round(peakRss / 1e6), byte_identical_rewrite: again.sha256 === written.sha256 },
       duckdb_copy: { seconds: round(duckSeconds), bytes: duckBytes },
+      duckdb_from_postgres: fromPostgres,
       // seconds: the whole path from PostgreSQL; writer_seconds: Portrait's DuckDB step (typed read + zstd write) alone.
-      ratio: { seconds: round(portraitSeconds / duckSeconds), writer_seconds: round(timing.parquetSeconds / duckSeconds), bytes: round(portraitBytes / duckBytes) },
+      ratio: {
+        seconds: round(portraitSeconds / duckSeconds), writer_seconds: round(timing.parquetSeconds / duckSeconds), bytes: round(portraitBytes / duckBytes),
+        ...('seconds' in fromPostgres ? { seconds_vs_duckdb_from_postgres: round(portraitSeconds / fromPostgres.seconds), bytes_vs_duckdb_from_postgres: round(portraitBytes / fromPostgres.bytes) } : {}),
+      },
       ...(v1 ? { v1 } : {}),
     });
   }
-  const total = (k: 'portrait' | 'duckdb_copy', f: 'seconds' | 'bytes') => files.reduce((n, x) => n + ((x[k] as Record<string, number>)[f] ?? 0), 0);
+  const total = (k: 'portrait' | 'duckdb_copy' | 'duckdb_from_postgres', f: 'seconds' | 'bytes') => files.reduce((n, x) => n + ((x[k] as Record<string, number>)[f] ?? 0), 0);
   await printBenchResult({ db, pg }, {
     bench: 'snapshot',
     customers,
@@ -94,8 +105,31 @@ async function main(): Promise<void> {
       portrait_seconds: round(total('portrait', 'seconds')), duckdb_copy_seconds: round(total('duckdb_copy', 'seconds')),
       portrait_bytes: total('portrait', 'bytes'), duckdb_copy_bytes: total('duckdb_copy', 'bytes'),
       ratio_seconds: round(total('portrait', 'seconds') / total('duckdb_copy', 'seconds')), ratio_bytes: round(total('portrait', 'bytes') / total('duckdb_copy', 'bytes')),
+      ...('file' in extension
+        ? {
+            duckdb_from_postgres_seconds: round(total('duckdb_from_postgres', 'seconds')), duckdb_from_postgres_bytes: total('duckdb_from_postgres', 'bytes'),
+            ratio_seconds_vs_duckdb_from_postgres: round(total('portrait', 'seconds') / total('duckdb_from_postgres', 'seconds')),
+            ratio_bytes_vs_duckdb_from_postgres: round(total('portrait', 'bytes') / total('duckdb_from_postgres', 'bytes')),
+          }
+        : { duckdb_from_postgres: { skipped: extension.unavailable } }),
     },
   });
+}
+
+/** DuckDB with its defaults reading the relation's select from PostgreSQL (its postgres extension) and writing it. */
+async function duckdbFromPostgres(extensionFile: string, url: string, db: import('knex').Knex, def: RelationDef, file: string) {
+  const instance = await DuckDBInstance.create(':memory:');
+  const c = await instance.connect();
+  try {
+    const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+    const t0 = now();
+    await attachPostgres(c, extensionFile, url);
+    await c.run(`copy (select * from postgres_query('pg', ${lit(db.raw(selectSql(def), { runId: RUN_ID }).toQuery())})) to ${lit(file)} (format parquet)`);
+    return { seconds: round(now() - t0), bytes: statSync(file).size };
+  } finally {
+    c.closeSync();
+    instance.closeSync();
+  }
 }
 
 /** The contract-v1 writer, for comparison: every value as UTF8 text, DOUBLE or BOOLEAN, uncompressed, row by row. */
@@ -108,7 +142,8 @@ async function writeV1(db: import('knex').Knex, def: RelationDef, runId: string,
     const out: Record<string, unknown> = {};
     for (const c of def.columns) {
       const v = row[c.name];
-      out[c.name] = v === null ? null : schema[c.name]!.type === 'DOUBLE' ? Number(v) : schema[c.name]!.type === 'BOOLEAN' ? Boolean(v) : typeof v === 'string' ? v : JSON.stringify(v);
+      // v1 wrote dates and instants as text; the select's typed values come back as Dates.
+      out[c.name] = v === null ? null : schema[c.name]!.type === 'DOUBLE' ? Number(v) : schema[c.name]!.type === 'BOOLEAN' ? Boolean(v) : typeof v === 'string' ? v : v instanceof Date ? (c.type === 'DATE' ? v.toISOString().slice(0, 10) : v.toISOString()) : JSON.stringify(v);
     }
     await writer.appendRow(out);
   }
