@@ -1,4 +1,7 @@
+import { StringDecoder } from 'node:string_decoder';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import { Client } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import type { ActivityDeps } from './deps';
 import { materialize, rebuild, snapshotRun } from '../relations/materialize';
 import { clusters, PROFILE_MEDIANS, segmentProfiles, segments } from '../relations/snapshots';
@@ -25,6 +28,7 @@ export function createSegmentActivities(deps: ActivityDeps) {
      */
     async assignSegments({ runId, rules, clustering, seed }: { runId: string; rules: SegmentRule[]; clustering: PortraitConfig['clustering']; seed: number }): Promise<StageResult> {
       const startedAt = new Date();
+      const lap = phaseTimer();
       const problems = checkSegmentRules(rules);
       if (problems.length) throw ApplicationFailure.nonRetryable(`invalid segment rules: ${problems.join('; ')}`, ErrorType.InvalidConfig);
       const primary = compileSegments(rules);
@@ -32,18 +36,22 @@ export function createSegmentActivities(deps: ActivityDeps) {
       await rebuild(db, runId, ['mart.segments', 'mart.segment_memberships'], async (trx) => {
         await trx.raw(bulkSessionSql(deps.env.workMem));
         await trx.raw(`insert into mart.segments (run_id, golden_id, segment) select run_id, golden_id, ${primary.sql} from mart.tags where run_id = ?`, [...primary.bindings, runId]);
-        for (const rule of compileRules(rules)) {
-          await trx.raw(
-            `insert into mart.segment_memberships (run_id, golden_id, segment, is_primary)
-             select t.run_id, t.golden_id, ?, s.segment = ? from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id
-             where t.run_id = ? and ${rule.sql}`,
-            [rule.id, rule.id, runId, ...rule.bindings],
-          );
-        }
+        // Every rule in one pass over the run's tags (a statement per rule read them once per rule).
+        const compiled = compileRules(rules);
+        await trx.raw(
+          `insert into mart.segment_memberships (run_id, golden_id, segment, is_primary)
+           select t.run_id, t.golden_id, m.segment, m.segment = s.segment
+           from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id
+           cross join lateral (values ${compiled.map((rule) => `(?::text, (${rule.sql})::boolean)`).join(', ')}) m(segment, hit)
+           where t.run_id = ? and m.hit`,
+          [...compiled.flatMap((rule) => [rule.id, ...rule.bindings]), runId],
+        );
       });
+      lap('assign');
       const unassigned = await db('mart.segments').where({ run_id: runId }).whereNull('segment').count<{ n: string }[]>('* as n');
       if (Number(unassigned[0]!.n) > 0) throw ApplicationFailure.nonRetryable(`${unassigned[0]!.n} customers matched no segment; the last rule must be the catch-all 'true'`, ErrorType.InvalidConfig);
       const profiles = await writeProfiles(runId, rules);
+      lap('profiles');
       let clusterDetails: Record<string, unknown> | undefined;
       // The tables were rebuilt and analyzed above (profiles need them committed); the rest is the common path.
       return materialize(deps, {
@@ -53,15 +61,17 @@ export function createSegmentActivities(deps: ActivityDeps) {
         tables: [],
         snapshots: [segments, segmentProfiles],
         moreFiles: async () => {
+          lap('snapshots');
           if (!clustering.enabled) return [];
           const result = await assignClusters(runId, clustering, seed);
           clusterDetails = result.details;
+          lap('clusters');
           return [result.file];
         },
         details: async () => {
           const segmentSizes = Object.fromEntries(profiles.map((p) => [p.segment, p.primary_size]));
           log.info({ run_id: runId, stage: 'segment', segments: segmentSizes }, 'segments assigned');
-          return { segments: segmentSizes, profiles, clusters: clusterDetails };
+          return { segments: segmentSizes, profiles, clusters: clusterDetails, phase_seconds: lap.phases };
         },
       });
     },
@@ -69,13 +79,23 @@ export function createSegmentActivities(deps: ActivityDeps) {
 
   /** Size, share, medians of key tags and the tags that most set each segment apart (standardised mean difference). */
   async function writeProfiles(runId: string, rules: SegmentRule[]) {
-    const avgCols = FEATURE_TAGS.map((id) => `avg(${exact(id)}) as "${id}"`).join(', ');
-    const population = (await db.raw(`select count(*)::int as n, ${avgCols}, ${FEATURE_TAGS.map((id) => `stddev_pop(${exact(id)}) as "sd_${id}"`).join(', ')} from mart.tags t where t.run_id = ?`, [runId])).rows[0];
-    const bySegment = (await db.raw(
-      `select s.segment, count(*)::int as n, ${avgCols}, ${PROFILE_MEDIANS.map((id) => `percentile_cont(0.5) within group (order by ${num(id)}) as "median_${id}"`).join(', ')}
+    // One pass: each value converted to numeric once (the conversion is most of the cost), segments and population
+    // aggregated together; then the medians, which need no numeric.
+    const stats = (await db.raw(
+      `select grouping(segment) = 1 as population, segment, count(*)::int as n,
+              ${FEATURE_TAGS.map((id) => `avg(v."${id}") as "${id}", stddev_pop(v."${id}") as "sd_${id}"`).join(', ')}
+       from (select s.segment, ${FEATURE_TAGS.map((id) => `${exact(id)} as "${id}"`).join(', ')}
+             from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id where t.run_id = ? offset 0) v
+       group by grouping sets ((segment), ())`,
+      [runId],
+    )).rows as (Record<string, number | string | null> & { population: boolean })[];
+    const population = stats.find((r) => r.population)!;
+    const medians = (await db.raw(
+      `select s.segment, ${PROFILE_MEDIANS.map((id) => `percentile_cont(0.5) within group (order by ${num(id)}) as "median_${id}"`).join(', ')}
        from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id where t.run_id = ? group by s.segment`,
       [runId],
     )).rows as Record<string, number | string | null>[];
+    const bySegment = stats.filter((r) => !r.population).map((r) => ({ ...r, ...medians.find((m) => m.segment === r.segment) }));
     const members = await db('mart.segment_memberships').where({ run_id: runId }).select('segment').count('* as n').groupBy('segment');
     const total = Number(population.n);
     const profiles = rules.map((rule, priority) => {
@@ -115,33 +135,79 @@ export function createSegmentActivities(deps: ActivityDeps) {
     const { best, scores } = chooseK(sample, ks, `${seed}:clusters`);
     const model = relabelBySize(best);
     const sizes = new Array<number>(model.k).fill(0);
-    await withTransaction(databaseUrl, async (client) => {
-      await client.query('delete from mart.clusters where run_id = $1', [runId]);
-      const copy = copyWriter(client, 'copy mart.clusters (run_id, golden_id, cluster) from stdin with (format csv)');
-      let n = 0;
-      for await (const r of db.raw(`select golden_id, ${select} from mart.tags t where run_id = ? order by golden_id`, [runId]).stream() as AsyncIterable<Record<string, number | null> & { golden_id: string }>) {
-        const [point] = standardise([toRow(r)], standardiser);
-        let bestCluster = 0;
-        let bestDistance = Infinity;
-        model.centroids.forEach((c, k) => {
-          let d = 0;
-          for (let j = 0; j < c.length; j++) d += (point![j]! - c[j]!) ** 2;
-          if (d < bestDistance) {
-            bestDistance = d;
-            bestCluster = k;
+    const reader = new Client({ connectionString: databaseUrl });
+    await reader.connect();
+    try {
+      await withTransaction(databaseUrl, async (client) => {
+        await client.query('delete from mart.clusters where run_id = $1', [runId]);
+        const copy = copyWriter(client, 'copy mart.clusters (run_id, golden_id, cluster) from stdin with (format csv)');
+        // COPY text, not row objects: at 1M customers the objects and a write per row took most of the stage.
+        const rows = reader.query(copyTo(`copy (${db.raw(`select golden_id, ${select} from mart.tags t where run_id = ? order by golden_id`, [runId]).toQuery()}) to stdout`));
+        const d = features.length;
+        const point = new Float64Array(d);
+        let out = '';
+        let n = 0;
+        for await (const line of copyLines(rows)) {
+          const fields = line.split('\t');
+          for (let j = 0; j < d; j++) {
+            const v = fields[j + 1]!;
+            // Same arithmetic as standardise(): null is the mean, else (value − mean) / sd.
+            point[j] = v === '\\N' ? 0 : (Number(v) - standardiser.mean[j]!) / standardiser.sd[j]!;
           }
-        });
-        sizes[bestCluster]!++;
-        await copy.write(csvLine([runId, r.golden_id, String(bestCluster)]));
-        if (++n % 50_000 === 0) heartbeat({ clustered: n });
-      }
-      await copy.end();
-    }, { lockKey: `clusters:${runId}` });
+          let bestCluster = 0;
+          let bestDistance = Infinity;
+          model.centroids.forEach((c, k) => {
+            let dist = 0;
+            for (let j = 0; j < c.length; j++) dist += (point[j]! - c[j]!) ** 2;
+            if (dist < bestDistance) {
+              bestDistance = dist;
+              bestCluster = k;
+            }
+          });
+          sizes[bestCluster]!++;
+          out += csvLine([runId, fields[0]!, String(bestCluster)]);
+          if (out.length > 1 << 20) {
+            await copy.write(out);
+            out = '';
+          }
+          if (++n % 50_000 === 0) heartbeat({ clustered: n });
+        }
+        await copy.write(out);
+        await copy.end();
+      }, { lockKey: `clusters:${runId}` });
+    } finally {
+      await reader.end();
+    }
     await db.raw('analyze mart.clusters');
     const [file] = await snapshotRun(deps, runId, [clusters]);
     const details = { k: model.k, features, sizes, silhouette_by_k: Object.fromEntries(scores.map((s) => [s.k, round(s.silhouette)])), sample: sample.length };
     return { file: file!, details };
   }
+}
+
+/** Wall-clock seconds per phase, for operators (stage details); never part of a snapshot. */
+function phaseTimer(): ((phase: string) => void) & { phases: Record<string, number> } {
+  let mark = performance.now();
+  const phases: Record<string, number> = {};
+  return Object.assign((phase: string) => {
+    const t = performance.now();
+    phases[phase] = Number(((t - mark) / 1000).toFixed(3));
+    mark = t;
+  }, { phases });
+}
+
+/** The lines of a COPY … TO STDOUT (text format) stream, without their line breaks. */
+async function* copyLines(stream: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of stream) {
+    const text = rest + decoder.write(chunk);
+    const lines = text.split('\n');
+    rest = lines.pop()!;
+    yield* lines;
+  }
+  rest += decoder.end();
+  if (rest) yield rest;
 }
 
 function round(x: number): number {
