@@ -1,11 +1,9 @@
-import { from as copyFrom } from 'pg-copy-streams';
 import QueryStream from 'pg-query-stream';
 import type { Client } from 'pg';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps';
-import { cleanCustomer, type CleanCustomer, type RawCustomer } from '../transforms/customerRecord';
+import type { RawCustomer } from '../transforms/customerRecord';
+import { CLEAN_COLUMNS, CleanPool } from '../transforms/cleanBatch';
 import { clusterEdges, MATCH_THRESHOLD, scorePair, type MatchEdge, type MatchRecord } from '../transforms/entityResolution';
 import { csvLine } from './ingest';
 import { bulkSessionSql, copyWriter, withTransaction } from './pg';
@@ -13,11 +11,6 @@ import { previousSuccessfulRun } from '../db/previousRun';
 import { materialize } from '../relations/materialize';
 import { customers as customersSnapshot, identityChanges as identityChangesSnapshot } from '../relations/snapshots';
 import type { StageResult } from '../shared';
-
-const STAGE_COLUMNS: (keyof CleanCustomer)[] = [
-  'source_system', 'customer_key', 'seed_golden_id', 'name_masked', 'name_hash', 'id_hash', 'id_body_hash', 'phone_hash', 'id_valid',
-  'phone_valid', 'birth_date', 'gender', 'city', 'city_tier', 'occupation', 'annual_income', 'opened_at', 'findings',
-];
 
 /**
  * The run's cleaned records. rid follows (source_system, customer_key) order, so "the smallest key" of a
@@ -132,6 +125,11 @@ select run_id, golden_id, string_agg(source_system || ':' || customer_key, ',' o
 from core.customer_sources where run_id = $1
 group by run_id, golden_id`;
 
+/** Worker threads normalising records: the 2 cores this is sized for (PostgreSQL takes the COPY meanwhile). */
+const CLEAN_THREADS = 2;
+const CLEAN_BATCH_ROWS = 5_000;
+const CLEAN_BATCHES_IN_FLIGHT = 4;
+
 interface ResolutionSummary {
   source_records: number;
   candidate_pairs: number;
@@ -174,22 +172,38 @@ async function resolveCustomers(deps: ActivityDeps, runId: string, previousRunId
     };
     await client.query(CREATE_STAGE);
     let rows = 0;
-    const copy = client.query(copyFrom(`copy clean_stage (${STAGE_COLUMNS.join(', ')}) from stdin with (format csv)`));
+    const copy = copyWriter(client, `copy clean_stage (${CLEAN_COLUMNS.join(', ')}) from stdin with (format csv)`);
     const source = db('landing.customers')
       .select('source_system', 'customer_key', 'name', 'id_number', 'phone', 'birth_date', 'gender', 'city', 'occupation', 'annual_income', 'opened_at')
       .where({ run_id: runId })
       .orderBy(['source_system', 'customer_key'])
-      .stream();
-    const toCsv = new Transform({
-      writableObjectMode: true,
-      transform(raw: RawCustomer, _enc, done) {
-        rows++;
-        if (rows % 50_000 === 0) heartbeat({ stage: 'normalise', rows });
-        const c = cleanCustomer(raw, env.piiKey);
-        done(null, csvLine(STAGE_COLUMNS.map((k) => (c[k] === null ? null : String(c[k])))));
-      },
-    });
-    await pipeline(source, toCsv, copy);
+      .stream() as AsyncIterable<RawCustomer>;
+    // Batches cleaned on worker threads, written in the order read: rid follows (source_system, customer_key).
+    const pool = new CleanPool(CLEAN_THREADS, env.piiKey);
+    const inFlight: Promise<string>[] = [];
+    let batch: RawCustomer[] = [];
+    const submit = async () => {
+      inFlight.push(pool.clean(batch));
+      batch = [];
+      while (inFlight.length > CLEAN_BATCHES_IN_FLIGHT) await copy.write(await inFlight.shift()!);
+    };
+    try {
+      for await (const raw of source) {
+        batch.push(raw);
+        if (++rows % 50_000 === 0) heartbeat({ stage: 'normalise', rows });
+        if (batch.length === CLEAN_BATCH_ROWS) await submit();
+      }
+      if (batch.length) await submit();
+      while (inFlight.length) await copy.write(await inFlight.shift()!);
+      await copy.end();
+    } catch (err) {
+      await copy.abort(err as Error);
+      // Settle what is still in flight before the pool goes, so nothing rejects unobserved.
+      await Promise.allSettled(inFlight);
+      throw err;
+    } finally {
+      await pool.close();
+    }
     await client.query(`create index on clean_stage (phone_hash); create index on clean_stage (id_body_hash);
                         create index on clean_stage (birth_date, name_initial); create index on clean_stage (base_key); create index on clean_stage (id_hash);
                         analyze clean_stage`);

@@ -48,7 +48,7 @@ beforeAll(async () => {
       case when i % 23 = 0 then null else ${h(21)} * 12345.678 end
     from generate_series(1, 600) i`, [RUN]);
   const result = await new MockActivityEnvironment().run(activities.assignSegments, { runId: RUN, rules: [...config.segments], clustering, seed: SEED });
-  details = result.details as Record<string, unknown>;
+  details = (result as { details: Record<string, unknown> }).details;
 }, 120_000);
 
 afterAll(async () => {
