@@ -200,6 +200,7 @@ const moneyIsNumeric = (c: ColumnDef, fromQuery: boolean) => fromQuery && /^nume
 
 function pgExpr(c: ColumnDef): string {
   const e = `(${sourceExpr(c)})`;
+  if (c.fromText) return `${e}::text`;
   if (isComposite(c.type)) return `to_jsonb${e}::text`;
   switch (c.type) {
     case 'DATE':
@@ -283,6 +284,11 @@ function readPlan(def: RelationDef, fromQuery: boolean): { columns: string; expr
   const read = (c: ColumnDef) => (isComposite(c.type) ? 'VARCHAR' : c.type === 'DECIMAL(18,2)' && !moneyIsNumeric(c, fromQuery) ? 'DOUBLE' : duckType(c.type));
   const expr = (c: ColumnDef) => {
     const name = quoteIdent(c.name);
+    if (c.fromText) {
+      if (!fromQuery) throw new Error(`relation ${def.name}: column ${c.name} is built from the select's text; rows from memory cannot carry it`);
+      const built = `(${c.fromText})::${duckType(c.type)}`;
+      return `${c.sorted ? `list_sort(${built})` : built} as ${name}`;
+    }
     // Composite values arrive as JSON text and are cast to their LIST/STRUCT type.
     if (isComposite(c.type)) return `${c.sorted ? `list_sort(${name}::JSON::${duckType(c.type)})` : `${name}::JSON::${duckType(c.type)}`} as ${name}`;
     if (read(c) !== duckType(c.type)) return `${moneyExpr(name)} as ${name}`;

@@ -24,6 +24,11 @@ export interface ColumnDef {
    * select may aggregate without ORDER BY — a sort per group in PostgreSQL costs more than one in the writer.
    */
   readonly sorted?: boolean;
+  /**
+   * Composite only: the value arrives as text (the select's value cast to text) and this DuckDB expression over the
+   * column's name builds it in the writer — for values PostgreSQL would otherwise assemble as JSON row by row.
+   */
+  readonly fromText?: string;
   readonly doc?: string;
 }
 
@@ -74,12 +79,13 @@ export function relation<const C extends readonly ColumnDef[]>(def: RelationDef<
 export function col<const N extends string, const T extends ColumnType, const Null extends boolean = false>(
   name: N,
   type: T,
-  opts: { nullable?: Null; pg?: string; sql?: string; sorted?: boolean; doc?: string } = {},
-): { name: N; type: T; nullable: Null; pg: string; sql?: string; sorted?: boolean; doc?: string } {
+  opts: { nullable?: Null; pg?: string; sql?: string; sorted?: boolean; fromText?: string; doc?: string } = {},
+): { name: N; type: T; nullable: Null; pg: string; sql?: string; sorted?: boolean; fromText?: string; doc?: string } {
   if (opts.sorted && !(typeof type === 'object' && 'list' in type)) throw new Error(`column ${name}: only a LIST can be sorted by the writer`);
+  if (opts.fromText && typeof type !== 'object') throw new Error(`column ${name}: only a LIST or STRUCT can be built from text by the writer`);
   return {
     name, type, nullable: (opts.nullable ?? false) as Null, pg: opts.pg ?? defaultPg(type),
-    ...(opts.sql ? { sql: opts.sql } : {}), ...(opts.sorted ? { sorted: true } : {}), ...(opts.doc ? { doc: opts.doc } : {}),
+    ...(opts.sql ? { sql: opts.sql } : {}), ...(opts.sorted ? { sorted: true } : {}), ...(opts.fromText ? { fromText: opts.fromText } : {}), ...(opts.doc ? { doc: opts.doc } : {}),
   };
 }
 

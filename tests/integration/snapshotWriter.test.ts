@@ -89,3 +89,41 @@ test('a value DuckDB cannot read, while PostgreSQL is still sending, fails with 
   // The connection pool is still usable: the failed COPY's transaction was ended.
   expect((await ctx.db.raw('select 1 as one')).rows).toEqual([{ one: 1 }]);
 });
+
+test("scores' reasons built by the writer from text equal what PostgreSQL built as JSON: empty, null, signs, exponents", async () => {
+  const { scores } = await import('../../relations/snapshots');
+  const fromText = scores.columns.find((c) => c.name === 'reasons')!;
+  const REASONS = ['txn_count_90d:+0.0812;age:-0.0121;salary_credit:+0.0000', '', null, 'a:1e-05;', 'only:-1.5', ';b:+2;;c:-0.125'];
+  await ctx.db.raw(`create table public.reason_scratch (run_id text, i int, reasons text)`);
+  await ctx.db.raw(`insert into public.reason_scratch select :run, i, r from unnest(cast(:reasons as text[])) with ordinality u(r, i)`, {
+    run: RUN,
+    reasons: REASONS,
+  });
+  const common = { name: 'reasons', key: ['i'], sortBy: ['i'], from: 'public.reason_scratch s', where: 's.run_id = :runId', doc: 'reasons' } as const;
+  const viaWriter = relation({ ...common, file: 'reasons-text.parquet', columns: [col('i', 'INT32'), fromText] });
+  // The definition it replaced: a jsonb list assembled per row in PostgreSQL.
+  const viaJson = relation({
+    ...common,
+    file: 'reasons-json.parquet',
+    columns: [
+      col('i', 'INT32'),
+      col('reasons', fromText.type, {
+        nullable: true,
+        sql: `case when s.reasons is null then null else coalesce((select jsonb_agg(jsonb_build_object('feature', split_part(r, ':', 1), 'contribution', split_part(r, ':', 2)::float8) order by n)
+              from unnest(string_to_array(s.reasons, ';')) with ordinality u(r, n) where r <> ''), '[]'::jsonb) end`,
+      }),
+    ],
+  });
+  const a = await writeSnapshot(dir, viaWriter, source());
+  const b = await writeSnapshot(dir, viaJson, source());
+  expect(a.sha256).toBe(b.sha256);
+  const rows = await duckQuery(`select i, reasons from read_parquet('${path.join(dir, 'reasons-text.parquet')}') order by i`);
+  expect(rows.map((r) => (r.reasons === null ? null : (r.reasons as { feature: string; contribution: number }[]).map((x) => `${x.feature}=${x.contribution}`)))).toEqual([
+    ['txn_count_90d=0.0812', 'age=-0.0121', 'salary_credit=0'],
+    [],
+    null,
+    ['a=0.00001'],
+    ['only=-1.5'],
+    ['b=2', 'c=-0.125'],
+  ]);
+});
