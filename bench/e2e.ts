@@ -3,7 +3,8 @@
  * Generates the bank's extracts for K consecutive dates (day 1 as generated; every later day is the same bank with
  * the products opened since, more among the customers Portrait contacted), runs them in date order through the real
  * dailyRun workflow on a `portrait worker` child process, and prints per day and stage seconds and rows (from the
- * audit tables, as `portrait runs --json` reports them), the worker's and PostgreSQL's peak memory, and each day's
+ * audit tables, as `portrait runs --json` reports them) with the worker's peak RSS during each stage, the worker's and
+ * PostgreSQL's peak memory, and each day's
  * ratio to day 1. Generation is not timed; outcome collection is left out (awaitOutcomes false). --check then asserts
  * the month invariants (bench/monthCheck.ts) and exits 1 with one line per violation. JSON on stdout, progress on
  * stderr (--no-anchors skips the anchors). Services are found or started as `portrait demo` does; the runs go to a fresh database (--database, default
@@ -37,7 +38,8 @@ interface DayResult {
   run_id: string;
   total_seconds: number;
   ratio_to_day1: number;
-  stages: { stage: string; seconds: number; rows: number }[];
+  /** worker_peak_rss_mb: the largest worker RSS sampled while the stage ran (samples every SAMPLE_MS). */
+  stages: { stage: string; seconds: number; rows: number; worker_peak_rss_mb: number | null }[];
   worker_peak_rss_mb: number | null;
   postgres_peak_rss_mb: number | null;
   activities: ActivityTiming[];
@@ -95,7 +97,11 @@ async function main(argv: string[]): Promise<number> {
     let pgPeak: number | null = null;
     let sampling = Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
+    // The worker's RSS over time, to attribute its peak to stages (VmHWM alone says only how high, not when).
+    let rssSamples: { at: number; mb: number }[] = [];
     const sample = async () => {
+      const rss = statusMb(worker!.pid!, 'VmRSS');
+      if (rss !== null) rssSamples.push({ at: Date.now(), mb: rss });
       const hwm = statusMb(worker!.pid!, 'VmHWM');
       if (hwm !== null) workerPeak = Math.max(workerPeak ?? 0, hwm);
       if (pgMemory) pgPeak = Math.max(pgPeak ?? 0, await pgMemory.sampleMb().catch(() => 0));
@@ -106,6 +112,7 @@ async function main(argv: string[]): Promise<number> {
         progress(`day ${k + 1}/${opts.days} ${asOf}: extracts ready, running`);
         workerPeak = resetPeak(worker!.pid!) ? 0 : null;
         pgPeak = pgMemory ? 0 : null;
+        rssSamples = [];
         timer = setInterval(() => (sampling = sampling.then(sample)), SAMPLE_MS);
       },
       async afterRun(result, k) {
@@ -123,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
           run_id: result.runId,
           total_seconds: round(total),
           ratio_to_day1: days.length && days[0]!.total_seconds > 0 ? round(total / days[0]!.total_seconds, 3) : 1,
-          stages: run.stages.map((s) => ({ stage: s.stage, seconds: round(s.seconds), rows: s.rows })),
+          stages: await stagePeaks(db!, result.runId, run.stages, rssSamples),
           worker_peak_rss_mb: workerPeak === null ? null : round(workerPeak, 1),
           postgres_peak_rss_mb: pgPeak === null ? null : round(pgPeak, 1),
           activities: await activityTimings(client.workflow.getHandle(`dailyRun-${result.runId}`)),
@@ -167,6 +174,18 @@ async function main(argv: string[]): Promise<number> {
     await db?.destroy();
     await stack.stop();
   }
+}
+
+/** Each stage with the largest worker RSS sampled between its start and end (audit.stage_runs). */
+async function stagePeaks(db: Knex, runId: string, stages: { stage: string; seconds: number; rows: number }[], samples: { at: number; mb: number }[]): Promise<DayResult['stages']> {
+  const windows = await db('audit.stage_runs').where({ run_id: runId }).select('stage', 'started_at', 'finished_at');
+  return stages.map((s) => {
+    const w = windows.find((x) => x.stage === s.stage);
+    const from = w ? new Date(w.started_at).getTime() : Infinity;
+    const to = w?.finished_at ? new Date(w.finished_at).getTime() : -Infinity;
+    const inStage = samples.filter((x) => x.at >= from && x.at <= to).map((x) => x.mb);
+    return { stage: s.stage, seconds: round(s.seconds), rows: s.rows, worker_peak_rss_mb: inStage.length ? round(Math.max(...inStage), 1) : null };
+  });
 }
 
 /** `portrait worker` in its own process, so its peak memory is its own (the compiled CLI next to this file). */
