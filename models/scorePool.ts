@@ -3,8 +3,8 @@
  * threads. Every row is scored on its own, so the output is the same whatever the number of threads; callers write
  * the results in submission order. Workers are unref'd while they have nothing to do (they never keep a process alive).
  */
-import type { Worker } from 'worker_threads';
 import { spawnModuleWorker } from '../services/moduleWorker';
+import { ThreadPool, type PoolOutcome } from '../services/threadPool';
 import type { HistForest } from './histForest';
 import { parseCopyText, scoreLines, ScoreInputError, type CopyColumn, type ScoreLineContext } from './scoreText';
 
@@ -34,13 +34,6 @@ export type ScoreWorkerRequest =
   | { job: { id: number; version: string; columns: readonly CopyColumn[]; text: Uint8Array; context: ScoreLineContext } };
 export type ScoreWorkerReply = { id: number; scored: ScoredBatch } | { id: number; error: string; invalidInput: boolean };
 
-interface PoolWorker {
-  worker: Worker;
-  models: Set<string>;
-  pending: Map<number, { resolve: (scored: ScoredBatch) => void; reject: (err: Error) => void }>;
-  failure: Error | null;
-}
-
 /** Scores one batch in this thread. */
 export function scoreBatch(forest: HistForest, batch: ScoreBatch): ScoredBatch {
   const parsed = parseCopyText(batch.text, batch.columns);
@@ -49,12 +42,12 @@ export function scoreBatch(forest: HistForest, batch: ScoreBatch): ScoredBatch {
 }
 
 export class ScorePool {
-  private readonly workers: PoolWorker[] = [];
-  private nextId = 0;
+  private readonly pool: ThreadPool<ScoredBatch> | null;
 
   /** `threads` worker threads (0: score in the calling thread). */
   constructor(readonly threads: number) {
     if (!(Number.isInteger(threads) && threads >= 0)) throw new Error(`score threads must be an integer >= 0, got ${threads}`);
+    this.pool = threads === 0 ? null : new ThreadPool(threads, () => spawnModuleWorker(__dirname, 'scoreWorker', __filename), decodeReply, 'score');
   }
 
   /**
@@ -62,61 +55,33 @@ export class ScorePool {
    * input (a missing or re-typed column), with another Error when a worker failed.
    */
   score(model: ScoreModel, batch: ScoreBatch): Promise<ScoredBatch> {
-    if (this.threads === 0) {
+    if (!this.pool) {
       try {
         return Promise.resolve(scoreBatch(model.forest, batch));
       } catch (err) {
         return Promise.reject(err);
       }
     }
-    const pw = this.leastBusy();
-    if (pw.failure) return Promise.reject(pw.failure);
-    if (!pw.models.has(model.version)) {
-      const req: ScoreWorkerRequest = { model: { version: model.version, json: model.json } };
-      pw.worker.postMessage(req);
-      pw.models.add(model.version);
-    }
-    const id = this.nextId++;
-    return new Promise<ScoredBatch>((resolve, reject) => {
-      if (pw.pending.size === 0) pw.worker.ref();
-      pw.pending.set(id, { resolve, reject });
-      const req: ScoreWorkerRequest = { job: { id, version: model.version, columns: batch.columns, text: batch.text, context: batch.context } };
-      pw.worker.postMessage(req);
+    return this.pool.request((id, thread) => {
+      // Each thread is sent a model once, before its first batch.
+      if (!thread.sent.has(model.version)) {
+        const load: ScoreWorkerRequest = { model: { version: model.version, json: model.json } };
+        thread.worker.postMessage(load);
+        thread.sent.add(model.version);
+      }
+      const job: ScoreWorkerRequest = { job: { id, version: model.version, columns: batch.columns, text: batch.text, context: batch.context } };
+      return { message: job };
     });
   }
 
   /** Stops the workers (pending batches fail). */
   async close(): Promise<void> {
-    await Promise.all(this.workers.splice(0).map((pw) => pw.worker.terminate()));
+    await this.pool?.close();
   }
+}
 
-  private leastBusy(): PoolWorker {
-    // Replace a failed worker (its batches were rejected) before choosing.
-    for (let i = 0; i < this.workers.length; i++) if (this.workers[i]!.failure) this.workers.splice(i--, 1);
-    while (this.workers.length < this.threads) this.workers.push(this.spawn());
-    let best = this.workers[0]!;
-    for (const pw of this.workers) if (pw.pending.size < best.pending.size) best = pw;
-    return best;
-  }
-
-  private spawn(): PoolWorker {
-    const pw: PoolWorker = { worker: spawnModuleWorker(__dirname, 'scoreWorker', __filename), models: new Set(), pending: new Map(), failure: null };
-    const fail = (err: Error) => {
-      pw.failure ??= err;
-      for (const p of pw.pending.values()) p.reject(pw.failure);
-      pw.pending.clear();
-    };
-    pw.worker.on('error', fail);
-    pw.worker.on('exit', (code) => fail(new Error(`score worker exited with code ${code}`)));
-    pw.worker.on('message', (reply: ScoreWorkerReply) => {
-      const p = pw.pending.get(reply.id);
-      if (!p) return;
-      pw.pending.delete(reply.id);
-      if (pw.pending.size === 0) pw.worker.unref();
-      if ('scored' in reply) p.resolve(reply.scored);
-      else p.reject(reply.invalidInput ? new ScoreInputError(reply.error) : new Error(reply.error));
-    });
-    pw.worker.unref();
-    return pw;
-  }
+function decodeReply(reply: unknown): PoolOutcome<ScoredBatch> {
+  const r = reply as ScoreWorkerReply;
+  if ('scored' in r) return { id: r.id, result: r.scored };
+  return { id: r.id, error: r.invalidInput ? new ScoreInputError(r.error) : new Error(r.error) };
 }

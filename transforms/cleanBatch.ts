@@ -4,8 +4,8 @@
  * the batches in submission order. At 1M records the keyed hashes (five HMACs a record) were most of the clean stage's
  * Node time on one thread (docs/PERFORMANCE.md).
  */
-import type { Worker } from 'worker_threads';
 import { spawnModuleWorker } from '../services/moduleWorker';
+import { ThreadPool, type PoolOutcome } from '../services/threadPool';
 import { csvLine } from './copyText';
 import { cleanCustomer, type CleanCustomer, type RawCustomer } from './customerRecord';
 
@@ -28,67 +28,33 @@ export function cleanBatch(rows: readonly RawCustomer[], piiKey: string): string
 export type CleanWorkerRequest = { id: number; piiKey: string; rows: RawCustomer[] };
 export type CleanWorkerReply = { id: number; csv: string } | { id: number; error: string };
 
-interface PoolWorker {
-  worker: Worker;
-  pending: Map<number, { resolve: (csv: string) => void; reject: (err: Error) => void }>;
-  failure: Error | null;
-}
-
 export class CleanPool {
-  private readonly workers: PoolWorker[] = [];
-  private nextId = 0;
+  private readonly pool: ThreadPool<string> | null;
 
   /** `threads` worker threads (0: clean in the calling thread). */
   constructor(readonly threads: number, private readonly piiKey: string) {
     if (!(Number.isInteger(threads) && threads >= 0)) throw new Error(`clean threads must be an integer >= 0, got ${threads}`);
+    this.pool = threads === 0 ? null : new ThreadPool(threads, () => spawnModuleWorker(__dirname, 'cleanWorker', __filename), decodeReply, 'clean');
   }
 
   clean(rows: RawCustomer[]): Promise<string> {
-    if (this.threads === 0) {
+    if (!this.pool) {
       try {
         return Promise.resolve(cleanBatch(rows, this.piiKey));
       } catch (err) {
         return Promise.reject(err);
       }
     }
-    const pw = this.leastBusy();
-    if (pw.failure) return Promise.reject(pw.failure);
-    const id = this.nextId++;
-    return new Promise<string>((resolve, reject) => {
-      pw.pending.set(id, { resolve, reject });
-      const req: CleanWorkerRequest = { id, piiKey: this.piiKey, rows };
-      pw.worker.postMessage(req);
-    });
+    return this.pool.request((id) => ({ message: { id, piiKey: this.piiKey, rows } satisfies CleanWorkerRequest }));
   }
 
   /** Stops the workers (pending batches fail). */
   async close(): Promise<void> {
-    await Promise.all(this.workers.splice(0).map((pw) => pw.worker.terminate()));
+    await this.pool?.close();
   }
+}
 
-  private leastBusy(): PoolWorker {
-    while (this.workers.length < this.threads) this.workers.push(this.spawn());
-    let best = this.workers[0]!;
-    for (const pw of this.workers) if (pw.pending.size < best.pending.size) best = pw;
-    return best;
-  }
-
-  private spawn(): PoolWorker {
-    const pw: PoolWorker = { worker: spawnModuleWorker(__dirname, 'cleanWorker', __filename), pending: new Map(), failure: null };
-    const fail = (err: Error) => {
-      pw.failure ??= err;
-      for (const p of pw.pending.values()) p.reject(pw.failure);
-      pw.pending.clear();
-    };
-    pw.worker.on('error', fail);
-    pw.worker.on('exit', (code) => fail(new Error(`clean worker exited with code ${code}`)));
-    pw.worker.on('message', (reply: CleanWorkerReply) => {
-      const p = pw.pending.get(reply.id);
-      if (!p) return;
-      pw.pending.delete(reply.id);
-      if ('csv' in reply) p.resolve(reply.csv);
-      else p.reject(new Error(reply.error));
-    });
-    return pw;
-  }
+function decodeReply(reply: unknown): PoolOutcome<string> {
+  const r = reply as CleanWorkerReply;
+  return 'csv' in r ? { id: r.id, result: r.csv } : { id: r.id, error: new Error(r.error) };
 }

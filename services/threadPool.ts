@@ -1,0 +1,82 @@
+import type { Transferable, Worker } from 'worker_threads';
+
+/** One thread of a pool, with what the caller has already sent it (e.g. models loaded once per thread). */
+export interface PoolThread {
+  readonly worker: Worker;
+  readonly sent: Set<string>;
+}
+
+/** A worker's reply decoded: the request it answers, and its result or error. */
+export type PoolOutcome<R> = { id: number; result: R } | { id: number; error: Error };
+
+interface Thread<R> extends PoolThread {
+  pending: Map<number, { resolve: (result: R) => void; reject: (err: Error) => void }>;
+  failure: Error | null;
+}
+
+/**
+ * Worker threads answering requests by id; each request goes to the least busy thread. A thread that fails or exits
+ * rejects what it had pending and is replaced on the next request. Threads are unref'd while idle, so they never keep
+ * a process alive. Callers that need results in order await them in submission order.
+ */
+export class ThreadPool<R> {
+  private readonly threads: Thread<R>[] = [];
+  private nextId = 0;
+
+  constructor(
+    readonly size: number,
+    private readonly spawnWorker: () => Worker,
+    private readonly decode: (reply: unknown) => PoolOutcome<R>,
+    private readonly name: string,
+  ) {
+    if (!(Number.isInteger(size) && size >= 1)) throw new Error(`${name} threads must be an integer >= 1, got ${size}`);
+  }
+
+  /** Posts the message `build` makes for the chosen thread and request id; resolves with the reply's result. */
+  request(build: (id: number, thread: PoolThread) => { message: unknown; transfer?: Transferable[] }): Promise<R> {
+    const t = this.leastBusy();
+    if (t.failure) return Promise.reject(t.failure);
+    const id = this.nextId++;
+    return new Promise<R>((resolve, reject) => {
+      if (t.pending.size === 0) t.worker.ref();
+      t.pending.set(id, { resolve, reject });
+      const { message, transfer } = build(id, t);
+      t.worker.postMessage(message, transfer ?? []);
+    });
+  }
+
+  /** Stops the threads (pending requests fail). */
+  async close(): Promise<void> {
+    await Promise.all(this.threads.splice(0).map((t) => t.worker.terminate()));
+  }
+
+  private leastBusy(): Thread<R> {
+    for (let i = 0; i < this.threads.length; i++) if (this.threads[i]!.failure) this.threads.splice(i--, 1);
+    while (this.threads.length < this.size) this.threads.push(this.spawn());
+    let best = this.threads[0]!;
+    for (const t of this.threads) if (t.pending.size < best.pending.size) best = t;
+    return best;
+  }
+
+  private spawn(): Thread<R> {
+    const t: Thread<R> = { worker: this.spawnWorker(), sent: new Set(), pending: new Map(), failure: null };
+    const fail = (err: Error) => {
+      t.failure ??= err;
+      for (const p of t.pending.values()) p.reject(t.failure);
+      t.pending.clear();
+    };
+    t.worker.on('error', fail);
+    t.worker.on('exit', (code) => fail(new Error(`${this.name} worker exited with code ${code}`)));
+    t.worker.on('message', (reply: unknown) => {
+      const outcome = this.decode(reply);
+      const p = t.pending.get(outcome.id);
+      if (!p) return;
+      t.pending.delete(outcome.id);
+      if (t.pending.size === 0) t.worker.unref();
+      if ('result' in outcome) p.resolve(outcome.result);
+      else p.reject(outcome.error);
+    });
+    t.worker.unref();
+    return t;
+  }
+}
