@@ -143,22 +143,17 @@ export function createSegmentActivities(deps: ActivityDeps) {
         const copy = copyWriter(client, 'copy mart.clusters (run_id, golden_id, cluster) from stdin with (format csv)');
         // COPY text, not row objects: at 1M customers the objects and a write per row took most of the stage.
         const rows = reader.query(copyTo(`copy (${db.raw(`select golden_id, ${select} from mart.tags t where run_id = ? order by golden_id`, [runId]).toQuery()}) to stdout`));
-        const d = features.length;
-        const point = new Float64Array(d);
         let out = '';
         let n = 0;
         for await (const line of copyLines(rows)) {
           const fields = line.split('\t');
-          for (let j = 0; j < d; j++) {
-            const v = fields[j + 1]!;
-            // Same arithmetic as standardise(): null is the mean, else (value − mean) / sd.
-            point[j] = v === '\\N' ? 0 : (Number(v) - standardiser.mean[j]!) / standardiser.sd[j]!;
-          }
+          // Numbers as node-postgres would parse them (parseFloat of the same text); \N is COPY's null.
+          const [point] = standardise([fields.slice(1).map((v) => (v === '\\N' ? null : Number(v)))], standardiser);
           let bestCluster = 0;
           let bestDistance = Infinity;
           model.centroids.forEach((c, k) => {
             let dist = 0;
-            for (let j = 0; j < c.length; j++) dist += (point[j]! - c[j]!) ** 2;
+            for (let j = 0; j < c.length; j++) dist += (point![j]! - c[j]!) ** 2;
             if (dist < bestDistance) {
               bestDistance = dist;
               bestCluster = k;
