@@ -45,6 +45,14 @@ export class ThreadPool<R> {
     });
   }
 
+  /** Posts `message` to every live thread that was sent `key`, and forgets that it was (e.g. a finished job's setup). */
+  forget(key: string, message: unknown): void {
+    for (const t of this.threads) {
+      if (t.failure || !t.sent.delete(key)) continue;
+      t.worker.postMessage(message);
+    }
+  }
+
   /** Stops the threads (pending requests fail). */
   async close(): Promise<void> {
     await Promise.all(this.threads.splice(0).map((t) => t.worker.terminate()));

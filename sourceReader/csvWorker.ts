@@ -24,10 +24,11 @@ export interface CsvWorkerInit {
   maxRecordChars: number;
 }
 
-export type CsvWorkerRequest = { init: CsvWorkerInit } | { unit: number; bytes: Uint8Array };
+/** A job is one file being read; a thread is sent its init once, before its first unit, and told when it ends. */
+export type CsvWorkerRequest = { init: { job: string; init: CsvWorkerInit } } | { unit: { id: number; job: string; bytes: Uint8Array } } | { forget: string };
+export type CsvWorkerReply = { id: number; reply: CsvUnitReply } | { id: number; error: string };
 
 export interface CsvUnitReply {
-  unit: number;
   /** False when the unit must be read again in the activity thread (see validateUnit); the rest is then unused. */
   clean: boolean;
   /** Data rows (records and unreadable records) in the unit. */
@@ -48,21 +49,35 @@ export interface CsvUnitReply {
 
 const port = parentPort;
 if (!port) throw new Error('csvWorker must run in a worker thread');
-let init: CsvWorkerInit | null = null;
-let keyIndex: number[] = [];
+/** Jobs this thread was sent (several sources are read at once on one process-wide pool), with their key columns. */
+const jobs = new Map<string, { init: CsvWorkerInit; keyIndex: number[] }>();
 
 port.on('message', (msg: CsvWorkerRequest) => {
   if ('init' in msg) {
-    init = msg.init;
-    keyIndex = init.contract.primaryKey.map((k) => init!.contract.columns.findIndex((c) => c.name === k));
+    const { init } = msg.init;
+    jobs.set(msg.init.job, { init, keyIndex: init.contract.primaryKey.map((k) => init.contract.columns.findIndex((c) => c.name === k)) });
     return;
   }
-  if (!init) throw new Error('csvWorker received a unit before its init');
-  const reply = validateUnit(init, keyIndex, msg.unit, msg.bytes);
-  port.postMessage(reply, [reply.copy.buffer as ArrayBuffer, reply.rowOffsets.buffer as ArrayBuffer, reply.localRows.buffer as ArrayBuffer, reply.hashes.buffer as ArrayBuffer, reply.keyEnds.buffer as ArrayBuffer]);
+  if ('forget' in msg) {
+    jobs.delete(msg.forget);
+    return;
+  }
+  const { id, job, bytes } = msg.unit;
+  let result: CsvWorkerReply;
+  try {
+    const j = jobs.get(job);
+    if (!j) throw new Error(`csv worker has no job ${job}`);
+    const reply = validateUnit(j.init, j.keyIndex, bytes);
+    result = { id, reply };
+    port.postMessage(result, [reply.copy.buffer as ArrayBuffer, reply.rowOffsets.buffer as ArrayBuffer, reply.localRows.buffer as ArrayBuffer, reply.hashes.buffer as ArrayBuffer, reply.keyEnds.buffer as ArrayBuffer]);
+    return;
+  } catch (err) {
+    result = { id, error: (err as Error).message };
+  }
+  port.postMessage(result);
 });
 
-function validateUnit(job: CsvWorkerInit, keyIndex: readonly number[], unit: number, bytes: Uint8Array): CsvUnitReply {
+function validateUnit(job: CsvWorkerInit, keyIndex: readonly number[], bytes: Uint8Array): CsvUnitReply {
   // A unit starts at a record boundary inside the file: a byte-order mark there is data, not a marker.
   const text = new TextDecoder(job.charset, { fatal: false, ignoreBOM: true }).decode(bytes);
   const { delimiter, quote } = job.contract.csv;
@@ -101,5 +116,5 @@ function validateUnit(job: CsvWorkerInit, keyIndex: readonly number[], unit: num
   }
   // A copy of exactly the bytes written, so the whole buffer can be transferred.
   const out = new Uint8Array(copy.bytes);
-  return { unit, clean, records: outcomes.length, lines: splitter.nextLine - 1, copy: out, rowOffsets, localRows, hashes, keyText: keys.join(''), keyEnds, rejects };
+  return { clean, records: outcomes.length, lines: splitter.nextLine - 1, copy: out, rowOffsets, localRows, hashes, keyText: keys.join(''), keyEnds, rejects };
 }

@@ -22,9 +22,9 @@ async function serial(file: string): Promise<Row[]> {
   return out;
 }
 
-async function parallel(file: string, stats: ParallelReadStats): Promise<Row[]> {
+async function parallel(file: string, stats: ParallelReadStats, runId = 'r1'): Promise<Row[]> {
   const out: Row[] = [];
-  for await (const part of readCsvParallel({ contract: SOURCES.transactions, file, context, runId: 'r1', workers: 2, stats })) {
+  for await (const part of readCsvParallel({ contract: SOURCES.transactions, file, context, runId, workers: 2, stats })) {
     if (Array.isArray(part)) {
       for (const r of part) out.push(r.ok ? { row: r.rowNumber, values: r.values.map((v) => v ?? '') } : { row: r.rowNumber, reason: r.reasonCode, message: r.message });
       continue;
@@ -37,7 +37,7 @@ async function parallel(file: string, stats: ParallelReadStats): Promise<Row[]> 
     expect(items).toHaveLength(part.loaded);
     for (const item of items) {
       if (item.kind !== 'record') throw new Error(`unreadable COPY line: ${item.message}`);
-      expect(item.fields[0]).toBe('r1');
+      expect(item.fields[0]).toBe(runId);
       out.push({ row: Number(item.fields[1]), values: item.fields.slice(2) });
     }
     for (const r of part.rejects) out.push({ row: r.rowNumber, reason: r.reasonCode, message: r.message });
@@ -65,6 +65,21 @@ describe('readCsvParallel', () => {
     const stats: ParallelReadStats = { units: 0, serialFrom: null };
     expect(await parallel(file, stats)).toEqual(await serial(file));
     expect(stats.serialFrom).toBeNull();
+  });
+
+  it('files read at the same time share the threads and each gets its own rows', async () => {
+    const files = [messyTransactions(60_000), messyTransactions(45_000) + '\n', messyTransactions(50_000).replace(/,debit,/g, ',credit,')].map((text, i) => {
+      const file = path.join(dir, `together-${i}.csv`);
+      writeFileSync(file, text);
+      return file;
+    });
+    const stats = files.map((): ParallelReadStats => ({ units: 0, serialFrom: null }));
+    const together = await Promise.all(files.map((file, i) => parallel(file, stats[i]!, `run-${i}`)));
+    for (let i = 0; i < files.length; i++) {
+      expect(together[i]).toEqual(await serial(files[i]!));
+      expect(stats[i]!.units).toBeGreaterThan(1);
+    }
+    expect(together[2]!.filter((r) => r.values?.[5] === 'credit').length).toBeGreaterThan(45_000);
   });
 
   it('an empty file is the same clear error as for the serial reader', async () => {
