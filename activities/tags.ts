@@ -16,29 +16,14 @@ export { TRIGGER_EVENTS } from '../transforms/triggerCatalogue';
 
 const TAG_COLUMNS = TAGS.map((tag) => tag.id);
 
-/** Shards computed at once: one PostgreSQL session per core of the 2-core machine this is sized for. */
-const TAG_BASE_SESSIONS = 2;
 /**
- * Memory of the base's transaction hash aggregate per customer, bytes: measured 1.16 KB with the bigint sums
- * (EXPLAIN ANALYZE at 200k, 3 shards: 76.8 MB for 66.5k customers; 2.4 KB with numeric sums), plus a third.
+ * Shards of the tag base, computed at once: one PostgreSQL session per core of the 2-core machine this is sized for.
+ * Every shard scans every landing partition, so the shards are as few as the sessions: more shards made the base
+ * grow faster than the customers (1M: 6 shards sized to keep each hash aggregate in work_mem took 125.7 s, 2 shards
+ * 90.6 s with the transaction aggregate spilling 41 MB to disk). PostgreSQL's hash aggregates and joins spill past
+ * work_mem × hash_mem_multiplier, which costs in proportion to the rows spilled.
  */
-const BASE_BYTES_PER_CUSTOMER = 1500;
-
-/**
- * How many shards the tag base of `customers` customers is computed in: enough that each shard's hash aggregate fits
- * work_mem × hash_mem_multiplier (2, activities/pg.ts) with half of it to spare, and at least one per session.
- */
-export function tagShardCount(customers: number, workMem: string): number {
-  const budget = (sizeBytes(workMem) * 2) / 2;
-  return Math.max(TAG_BASE_SESSIONS, Math.ceil((customers * BASE_BYTES_PER_CUSTOMER) / budget));
-}
-
-/** A PostgreSQL size setting ('256MB') in bytes. */
-function sizeBytes(setting: string): number {
-  const m = /^(\d+)(kB|MB|GB)$/.exec(setting);
-  if (!m) throw new Error(`tags: work_mem ${setting} is not a size such as 256MB (PORTRAIT_WORK_MEM)`);
-  return Number(m[1]) * { kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m[2] as 'kB' | 'MB' | 'GB'];
-}
+export const TAG_BASE_SHARDS = 2;
 
 /** The work tables of a run's tag base are named after a hash of its run id (run ids are not identifiers). */
 function baseTablePrefix(runId: string): string {
@@ -54,7 +39,7 @@ async function dropBaseTables(db: Knex, runId: string): Promise<void> {
 
 /**
  * Computes the tag base (sql/tagSql.ts tagBaseSql) of the run's customers as of `asOf` in `shards` shards,
- * hash(golden_id) mod shards, each into an unlogged work table of its own, {@link TAG_BASE_SESSIONS} at a time on
+ * hash(golden_id) mod shards, each into an unlogged work table of its own, {@link TAG_BASE_SHARDS} at a time on
  * sessions of their own. A shard's points go through an analyzed temp table, so the planner knows their number.
  * Returns the work tables. Every row depends on its customer alone, so the union does not depend on `shards`.
  */
@@ -87,7 +72,7 @@ async function computeTagBase(deps: ActivityDeps, opts: { runId: string; asOf: s
     }
   };
   // Every session is waited for before failing, so no shard creates a table after the caller has dropped them.
-  await Promise.all(Array.from({ length: Math.min(TAG_BASE_SESSIONS, opts.shards) }, worker));
+  await Promise.all(Array.from({ length: Math.min(TAG_BASE_SHARDS, opts.shards) }, worker));
   if (failure !== undefined) throw failure;
   return tables;
 }
@@ -110,7 +95,7 @@ export function createTagActivities(deps: ActivityDeps) {
   return {
     /**
      * Computes the tag catalogue for every golden customer of the run as of the run date — the per-customer base in
-     * shards of customers (`shards`: sized from PORTRAIT_WORK_MEM unless given; the result does not depend on it),
+     * shards of customers (`shards`: {@link TAG_BASE_SHARDS} unless given; the result does not depend on it),
      * then the tags over all shards at once (RFM ranks compare every customer) — and the trigger events against the
      * latest successful run of an earlier date. The shards' work tables are dropped on the way out, and leftovers
      * of an earlier attempt on the way in.
@@ -121,8 +106,7 @@ export function createTagActivities(deps: ActivityDeps) {
       const previousRunId = await previousSuccessfulRun(db, runId, asOf, 'mart.tags');
       await dropBaseTables(db, runId);
       try {
-        const customers = Number((await db('core.customers').where({ run_id: runId }).count<{ n: string }[]>('* as n'))[0]!.n);
-        const shardCount = shards ?? tagShardCount(customers, deps.env.workMem);
+        const shardCount = shards ?? TAG_BASE_SHARDS;
         const t0 = performance.now();
         const baseTables = await computeTagBase(deps, { runId, asOf, timezone, shards: shardCount });
         stageLog.info({ phase: 'base', seconds: seconds(t0), shards: shardCount }, 'tags phase');

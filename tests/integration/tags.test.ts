@@ -10,7 +10,7 @@ import { createLogger } from '../../services/logger';
 import { idCheckChar } from '../../transforms/idNumber';
 import { TAGS } from '../../transforms/tagCatalogue';
 import { loadConfig } from '../../config/load';
-import { tagSelectSql } from '../../sql/tagSql';
+import { tagSelectSql, TIME_BAND_OF_HOUR } from '../../sql/tagSql';
 import { snapshotRun } from '../../relations/materialize';
 import { tags as tagsRelation } from '../../relations/snapshots';
 import { createTestContext, type TestContext } from '../helpers/testContext';
@@ -130,6 +130,12 @@ test('behaviour, value and intent tags of C1 count only their windows, ending at
   });
   // 1.5% of deposits + 3% of loans + 2% × 4 × 90-day spend (shopping 500 + dining 200).
   expect(c1.clv_proxy).toBe(Number((0.015 * 250000 + 0.03 * 5000 + 0.02 * 700 * 4).toFixed(2)));
+});
+
+test('a transaction’s time band is its local hour’s: [6, 12) morning, [12, 18) afternoon, [18, 23) evening, else night', async () => {
+  const { rows } = await db.raw(`select h.hour::int as hour, ${TIME_BAND_OF_HOUR} as band from (select generate_series(0, 23)::numeric as hour) h order by 1`);
+  const expected = (hour: number) => (hour >= 6 && hour < 12 ? 'morning' : hour >= 12 && hour < 18 ? 'afternoon' : hour >= 18 && hour < 23 ? 'evening' : 'night');
+  expect(rows).toEqual(Array.from({ length: 24 }, (_, hour) => ({ hour, band: expected(hour) })));
 });
 
 test('a customer whose loan is in the card system, and a customer with nothing, get their own values', async () => {
