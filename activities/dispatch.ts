@@ -156,8 +156,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
           }
         };
         // Pairs passing every per-customer policy wait for arbitration; only they are kept in memory.
-        const pairs: EligiblePair[] = [];
-        const eligibleFacts = new Map<string, { score: number; consentId: string | null; recordedAt: string | null }>();
+        const pairs: (EligiblePair & { consentId: string | null; recordedAt: string | null })[] = [];
         for (const campaign of active) {
           summary[campaign.id] = { treatment: 0, control: 0, globalHoldout: 0, campaignHoldout: 0, excluded: {}, controlShare: checkControlShare(0, 0, 0, 1) };
           // Streamed on a pool connection while this client runs the COPY: memory stays bounded by the eligible pairs.
@@ -185,28 +184,26 @@ export function createDispatchActivities(deps: ActivityDeps) {
               await record(campaign.id, candidate.goldenId, reason, policyFacts(reason, candidate, consent, campaign, policies));
               continue;
             }
-            pairs.push({ campaignId: campaign.id, goldenId: candidate.goldenId, score: candidate.score });
-            eligibleFacts.set(`${campaign.id}\u0000${candidate.goldenId}`, { score: candidate.score, consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null });
+            pairs.push({ campaignId: campaign.id, goldenId: candidate.goldenId, score: candidate.score, consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null });
           }
           heartbeat({ campaign: campaign.id });
         }
 
         const byId = new Map(active.map((c) => [c.id, c]));
         const dispatchRows: string[] = [];
-        for (const selection of arbitrate(pairs, active)) {
-          const campaign = byId.get(selection.campaignId)!;
-          const facts = eligibleFacts.get(`${campaign.id}\u0000${selection.goldenId}`)!;
-          await record(selection.campaignId, selection.goldenId, selection.reason, selection.reason && { score: facts.score });
-          if (selection.reason) continue;
+        for (const { pair, reason } of arbitrate(pairs, active)) {
+          const campaign = byId.get(pair.campaignId)!;
+          await record(pair.campaignId, pair.goldenId, reason, reason && { score: pair.score });
+          if (reason) continue;
           const stats = summary[campaign.id]!;
-          const { arm, holdout } = assignControl(campaign.id, selection.goldenId, campaign.holdoutShare, policies.globalHoldoutShare);
+          const { arm, holdout } = assignControl(campaign.id, pair.goldenId, campaign.holdoutShare, policies.globalHoldoutShare);
           stats[arm]++;
           if (holdout === 'global') stats.globalHoldout++;
           if (holdout === 'campaign') stats.campaignHoldout++;
           dispatchRows.push(
             csvLine([
-              runId, asOf, campaign.id, campaign.product, selection.goldenId, campaign.channel, arm, String(facts.score), idempotencyKey(campaign.id, asOf, selection.goldenId),
-              facts.consentId, facts.recordedAt, arm === 'treatment' ? 'delivered_file' : 'held_out', holdout, campaign.templateId, sendAtIso(asOf, campaign.sendTime, timezone),
+              runId, asOf, campaign.id, campaign.product, pair.goldenId, campaign.channel, arm, String(pair.score), idempotencyKey(campaign.id, asOf, pair.goldenId),
+              pair.consentId, pair.recordedAt, arm === 'treatment' ? 'delivered_file' : 'held_out', holdout, campaign.templateId, sendAtIso(asOf, campaign.sendTime, timezone),
             ]),
           );
         }

@@ -102,9 +102,8 @@ export interface EligiblePair {
 export type Arm = 'treatment' | 'control';
 export type HoldoutKind = 'global' | 'campaign';
 
-export interface Selection {
-  campaignId: string;
-  goldenId: string;
+export interface Selection<P extends EligiblePair = EligiblePair> {
+  pair: P;
   /** null when selected, else arbitration or over_budget. */
   reason: 'arbitration' | 'over_budget' | null;
 }
@@ -114,30 +113,36 @@ export interface Selection {
  * (lower first), then expected value (score × valuePerConversion, higher first), then ids; a customer already
  * selected loses every later pair (arbitration), a campaign whose budget is used up drops the rest (over_budget)
  * and the customer may still win a later campaign. Budgets bound the selected audience, holdout included, so the
- * control share is not distorted by the cut.
+ * control share is not distorted by the cut. Returns every pair once, in that order, with its verdict; the pairs are
+ * ranked by index (no object per pair), as a day's pairs run to millions.
  */
-export function arbitrate(pairs: readonly EligiblePair[], campaigns: readonly CampaignConfig[]): Selection[] {
+export function arbitrate<P extends EligiblePair>(pairs: readonly P[], campaigns: readonly CampaignConfig[]): Selection<P>[] {
   const byId = new Map(campaigns.map((c) => [c.id, c]));
   const campaignOf = (id: string) => {
     const c = byId.get(id);
     if (!c) throw new Error(`pair for unknown campaign "${id}"`);
     return c;
   };
-  const ranked = pairs
-    .map((p) => {
-      const c = campaignOf(p.campaignId);
-      return { p, c, ev: p.score * c.valuePerConversion };
-    })
-    .sort((a, b) => a.c.priority - b.c.priority || b.ev - a.ev || cmp(a.p.campaignId, b.p.campaignId) || cmp(a.p.goldenId, b.p.goldenId));
+  const priority = new Float64Array(pairs.length);
+  const ev = new Float64Array(pairs.length);
+  pairs.forEach((p, i) => {
+    const c = campaignOf(p.campaignId);
+    priority[i] = c.priority;
+    ev[i] = p.score * c.valuePerConversion;
+  });
+  const order = new Uint32Array(pairs.length).map((_, i) => i);
+  order.sort((a, b) => priority[a]! - priority[b]! || ev[b]! - ev[a]! || cmp(pairs[a]!.campaignId, pairs[b]!.campaignId) || cmp(pairs[a]!.goldenId, pairs[b]!.goldenId));
   const taken = new Set<string>();
   const used = new Map<string, number>();
-  return ranked.map(({ p, c }) => {
-    if (taken.has(p.goldenId)) return { campaignId: p.campaignId, goldenId: p.goldenId, reason: 'arbitration' as const };
-    const n = used.get(c.id) ?? 0;
-    if (n >= c.budget) return { campaignId: p.campaignId, goldenId: p.goldenId, reason: 'over_budget' as const };
-    used.set(c.id, n + 1);
-    taken.add(p.goldenId);
-    return { campaignId: p.campaignId, goldenId: p.goldenId, reason: null };
+  return Array.from(order, (i) => {
+    const pair = pairs[i]!;
+    if (taken.has(pair.goldenId)) return { pair, reason: 'arbitration' as const };
+    const budget = campaignOf(pair.campaignId).budget;
+    const n = used.get(pair.campaignId) ?? 0;
+    if (n >= budget) return { pair, reason: 'over_budget' as const };
+    used.set(pair.campaignId, n + 1);
+    taken.add(pair.goldenId);
+    return { pair, reason: null };
   });
 }
 

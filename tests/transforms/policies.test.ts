@@ -185,7 +185,7 @@ describe('arbitrate', () => {
   const loan = campaign({ id: 'loan', priority: 1, valuePerConversion: 800, budget: 2 });
   const card = campaign({ id: 'card', priority: 2, valuePerConversion: 300, budget: 10 });
   const pair = (campaignId: string, goldenId: string, score: number): EligiblePair => ({ campaignId, goldenId, score });
-  const verdicts = (sel: ReturnType<typeof arbitrate>) => Object.fromEntries(sel.map((s) => [`${s.campaignId}:${s.goldenId}`, s.reason]));
+  const verdicts = (sel: ReturnType<typeof arbitrate>) => Object.fromEntries(sel.map((s) => [`${s.pair.campaignId}:${s.pair.goldenId}`, s.reason]));
 
   it('gives each customer at most one campaign, higher priority first', () => {
     const v = verdicts(arbitrate([pair('card', 'A', 0.9), pair('loan', 'A', 0.1)], [loan, card]));
@@ -206,7 +206,7 @@ describe('arbitrate', () => {
 
   it('does not depend on the input order', () => {
     const pairs = Array.from({ length: 50 }, (_, i) => pair(i % 2 ? 'loan' : 'card', `G${i % 17}`, stableUnit('s', String(i))));
-    const sorted = (s: ReturnType<typeof arbitrate>) => [...s].sort((x, y) => `${x.campaignId}${x.goldenId}`.localeCompare(`${y.campaignId}${y.goldenId}`));
+    const sorted = (s: ReturnType<typeof arbitrate>) => [...s].sort((x, y) => `${x.pair.campaignId}${x.pair.goldenId}`.localeCompare(`${y.pair.campaignId}${y.pair.goldenId}`));
     expect(sorted(arbitrate([...pairs].reverse(), [loan, card]))).toEqual(sorted(arbitrate(pairs, [loan, card])));
   });
 });
