@@ -4,8 +4,7 @@
  * the products opened since, more among the customers Portrait contacted), runs them in date order through the real
  * dailyRun workflow on a `portrait worker` child process, and prints per day and stage seconds and rows (from the
  * audit tables, as `portrait runs --json` reports them) with the worker's peak RSS during each stage, the worker's and
- * PostgreSQL's peak memory, and each day's
- * ratio to day 1. Generation is not timed; outcome collection is left out (awaitOutcomes false). --check then asserts
+ * PostgreSQL's peak memory, and each day's ratio to day 1. Generation is not timed; outcome collection is left out (awaitOutcomes false). --check then asserts
  * the month invariants (bench/monthCheck.ts) and exits 1 with one line per violation. JSON on stdout, progress on
  * stderr (--no-anchors skips the anchors). Services are found or started as `portrait demo` does; the runs go to a fresh database (--database, default
  * portrait_bench_e2e). Each day also lists its activities' run times from the workflow history. After the runs, the

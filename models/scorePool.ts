@@ -62,16 +62,12 @@ export class ScorePool {
         return Promise.reject(err);
       }
     }
-    return this.pool.request((id, thread) => {
-      // Each thread is sent a model once, before its first batch.
-      if (!thread.sent.has(model.version)) {
-        const load: ScoreWorkerRequest = { model: { version: model.version, json: model.json } };
-        thread.worker.postMessage(load);
-        thread.sent.add(model.version);
-      }
+    // Each thread is sent a model once, before its first batch.
+    const load: ScoreWorkerRequest = { model: { version: model.version, json: model.json } };
+    return this.pool.request((id) => {
       const job: ScoreWorkerRequest = { job: { id, version: model.version, columns: batch.columns, text: batch.text, context: batch.context } };
       return { message: job };
-    });
+    }, { key: model.version, message: load });
   }
 
   /** Stops the workers (pending batches fail). */

@@ -1,15 +1,12 @@
 import type { Transferable, Worker } from 'worker_threads';
 
-/** One thread of a pool, with what the caller has already sent it (e.g. models loaded once per thread). */
-export interface PoolThread {
-  readonly worker: Worker;
-  readonly sent: Set<string>;
-}
-
 /** A worker's reply decoded: the request it answers, and its result or error. */
 export type PoolOutcome<R> = { id: number; result: R } | { id: number; error: Error };
 
-interface Thread<R> extends PoolThread {
+interface Thread<R> {
+  worker: Worker;
+  /** Setup keys this thread was sent. */
+  sent: Set<string>;
   pending: Map<number, { resolve: (result: R) => void; reject: (err: Error) => void }>;
   failure: Error | null;
 }
@@ -32,20 +29,32 @@ export class ThreadPool<R> {
     if (!(Number.isInteger(size) && size >= 1)) throw new Error(`${name} threads must be an integer >= 1, got ${size}`);
   }
 
-  /** Posts the message `build` makes for the chosen thread and request id; resolves with the reply's result. */
-  request(build: (id: number, thread: PoolThread) => { message: unknown; transfer?: Transferable[] }): Promise<R> {
+  /**
+   * Posts the message `build` makes for the request id to the least busy thread; resolves with the reply's result.
+   * `setup` (a model, a file's parse context) is posted first to a thread that was not yet sent its key. Callers keep
+   * several requests in flight and await them in submission order, so a rejection may wait for its turn: the promise
+   * is marked handled here (awaiting it still throws), or one failed batch behind another would be an unhandled
+   * rejection that ends the process.
+   */
+  request(build: (id: number) => { message: unknown; transfer?: Transferable[] }, setup?: { key: string; message: unknown }): Promise<R> {
     const t = this.leastBusy();
     if (t.failure) return Promise.reject(t.failure);
     const id = this.nextId++;
-    return new Promise<R>((resolve, reject) => {
+    const reply = new Promise<R>((resolve, reject) => {
       if (t.pending.size === 0) t.worker.ref();
       t.pending.set(id, { resolve, reject });
-      const { message, transfer } = build(id, t);
+      if (setup && !t.sent.has(setup.key)) {
+        t.worker.postMessage(setup.message);
+        t.sent.add(setup.key);
+      }
+      const { message, transfer } = build(id);
       t.worker.postMessage(message, transfer ?? []);
     });
+    reply.catch(() => undefined);
+    return reply;
   }
 
-  /** Posts `message` to every live thread that was sent `key`, and forgets that it was (e.g. a finished job's setup). */
+  /** Posts `message` to every live thread that was sent setup `key`, and forgets that it was (a finished job's setup). */
   forget(key: string, message: unknown): void {
     for (const t of this.threads) {
       if (t.failure || !t.sent.delete(key)) continue;

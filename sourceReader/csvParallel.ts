@@ -270,19 +270,13 @@ class UnitJob {
   submit(bytes: Uint8Array): Promise<CsvUnitReply> {
     const init = this.init;
     if (!init) throw new Error('UnitJob.setInit must come before the first unit');
-    const reply = this.pool.request((id, thread) => {
-      if (!thread.sent.has(this.job)) {
-        const load: CsvWorkerRequest = { init: { job: this.job, init } };
-        thread.worker.postMessage(load);
-        thread.sent.add(this.job);
-      }
+    const load: CsvWorkerRequest = { init: { job: this.job, init } };
+    return this.pool.request((id) => {
       // An exact copy, transferred: posting a view would clone its whole underlying buffer.
       const own = new Uint8Array(bytes);
       const message: CsvWorkerRequest = { unit: { id, job: this.job, bytes: own } };
       return { message, transfer: [own.buffer as ArrayBuffer] };
-    });
-    reply.catch(() => undefined); // observed when its turn comes
-    return reply;
+    }, { key: this.job, message: load });
   }
 
   /** Threads drop this file's context; units still queued are answered and their replies ignored. */
