@@ -139,7 +139,7 @@ export function createIngestActivities(deps: ActivityDeps) {
                  quarantined = excluded.quarantined, reasons = excluded.reasons, contracts_version = excluded.contracts_version, contracts_sha256 = excluded.contracts_sha256`,
               [runId, source, contract.format === 'sql' ? `sql:${contract.sql!.connectionEnv}` : file, fileHash.digest('hex'), rowsIn, loaded, quarantined, JSON.stringify(sortedCounts(reasons)), CONTRACTS.version, CONTRACTS.sha256],
             );
-            slog.info({ rows_in: rowsIn, loaded, quarantined, reasons, copy_ms: Math.round(copiedAt - startedAt), analyze_ms: Math.round(analyzedAt - copiedAt), dedup_ms: dedupMs, worker_units: readStats.units, serial_from_byte: readStats.serialFrom }, 'source loaded');
+            slog.info({ rows_in: rowsIn, loaded, quarantined, reasons, copy_ms: Math.round(copiedAt - startedAt), analyze_ms: Math.round(analyzedAt - copiedAt), dedup_ms: dedupMs, worker_units: readStats.units, canonical_rows: readStats.canonicalRows ?? 0, serial_from_byte: readStats.serialFrom }, 'source loaded');
             return { source, rowsIn, loaded, quarantined, reasons: sortedCounts(reasons) };
           }),
         );

@@ -60,6 +60,8 @@ export function ingestWorkerCount(configured: number | undefined): number {
 export interface ParallelReadStats {
   units: number;
   serialFrom: number | null;
+  /** Rows of worker units that passed the byte check (transforms/canonicalRecord.ts) and were copied as they are. */
+  canonicalRows?: number;
 }
 
 /**
@@ -167,6 +169,7 @@ export async function* readCsvParallel(input: SourceRowsInput & { runId: string;
           }
           inFlight.shift();
           stats.units++;
+          stats.canonicalRows = (stats.canonicalRows ?? 0) + reply.canonicalRows;
           yield numberUnit(reply, state.rowNumber, state.nextLine);
           state.rowNumber += reply.records;
           state.nextLine += reply.lines;

@@ -34,6 +34,25 @@ export class CsvCopyBuffer {
     return at;
   }
 
+  /**
+   * numberedRow() for a line given as bytes src[start, end) (already COPY csv text, no line break); `lead` is the
+   * prefix, the row number's `width` zeros and a comma. Copied by loops: rows are short, and a view per row for
+   * Buffer.copy or set() costs more than the copy.
+   */
+  numberedBytes(lead: Uint8Array, width: number, src: Uint8Array, start: number, end: number): number {
+    this.ensure(lead.length + end - start + 1);
+    const buf = this.buf;
+    const row = this.len;
+    let at = row;
+    buf.set(lead, at);
+    at += lead.length;
+    buf.set(src.subarray(start, end), at);
+    at += end - start;
+    buf[at++] = 0x0a;
+    this.len = at;
+    return row + lead.length - width - 1;
+  }
+
   private rest(line: string | undefined, values: readonly (string | null)[], first: boolean): void {
     if (line !== undefined) {
       this.ensure(line.length * 3 + 1);

@@ -64,6 +64,19 @@ export function keyHashes(key: string, out: Int32Array, at: number): void {
   out[at + 1] = fmix32(h2 ^ key.length);
 }
 
+/** keyHashes of a key given as one-byte characters: bytes[from, to) (ASCII text, separators included). */
+export function keyHashesOfBytes(bytes: Uint8Array, from: number, to: number, out: Int32Array, at: number): void {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
+  for (let i = from; i < to; i++) {
+    const c = bytes[i]!;
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+  }
+  out[at] = fmix32(h1);
+  out[at + 1] = fmix32(h2 ^ (to - from));
+}
+
 /** NULL part of a key (a value never holds it). */
 export const NULL_KEY_PART = '\u0001';
 /** Separates the parts of a composite key. */

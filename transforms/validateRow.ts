@@ -129,7 +129,7 @@ function checkMin(column: ColumnContract, n: number, value: string): Parsed {
 function isFuture(column: ColumnContract, value: string, context: RowContext): boolean {
   if (column.type === 'date') return value > context.asOf;
   // Canonical +08:00 timestamps of one length order like their instants: compare text with the end of the day.
-  if (value.length === 25 && value.charCodeAt(10) === 84 && value.endsWith(CANONICAL_TIMESTAMP_SUFFIX) && Number.isFinite(context.asOfEndMs)) return value >= canonicalEnd(context.asOfEndMs);
+  if (value.length === 25 && value.charCodeAt(10) === 84 && value.endsWith(CANONICAL_TIMESTAMP_SUFFIX) && Number.isFinite(context.asOfEndMs)) return value >= canonicalEndOfDay(context.asOfEndMs);
   return Date.parse(value) >= context.asOfEndMs;
 }
 
@@ -137,7 +137,7 @@ let lastEndMs = NaN;
 let lastEnd = '';
 
 /** The instant, up to the next whole second, as YYYY-MM-DDTHH:MM:SS+08:00 (cached: one as-of day per run). */
-function canonicalEnd(ms: number): string {
+export function canonicalEndOfDay(ms: number): string {
   if (ms !== lastEndMs) {
     lastEnd = new Date(Math.ceil(ms / 1000) * 1000 + 8 * 3_600_000).toISOString().slice(0, 19) + CANONICAL_TIMESTAMP_SUFFIX;
     lastEndMs = ms;
