@@ -6,7 +6,7 @@
  * as zeros at recorded offsets for the caller, which alone knows the unit's first row.
  */
 import type { SourceContract } from '../config/sources';
-import { CanonicalRecordCheck } from '../transforms/canonicalRecord';
+import { CanonicalRecordCheck, FALSE_VALUE, TRUE_VALUE } from '../transforms/canonicalRecord';
 import { CsvRecordSplitter, type CsvItem } from '../transforms/csvRecords';
 import { keyHashes, keyHashesOfBytes, keyOf, KEY_PART_SEPARATOR, NULL_KEY_PART } from '../transforms/keyFilter';
 import type { RowContext } from '../transforms/validateRow';
@@ -191,20 +191,24 @@ class UnitRows {
     const k = this.nextRow();
     this.records++;
     this.canonicalRows++;
-    this.rowOffsets[k] = this.copy.numberedBytes(this.lead, this.job.init.rowNumberWidth, bytes, start, end);
+    this.rowOffsets[k] = fast.rewritten ? this.copy.numberedFields(this.lead, this.job.init.rowNumberWidth, bytes, fast.fieldStarts, fast.fieldEnds, fast.fieldValues, VALUE_BYTES) : this.copy.numberedBytes(this.lead, this.job.init.rowNumberWidth, bytes, start, end);
     this.localRows[k] = this.records;
     // The key as keyOf builds it from the values (one byte per character: the line is ASCII).
     const keyIndex = this.job.keyIndex;
-    this.reserveKeyBytes(end - start + keyIndex.length);
+    this.reserveKeyBytes(end - start + 6 * keyIndex.length);
     const keyBytes = this.keyBytes;
     const from = this.keyByteLength;
     let at = from;
     for (let p = 0; p < keyIndex.length; p++) {
       if (p > 0) keyBytes[at++] = KEY_SEPARATOR_BYTE;
-      const a = fast.fieldStarts[keyIndex[p]!]!;
-      const b = fast.fieldEnds[keyIndex[p]!]!;
+      const f = keyIndex[p]!;
+      const a = fast.fieldStarts[f]!;
+      const b = fast.fieldEnds[f]!;
+      const value = fast.fieldValues[f]!;
       if (a === b) keyBytes[at++] = NULL_KEY_BYTE;
-      else for (let i = a; i < b; i++) keyBytes[at++] = bytes[i]!;
+      else if (value !== 0) {
+        for (const x of VALUE_BYTES[value]!) keyBytes[at++] = x;
+      } else for (let i = a; i < b; i++) keyBytes[at++] = bytes[i]!;
     }
     keyHashesOfBytes(keyBytes, from, at, this.hashes, 2 * k);
     this.keyByteLength = at;
@@ -298,5 +302,7 @@ class UnitRows {
   }
 }
 
+/** The text of the values a canonical field may be rewritten to (canonicalRecord's TRUE_VALUE, FALSE_VALUE). */
+const VALUE_BYTES: Record<number, Buffer> = { [TRUE_VALUE]: Buffer.from('true'), [FALSE_VALUE]: Buffer.from('false') };
 const KEY_SEPARATOR_BYTE = KEY_PART_SEPARATOR.charCodeAt(0);
 const NULL_KEY_BYTE = NULL_KEY_PART.charCodeAt(0);

@@ -30,10 +30,18 @@ type ColumnCheck =
 export class CanonicalRecordCheck {
   readonly fieldStarts: Int32Array;
   readonly fieldEnds: Int32Array;
+  /**
+   * Per field of the last line: the value validation writes for it when that is not the text itself (a bool
+   * spelled Y, 0, Yes…: TRUE_VALUE or FALSE_VALUE), else 0; `rewritten` when any field has one. Such a line is
+   * loaded with its values quoted, as validation's re-encoding writes it, not passed through.
+   */
+  readonly fieldValues: Uint8Array;
+  rewritten = false;
 
   private constructor(private readonly columns: readonly ColumnCheck[]) {
     this.fieldStarts = new Int32Array(columns.length);
     this.fieldEnds = new Int32Array(columns.length);
+    this.fieldValues = new Uint8Array(columns.length);
   }
 
   /**
@@ -62,14 +70,22 @@ export class CanonicalRecordCheck {
     const n = columns.length;
     const size = bytes.length;
     let a = start;
+    let rewritten = false;
     for (let f = 0; f < n; f++) {
       const term = f === n - 1 ? LF : COMMA;
-      const b = fieldEnd(columns[f]!, bytes, a, term, size);
+      const c = columns[f]!;
+      const b = fieldEnd(c, bytes, a, term, size);
       if (b < 0) return -1;
       this.fieldStarts[f] = a;
       this.fieldEnds[f] = b;
+      if (c.kind === 'bool' && b > a) {
+        const v = boolValue(bytes, a, b);
+        this.fieldValues[f] = v;
+        if (v !== 0) rewritten = true;
+      } else this.fieldValues[f] = 0;
       a = b + 1;
     }
+    this.rewritten = rewritten;
     // An empty line (one empty field) is no record at all.
     return a - 1 > start ? a - 1 : -1;
   }
@@ -165,11 +181,48 @@ function fieldEnd(c: ColumnCheck, bytes: Uint8Array, a: number, term: number, si
       if (b >= size || bytes[b] !== term || !isCanonicalTimestampAt(bytes, a)) return -1;
       return c.notFrom === null || compareBytes(bytes, a, c.notFrom) < 0 ? b : -1;
     }
-    case 'bool':
-      // Only the spellings validation writes back unchanged.
-      for (const v of BOOL_SPELLINGS) if (bytes[a + v.length] === term && a + v.length < size && startsWith(bytes, a, v)) return a + v.length;
-      return -1;
+    case 'bool': {
+      const b = plainEnd(bytes, a, term, size);
+      return b >= 0 && (boolValue(bytes, a, b) !== 0 || equalsLower(bytes, a, b, BOOL_TRUE) || equalsLower(bytes, a, b, BOOL_FALSE)) ? b : -1;
+    }
   }
+}
+
+export const TRUE_VALUE = 1;
+export const FALSE_VALUE = 2;
+const BOOL_TRUE = Buffer.from('true');
+const BOOL_FALSE = Buffer.from('false');
+/** validateRow's other spellings (compared lower-cased, as it does), by the value they stand for. */
+const OTHER_BOOLS: [Buffer, number][] = [
+  ['y', TRUE_VALUE],
+  ['yes', TRUE_VALUE],
+  ['1', TRUE_VALUE],
+  ['n', FALSE_VALUE],
+  ['no', FALSE_VALUE],
+  ['0', FALSE_VALUE],
+  ['TRUE', TRUE_VALUE],
+  ['FALSE', FALSE_VALUE],
+].map(([s, v]) => [Buffer.from(String(s).toLowerCase()), v as number]);
+
+/**
+ * For a bool field: TRUE_VALUE / FALSE_VALUE when validation rewrites it to that value, 0 when it is written as
+ * validation writes it ("true", "false") — or not a bool at all (fieldEnd tells those apart).
+ */
+function boolValue(bytes: Uint8Array, a: number, b: number): number {
+  if (b - a === 4 && startsWith(bytes, a, BOOL_TRUE)) return 0;
+  if (b - a === 5 && startsWith(bytes, a, BOOL_FALSE)) return 0;
+  for (const [spelling, value] of OTHER_BOOLS) if (equalsLower(bytes, a, b, spelling)) return value;
+  return 0;
+}
+
+/** Whether bytes[a, b) lower-cased (ASCII letters) equals `lower`. */
+function equalsLower(bytes: Uint8Array, a: number, b: number, lower: Uint8Array): boolean {
+  if (b - a !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const x = bytes[a + i]!;
+    if ((x >= 0x41 && x <= 0x5a ? x + 0x20 : x) !== lower[i]) return false;
+  }
+  return true;
 }
 
 /** The position of `term` ending a field of printable ASCII other than quote and comma, else -1. */
@@ -184,7 +237,6 @@ function plainEnd(bytes: Uint8Array, a: number, term: number, size: number): num
 
 /** Printable ASCII without quote or comma, no space at either end. */
 const PLAIN_VALUE = /^[\x21\x23-\x2b\x2d-\x7e]([\x20\x21\x23-\x2b\x2d-\x7e]*[\x21\x23-\x2b\x2d-\x7e])?$/;
-const BOOL_SPELLINGS = [Buffer.from('true'), Buffer.from('false')];
 const TS_SUFFIX = Buffer.from('+08:00');
 
 function isCanonicalTimestampAt(bytes: Uint8Array, a: number): boolean {

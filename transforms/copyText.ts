@@ -53,6 +53,40 @@ export class CsvCopyBuffer {
     return row + lead.length - width - 1;
   }
 
+  /**
+   * numberedRow() for values given as fields of src (no quote in any), each written quoted and NULL (empty) as
+   * nothing, as rest() writes values; a field with a `values` entry other than 0 is written as `rewrites[entry]`.
+   */
+  numberedFields(lead: Uint8Array, width: number, src: Uint8Array, starts: Int32Array, ends: Int32Array, values: Uint8Array, rewrites: Record<number, Uint8Array>): number {
+    let size = lead.length + 1;
+    for (let f = 0; f < starts.length; f++) size += ends[f]! - starts[f]! + 9;
+    this.ensure(size);
+    const buf = this.buf;
+    const row = this.len;
+    let at = row;
+    buf.set(lead, at);
+    at += lead.length;
+    for (let f = 0; f < starts.length; f++) {
+      if (f > 0) buf[at++] = 0x2c;
+      const a = starts[f]!;
+      const b = ends[f]!;
+      if (a === b) continue;
+      buf[at++] = 0x22;
+      const rewrite = values[f] === 0 ? null : rewrites[values[f]!]!;
+      if (rewrite) {
+        buf.set(rewrite, at);
+        at += rewrite.length;
+      } else {
+        buf.set(src.subarray(a, b), at);
+        at += b - a;
+      }
+      buf[at++] = 0x22;
+    }
+    buf[at++] = 0x0a;
+    this.len = at;
+    return row + lead.length - width - 1;
+  }
+
   private rest(line: string | undefined, values: readonly (string | null)[], first: boolean): void {
     if (line !== undefined) {
       this.ensure(line.length * 3 + 1);

@@ -5,7 +5,8 @@ export type RowVerdict =
   | { ok: true; values: (string | null)[] }
   | { ok: false; reasonCode: string; message: string };
 
-const BOOLS: Record<string, string> = { y: 'true', yes: 'true', '1': 'true', true: 'true', n: 'false', no: 'false', '0': 'false', false: 'false' };
+// A Map, not an object literal: a cell reading "constructor" or "__proto__" must not find Object.prototype's members.
+const BOOLS = new Map(Object.entries({ y: 'true', yes: 'true', '1': 'true', true: 'true', n: 'false', no: 'false', '0': 'false', false: 'false' }));
 
 /** What a row is checked against besides its contract: the end of the as-of day, for notAfterAsOf columns. */
 export interface RowContext {
@@ -109,7 +110,7 @@ function parseValue(column: ColumnContract, raw: string): Parsed {
       return ts ? { ok: true, value: ts } : { ok: false, reasonCode: 'bad_timestamp', message: `${shown()} is not a valid timestamp` };
     }
     case 'bool': {
-      const b = BOOLS[raw.toLowerCase()];
+      const b = BOOLS.get(raw.toLowerCase());
       return b ? { ok: true, value: b } : { ok: false, reasonCode: 'bad_bool', message: `${shown()} is not Y/N` };
     }
   }

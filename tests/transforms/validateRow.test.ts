@@ -162,7 +162,7 @@ describe('validateRow: reason codes', () => {
     });
   });
 
-  it.each([['maybe'], ['是'], ['2'], ['t']])('bad_bool: %s', (raw) => {
+  it.each([['maybe'], ['是'], ['2'], ['t'], ['constructor'], ['__proto__'], ['toString']])('bad_bool: %s', (raw) => {
     expect(rejected(SOURCES.consent, ['K1', 'C1', 'sms', raw, '2024-03-01 10:00'])).toEqual({
       reasonCode: 'bad_bool',
       message: `granted: ${JSON.stringify(raw)} is not Y/N`,
