@@ -116,23 +116,13 @@ order by s.rid`;
  */
 const PRIORITY = `case source_system when 'core' then 0 when 'card' then 1 else 2 end, id_valid desc, opened_at desc nulls last, customer_key`;
 const survivor = (column: string, when = `${column} is not null`) => `(array_agg(${column} order by ${PRIORITY}) filter (where ${when}))[1]`;
-/**
- * A person with one source record (98 % at 1M) is that record, exactly as the aggregates below would give it; only
- * persons with several go through them. PostgreSQL 15 sorts every group for each ordered aggregate: for all 1M
- * persons the insert took 15–17 s, split this way 7 s (same rows, EXCEPT ALL both ways).
- */
 const WRITE_GOLDEN = `
 insert into core.customers (run_id, golden_id, source_keys, name_masked, id_hash, phone_hash, id_valid, birth_date, gender, city, city_tier, occupation, annual_income, opened_at)
-with shared as materialized (select golden_id from core.customer_sources where run_id = $1 group by golden_id having count(*) > 1)
-select run_id, golden_id, source_system || ':' || customer_key, name_masked, id_hash, phone_hash, id_valid, birth_date, gender, city,
-       case when city is not null then city_tier end, occupation, annual_income, opened_at
-from core.customer_sources s where run_id = $1 and not exists (select 1 from shared m where m.golden_id = s.golden_id)
-union all
 select run_id, golden_id, string_agg(source_system || ':' || customer_key, ',' order by source_system, customer_key),
        ${survivor('name_masked')}, ${survivor('id_hash')}, ${survivor('phone_hash')}, bool_or(id_valid),
        ${survivor('birth_date')}, ${survivor('gender')}, ${survivor('city')}, ${survivor('city_tier', 'city is not null')},
        ${survivor('occupation')}, ${survivor('annual_income')}, min(opened_at)
-from core.customer_sources where run_id = $1 and golden_id in (select golden_id from shared)
+from core.customer_sources where run_id = $1
 group by run_id, golden_id`;
 
 /** Worker threads normalising records: the 2 cores this is sized for (PostgreSQL takes the COPY meanwhile). */
