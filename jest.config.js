@@ -9,7 +9,7 @@ const common = {
 };
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/{transforms,models,generator,config,workflows,cli,activities,audit,report,relations,sourceReader}/**/*.test.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/{transforms,models,generator,config,workflows,cli,activities,audit,report,relations,sourceReader,services}/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',

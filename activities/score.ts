@@ -32,11 +32,16 @@ const REASONS_PER_SCORE = 3;
 
 let pool: ScorePool | null = null;
 
-/** The process's scoring threads: one per core, at most two (the daily run's machines have 2 cores). */
+/** The process's scoring threads: one per core, at most two (the daily run's machines have 2 cores); stopped when idle. */
 function scorePool(): ScorePool {
-  pool ??= new ScorePool(Math.min(2, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
+  pool ??= new ScorePool(Math.min(2, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length), POOL_IDLE_MS);
   return pool;
 }
+
+/** Scoring threads stop after this long without a batch (a daily run scores once; dispatch comes next). */
+const POOL_IDLE_MS = 10_000;
+/** Models kept parsed: today's for each product and the one before (a model a day would otherwise pile up). */
+const MODELS_KEPT = 4;
 
 export function createScoreActivities(deps: ActivityDeps) {
   const { db, env, log, databaseUrl } = deps;
@@ -48,6 +53,8 @@ export function createScoreActivities(deps: ActivityDeps) {
     const { forest, json } = await readModelText(ref);
     const scorer: Scorer = { features: forest.schema.map((c) => c.name), model: { version: ref.modelVersion, json, forest } };
     scorers.set(ref.modelVersion, scorer);
+    // Oldest first in a Map: the least recently loaded go.
+    for (const version of scorers.keys()) if (scorers.size > MODELS_KEPT) scorers.delete(version);
     return scorer;
   }
 

@@ -44,10 +44,13 @@ export function scoreBatch(forest: HistForest, batch: ScoreBatch): ScoredBatch {
 export class ScorePool {
   private readonly pool: ThreadPool<ScoredBatch> | null;
 
-  /** `threads` worker threads (0: score in the calling thread). */
-  constructor(readonly threads: number) {
+  /** `threads` worker threads (0: score in the calling thread), stopped after `idleMs` without work (ThreadPool). */
+  constructor(
+    readonly threads: number,
+    idleMs?: number,
+  ) {
     if (!(Number.isInteger(threads) && threads >= 0)) throw new Error(`score threads must be an integer >= 0, got ${threads}`);
-    this.pool = threads === 0 ? null : new ThreadPool(threads, () => spawnModuleWorker(__dirname, 'scoreWorker', __filename), decodeReply, 'score');
+    this.pool = threads === 0 ? null : new ThreadPool(threads, () => spawnModuleWorker(__dirname, 'scoreWorker', __filename), decodeReply, 'score', idleMs);
   }
 
   /**

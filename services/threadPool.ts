@@ -15,18 +15,29 @@ interface Thread<R> {
  * Worker threads answering requests by id; each request goes to the least busy thread. A thread that fails or exits
  * rejects what it had pending and is replaced on the next request. Threads are unref'd while idle, so they never keep
  * a process alive. Callers that need results in order await them in submission order.
+ * With `idleMs`, a pool that has answered everything and been asked nothing for that long stops its threads (new ones
+ * start on the next request, and are sent their setups again): a process-wide pool used by one stage of a daily run
+ * would otherwise keep its threads' heaps for the rest of the run (1M: the ingest and scoring threads were still
+ * resident in dispatch, where the worker peaks).
  */
 export class ThreadPool<R> {
   private readonly threads: Thread<R>[] = [];
   private nextId = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly size: number,
     private readonly spawnWorker: () => Worker,
     private readonly decode: (reply: unknown) => PoolOutcome<R>,
     private readonly name: string,
+    private readonly idleMs?: number,
   ) {
     if (!(Number.isInteger(size) && size >= 1)) throw new Error(`${name} threads must be an integer >= 1, got ${size}`);
+  }
+
+  /** Live threads (for tests and diagnostics). */
+  get threadCount(): number {
+    return this.threads.length;
   }
 
   /**
@@ -37,6 +48,7 @@ export class ThreadPool<R> {
    * rejection that ends the process.
    */
   request(build: (id: number) => { message: unknown; transfer?: Transferable[] }, setup?: { key: string; message: unknown }): Promise<R> {
+    this.cancelIdleStop();
     const t = this.leastBusy();
     if (t.failure) return Promise.reject(t.failure);
     const id = this.nextId++;
@@ -64,7 +76,25 @@ export class ThreadPool<R> {
 
   /** Stops the threads (pending requests fail). */
   async close(): Promise<void> {
+    this.cancelIdleStop();
     await Promise.all(this.threads.splice(0).map((t) => t.worker.terminate()));
+  }
+
+  private cancelIdleStop(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  /** After a reply: when nothing is pending any more, stop the threads once idleMs pass without a request. */
+  private scheduleIdleStop(): void {
+    if (this.idleMs === undefined || this.threads.some((t) => t.pending.size > 0)) return;
+    this.cancelIdleStop();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.threads.some((t) => t.pending.size > 0)) return;
+      for (const t of this.threads.splice(0)) void t.worker.terminate();
+    }, this.idleMs);
+    this.idleTimer.unref();
   }
 
   private leastBusy(): Thread<R> {
@@ -92,6 +122,7 @@ export class ThreadPool<R> {
       if (t.pending.size === 0) t.worker.unref();
       if ('result' in outcome) p.resolve(outcome.result);
       else p.reject(outcome.error);
+      this.scheduleIdleStop();
     });
     t.worker.unref();
     return t;

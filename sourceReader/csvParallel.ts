@@ -239,12 +239,14 @@ function numberUnit(reply: CsvUnitReply, rowsBefore: number, firstLine: number):
  * 2 cores, and the worker's memory peaked there (1.44 GB at 200k customers).
  */
 const sharedPools = new Map<number, ThreadPool<CsvUnitReply>>();
+/** The threads stop once ingest has asked nothing of them for this long (they are started again when needed). */
+const POOL_IDLE_MS = 10_000;
 let jobCount = 0;
 
 function csvPool(size: number): ThreadPool<CsvUnitReply> {
   let pool = sharedPools.get(size);
   if (!pool) {
-    pool = new ThreadPool(size, () => spawnModuleWorker(__dirname, 'csvWorker', __filename), decodeReply, 'ingest');
+    pool = new ThreadPool(size, () => spawnModuleWorker(__dirname, 'csvWorker', __filename), decodeReply, 'ingest', POOL_IDLE_MS);
     sharedPools.set(size, pool);
   }
   return pool;
