@@ -1,9 +1,10 @@
 /**
  * One unit of whole CSV records read for COPY (the work of an ingest worker thread, csvWorker.ts). Lines the byte
  * check (transforms/canonicalRecord.ts) finds canonical are copied to the COPY text as they are; every other run of
- * records is decoded, split and validated the string way, exactly as a unit without the fast path. Either way a line gets the same outcome, so the reply is byte for byte
- * the one the string path alone would give. Rows are numbered from 1 within the unit; the row number field is left
- * as zeros at recorded offsets for the caller, which alone knows the unit's first row.
+ * records is decoded, split and validated the string way, exactly as a unit without the check. Either way a line
+ * gets the same outcome, so the reply is byte for byte the one the string path alone would give. Rows are numbered
+ * from 1 within the unit; the row number field is left as zeros at recorded offsets for the caller, which alone
+ * knows the unit's first row.
  */
 import type { SourceContract } from '../config/sources';
 import { CanonicalRecordCheck, FALSE_VALUE, TRUE_VALUE } from '../transforms/canonicalRecord';
@@ -62,6 +63,7 @@ export function csvUnitJob(init: CsvWorkerInit, fastPath = true): CsvUnitJob {
   };
 }
 
+/** Validates one unit (whole records, from a record boundary of the file) and encodes its loaded rows for COPY. */
 export function validateUnit(job: CsvUnitJob, bytes: Uint8Array): CsvUnitReply {
   const { init, fast } = job;
   const out = new UnitRows(job, bytes.length);

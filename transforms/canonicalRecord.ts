@@ -1,9 +1,10 @@
 /**
  * The byte-level fast path of CSV validation: decides, from a line's bytes alone, that the line is a record the
- * string path (CsvRecordSplitter → RecordClassifier → validateRow) would load unchanged and pass through to COPY as
- * it is. It only ever says yes when that is certain: every value already canonical (no trimming, no reformatting),
- * plain ASCII, no quote or CR, within every bound; anything else — a reject, a value validation would rewrite, a
- * character it does not reason about — is "no", and the caller reads that line the string way. So the fast path
+ * string path (CsvRecordSplitter → RecordClassifier → validateRow) would load with every value as written — or, for
+ * a bool spelled Y/N/0/1/yes/no, as it rewrites it. It only ever says yes when that is certain: values already
+ * canonical (no trimming, no reformatting), plain ASCII, no quote or CR, within every bound; anything else — a
+ * reject, a value validation would rewrite, a character it does not reason about — is "no", and the caller reads
+ * that line the string way. So the fast path
  * can make ingest faster but never change an outcome (tests/transforms/canonicalRecord.test.ts checks both ways).
  * Most lines of a bank extract are canonical: checked here without a string, an array or an object per row.
  */
@@ -61,8 +62,8 @@ export class CanonicalRecordCheck {
   }
 
   /**
-   * When the record starting at `start` is one line that validation loads with every value exactly as written:
-   * the position of its line break (its fields are then at fieldStarts/fieldEnds; an empty field is NULL); else -1.
+   * When the record starting at `start` is one line that validation loads with every value as written (bools aside,
+   * see fieldValues): the position of its line break (its fields are then at fieldStarts/fieldEnds; an empty field is NULL); else -1.
    * One pass over the line, each field read by its column's rule.
    */
   lineEnd(bytes: Uint8Array, start: number): number {
