@@ -187,11 +187,14 @@ async function stagePeaks(db: Knex, runId: string, stages: { stage: string; seco
   });
 }
 
-/** `portrait worker` in its own process, so its peak memory is its own (the compiled CLI next to this file). */
+/**
+ * `portrait worker` in its own process, so its peak memory is its own (the compiled CLI next to this file), with the
+ * malloc arena limit the image sets (Dockerfile) unless the caller sets another.
+ */
 function spawnWorker(opts: { databaseUrl: string; temporalAddress: string; taskQueue: string }): ChildProcess {
   const cli = path.join(__dirname, '..', 'cli', 'portrait.js');
   return spawn(process.execPath, [cli, 'worker'], {
-    env: { ...process.env, DATABASE_URL: opts.databaseUrl, TEMPORAL_ADDRESS: opts.temporalAddress, PORTRAIT_TASK_QUEUE: opts.taskQueue, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    env: { MALLOC_ARENA_MAX: '2', ...process.env, DATABASE_URL: opts.databaseUrl, TEMPORAL_ADDRESS: opts.temporalAddress, PORTRAIT_TASK_QUEUE: opts.taskQueue, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }

@@ -234,7 +234,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
     const w = await createPortraitWorker({ env, databaseUrl: stack.databaseUrl, temporalAddress: stack.temporalAddress, log });
     const interrupt = interruption();
     void interrupt.signalled.then(() => w.shutdown());
-    log.info({ task_queue: env.taskQueue, temporal: stack.temporalAddress, ui: stack.temporalUi }, 'worker running; Ctrl-C to stop');
+    // Without it glibc keeps an arena per thread that ever allocated, and a long-lived worker grows day by day (README).
+    const arenas = process.platform === 'linux' ? { malloc_arena_max: process.env.MALLOC_ARENA_MAX ?? 'unset (set MALLOC_ARENA_MAX=2)' } : {};
+    log.info({ task_queue: env.taskQueue, temporal: stack.temporalAddress, ui: stack.temporalUi, ...arenas }, 'worker running; Ctrl-C to stop');
     try {
       await w.run();
     } finally {
