@@ -137,31 +137,20 @@ function fieldEnd(c: ColumnCheck, bytes: Uint8Array, a: number, term: number, si
     case 'int': {
       // -?\d{1,15}: exact as a double, written back as it is.
       const neg = bytes[a] === MINUS ? 1 : 0;
-      let v = 0;
-      let b = a + neg;
-      for (; b < size; b++) {
-        const d = bytes[b]! - 48;
-        if (d < 0 || d > 9) break;
-        v = v * 10 + d;
-      }
+      const b = digitsEnd(bytes, a + neg, size);
       const len = b - a - neg;
       if (len < 1 || len > 15 || b >= size || bytes[b] !== term) return -1;
-      if (neg) v = -v;
+      const v = (neg ? -1 : 1) * digitsAt(bytes, a + neg, len);
       return v >= c.min && v <= c.max ? b : -1;
     }
     case 'decimal': {
       // -?(0|[1-9]\d{0,12})\.\d\d, not negative zero: exactly what toFixed(2) of its own value prints (13 integer
       // digits keep the double within 0.001 of it). Other spellings are valid but rewritten, so not this path's.
       const neg = bytes[a] === MINUS ? 1 : 0;
-      let whole = 0;
-      let b = a + neg;
-      for (; b < size; b++) {
-        const d = bytes[b]! - 48;
-        if (d < 0 || d > 9) break;
-        whole = whole * 10 + d;
-      }
+      const b = digitsEnd(bytes, a + neg, size);
       const intLen = b - a - neg;
       if (intLen < 1 || intLen > 13 || (intLen > 1 && bytes[a + neg] === 0x30)) return -1;
+      const whole = digitsAt(bytes, a + neg, intLen);
       if (b + 3 >= size || bytes[b] !== DOT || bytes[b + 3] !== term) return -1;
       const frac = digitsAt(bytes, b + 1, 2);
       if (frac < 0) return -1;
@@ -252,6 +241,13 @@ function isCanonicalTimestampAt(bytes: Uint8Array, a: number): boolean {
 /** validateRow's calendar check (-1 = not digits). */
 function realDate(y: number, m: number, d: number): boolean {
   return y >= 1000 && m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m);
+}
+
+/** The end of the run of ASCII digits starting at `from`. */
+function digitsEnd(bytes: Uint8Array, from: number, size: number): number {
+  let i = from;
+  while (i < size && bytes[i]! >= 0x30 && bytes[i]! <= 0x39) i++;
+  return i;
 }
 
 /** The decimal number of bytes[from, from + count) when all are ASCII digits, else -1. */
