@@ -11,6 +11,7 @@ import { previousSuccessfulRun } from '../db/previousRun';
 import { materialize } from '../relations/materialize';
 import { customers as customersSnapshot, identityChanges as identityChangesSnapshot } from '../relations/snapshots';
 import type { StageResult } from '../shared';
+import { phaseTimer } from './phaseTimer';
 
 /**
  * The run's cleaned records. rid follows (source_system, customer_key) order, so "the smallest key" of a
@@ -163,13 +164,7 @@ async function resolveCustomers(deps: ActivityDeps, runId: string, previousRunId
   return withTransaction(databaseUrl, async (client) => {
     await client.query(bulkSessionSql(env.workMem));
     for (const table of ['customer_sources', 'customers', 'identity_changes']) await client.query(`delete from core.${table} where run_id = $1`, [runId]);
-    const phases: Record<string, number> = {};
-    let mark = performance.now();
-    const lap = (phase: string) => {
-      const t = performance.now();
-      phases[phase] = Number(((t - mark) / 1000).toFixed(3));
-      mark = t;
-    };
+    const lap = phaseTimer();
     await client.query(CREATE_STAGE);
     let rows = 0;
     const copy = copyWriter(client, `copy clean_stage (${CLEAN_COLUMNS.join(', ')}) from stdin with (format csv)`);
@@ -228,7 +223,7 @@ async function resolveCustomers(deps: ActivityDeps, runId: string, previousRunId
     await client.query(WRITE_LINEAGE, [runId]);
     await client.query(WRITE_GOLDEN, [runId]);
     lap('write');
-    return { source_records: rows, candidate_pairs: pairs, scored_links: edges.length, previous_run_id: previousRunId, phase_seconds: phases };
+    return { source_records: rows, candidate_pairs: pairs, scored_links: edges.length, previous_run_id: previousRunId, phase_seconds: lap.phases };
   }, { lockKey: `clean:${runId}` });
 }
 

@@ -12,6 +12,7 @@ import {
 import { sendAtIso, writeCampaignFiles } from './deliver';
 import type { CampaignConfig, PortraitConfig } from '../config/schema';
 import { policyFacts } from '../transforms/policyFacts';
+import { phaseTimer } from './phaseTimer';
 import type { DispatchRef, SnapshotFile, StageResult } from '../shared';
 
 interface CandidateRow {
@@ -137,6 +138,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
      */
     async dispatchCampaigns({ runId, asOf, timezone, campaigns, policies, delivery }: { runId: string; asOf: string; timezone: string; campaigns: CampaignConfig[]; policies: Policies; delivery?: PortraitConfig['delivery'] }): Promise<StageResult & { dispatches: DispatchRef[] }> {
       const startedAt = new Date();
+      const lap = phaseTimer();
       const active = campaigns.filter((c) => isCampaignActive(c, asOf)).sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
       const inactive = campaigns.filter((c) => !isCampaignActive(c, asOf)).map((c) => c.id).sort();
       const summary: Record<string, CampaignSummary> = {};
@@ -187,6 +189,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
             pairs.push({ campaignId: campaign.id, goldenId: candidate.goldenId, score: candidate.score, consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null });
           }
           heartbeat({ campaign: campaign.id });
+          lap(`candidates:${campaign.id}`);
         }
 
         const byId = new Map(active.map((c) => [c.id, c]));
@@ -229,6 +232,7 @@ export function createDispatchActivities(deps: ActivityDeps) {
           s.controlShare = checkControlShare(s.treatment, s.control, expectedControlShare(campaign.holdoutShare, policies.globalHoldoutShare), policies.controlShareTolerance);
           if (!s.controlShare.withinTolerance) log.warn({ run_id: runId, stage: 'dispatch', campaign_id: campaign.id, control_share: s.controlShare }, 'control share outside tolerance');
         }
+        lap('arbitrate_and_write');
       }, { lockKey: `dispatch:${runId}` });
       const dispatches: DispatchRef[] = active.map((c) => ({ runId, asOf, campaignId: c.id, channel: c.channel, treatment: summary[c.id]!.treatment, control: summary[c.id]!.control }));
       log.info({ run_id: runId, stage: 'dispatch', campaigns: summary, inactive }, 'campaigns dispatched');
@@ -242,12 +246,14 @@ export function createDispatchActivities(deps: ActivityDeps) {
         tables: ['campaign.eligibility', 'campaign.dispatch'],
         snapshots: [eligibilitySnapshot, dispatchSnapshot],
         moreFiles: async () => {
+          lap('snapshots');
           const files: SnapshotFile[] = [];
           for (const campaign of active) files.push(...(await writeCampaignFiles(deps, runDir, runId, campaign, { asOf, timezone })));
+          lap('campaign_files');
           return files;
         },
         rows: Object.values(summary).reduce((n, s) => n + s.treatment + s.control, 0),
-        details: async () => ({ campaigns: summary, inactive }),
+        details: async () => ({ campaigns: summary, inactive, phase_seconds: lap.phases }),
       });
       return { ...result, dispatches };
     },

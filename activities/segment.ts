@@ -11,6 +11,7 @@ import { checkSegmentRules, compileRules, compileSegments } from '../transforms/
 import { FEATURE_TAGS, TAGS } from '../transforms/tagCatalogue';
 import { chooseK, fitStandardiser, relabelBySize, standardise } from '../models/kmeans';
 import { ErrorType, type StageResult } from '../shared';
+import { phaseTimer } from './phaseTimer';
 import type { PortraitConfig, SegmentRule } from '../config/schema';
 
 const BOOLEAN_TAGS = new Set(TAGS.filter((t) => t.type === 'boolean').map((t) => t.id));
@@ -33,23 +34,31 @@ export function createSegmentActivities(deps: ActivityDeps) {
       if (problems.length) throw ApplicationFailure.nonRetryable(`invalid segment rules: ${problems.join('; ')}`, ErrorType.InvalidConfig);
       const primary = compileSegments(rules);
       // Dispatch and outcomes join this run's segments: rebuild analyzes them, so their plans see its rows.
-      await rebuild(db, runId, ['mart.segments', 'mart.segment_memberships'], async (trx) => {
-        await trx.raw(bulkSessionSql(deps.env.workMem));
-        await trx.raw(`insert into mart.segments (run_id, golden_id, segment) select run_id, golden_id, ${primary.sql} from mart.tags where run_id = ?`, [...primary.bindings, runId]);
-        // Every rule in one pass over the run's tags (a statement per rule read them once per rule).
-        const compiled = compileRules(rules);
-        await trx.raw(
-          `insert into mart.segment_memberships (run_id, golden_id, segment, is_primary)
-           select t.run_id, t.golden_id, m.segment, m.segment = s.segment
-           from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id
-           cross join lateral (values ${compiled.map((rule) => `(?::text, (${rule.sql})::boolean)`).join(', ')}) m(segment, hit)
-           where t.run_id = ? and m.hit`,
-          [...compiled.flatMap((rule) => [rule.id, ...rule.bindings]), runId],
-        );
-      });
+      try {
+        await rebuild(db, runId, ['mart.segments', 'mart.segment_memberships'], async (trx) => {
+          await trx.raw(bulkSessionSql(deps.env.workMem));
+          await trx.raw(`insert into mart.segments (run_id, golden_id, segment) select run_id, golden_id, ${primary.sql} from mart.tags where run_id = ?`, [...primary.bindings, runId]);
+          // Every rule in one pass over the run's tags (a statement per rule read them once per rule).
+          const compiled = compileRules(rules);
+          await trx.raw(
+            `insert into mart.segment_memberships (run_id, golden_id, segment, is_primary)
+             select t.run_id, t.golden_id, m.segment, m.segment = s.segment
+             from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id
+             cross join lateral (values ${compiled.map((rule) => `(?::text, (${rule.sql})::boolean)`).join(', ')}) m(segment, hit)
+             where t.run_id = ? and m.hit`,
+            [...compiled.flatMap((rule) => [rule.id, ...rule.bindings]), runId],
+          );
+        });
+      } catch (err) {
+        // mart.segments.segment is not null: a customer no rule matches stops the insert. Retrying cannot help.
+        const { code, column } = err as { code?: string; column?: string };
+        if (code === '23502' && column === 'segment') {
+          const [{ n }] = (await db.raw(`select count(*)::int as n from mart.tags where run_id = ? and (${primary.sql}) is null`, [runId, ...primary.bindings])).rows as { n: number }[];
+          throw ApplicationFailure.nonRetryable(`${n} customers matched no segment; the last rule must be the catch-all 'true'`, ErrorType.InvalidConfig);
+        }
+        throw err;
+      }
       lap('assign');
-      const unassigned = await db('mart.segments').where({ run_id: runId }).whereNull('segment').count<{ n: string }[]>('* as n');
-      if (Number(unassigned[0]!.n) > 0) throw ApplicationFailure.nonRetryable(`${unassigned[0]!.n} customers matched no segment; the last rule must be the catch-all 'true'`, ErrorType.InvalidConfig);
       const profiles = await writeProfiles(runId, rules);
       lap('profiles');
       let clusterDetails: Record<string, unknown> | undefined;
@@ -178,17 +187,6 @@ export function createSegmentActivities(deps: ActivityDeps) {
     const details = { k: model.k, features, sizes, silhouette_by_k: Object.fromEntries(scores.map((s) => [s.k, round(s.silhouette)])), sample: sample.length };
     return { file: file!, details };
   }
-}
-
-/** Wall-clock seconds per phase, for operators (stage details); never part of a snapshot. */
-function phaseTimer(): ((phase: string) => void) & { phases: Record<string, number> } {
-  let mark = performance.now();
-  const phases: Record<string, number> = {};
-  return Object.assign((phase: string) => {
-    const t = performance.now();
-    phases[phase] = Number(((t - mark) / 1000).toFixed(3));
-    mark = t;
-  }, { phases });
 }
 
 /** The lines of a COPY … TO STDOUT (text format) stream, without their line breaks. */

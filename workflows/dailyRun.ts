@@ -1,6 +1,7 @@
 import { ApplicationFailure, CancellationScope, ParentClosePolicy, defineQuery, executeChild, patched, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import { SOURCE_NAMES } from '../config/sourceNames';
 import { ErrorType, QUERY_PROGRESS, type DailyRunInput, type DailyRunResult, type RunProgress, type Stage, type StageResult } from '../shared';
+import type { ModelRef } from '../activities/modelRegistry';
 import { delivery, long, quick } from './policies';
 import { collectOutcomes } from './collectOutcomes';
 
@@ -48,29 +49,71 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     begin('clean');
     done(await long.cleanCustomers({ runId }));
 
-    begin('tags');
-    done(await long.computeTags({ runId, asOf, timezone: config.timezone }));
-
-    begin('segment');
-    done(await long.assignSegments({ runId, rules: [...config.segments], clustering: config.clustering, seed }));
-
-    begin('score');
-    ({ startedAt } = await quick.beginStage({ runId, stage: 'score' }));
+    // Training reads the landing and clean tables (and earlier runs' outcome labels), never this run's tags; scoring
+    // reads the tags, never the segments. So both products' models are trained beside tags, and scoring runs beside
+    // segment: on 2 cores at 1M the single-session phases of tags and segment left a core idle for minutes.
+    // Runs recorded before replay the stages one after the other.
+    const overlap = patched('score-beside-tags');
     const ensureModel = (product: string) => {
       const pinned = input.pinnedModels?.[product];
       return long.ensureModel({ runId, asOf, timezone: config.timezone, product, params: { ...config.model }, seed, ...(pinned ? { pinned } : {}) });
     };
     const shards = Array.from({ length: config.shards }, (_, shard) => shard);
-    const models = [];
-    // Each product's training set is one long query on one PostgreSQL core: side by side they use both (1M: the
-    // two took 57 s one after the other). Runs recorded before replay one product at a time.
-    const together = patched('models-together') ? await Promise.all(config.model.products.map(ensureModel)) : null;
-    for (const [i, product] of config.model.products.entries()) {
-      const model = together ? together[i]! : await ensureModel(product);
-      await Promise.all(shards.map((shard) => long.scoreShard({ runId, shard, shards: config.shards, model })));
-      models.push(model);
+    const scoreAll = async (models: ModelRef[], startedAt: string) => {
+      for (const model of models) await Promise.all(shards.map((shard) => long.scoreShard({ runId, shard, shards: config.shards, model })));
+      return long.completeScoring({ runId, models, startedAt });
+    };
+    // A failed stage cancels the work started beside it, so nothing of a failed run keeps running.
+    const beside = new CancellationScope();
+    const training = overlap ? beside.run(() => Promise.all(config.model.products.map(ensureModel))) : null;
+    // Observed below; this keeps a failure while tags still runs from being an unhandled rejection.
+    training?.catch(() => undefined);
+    try {
+      begin('tags');
+      done(await long.computeTags({ runId, asOf, timezone: config.timezone }));
+
+      if (training) {
+        begin('segment');
+        let scoring = true;
+        const segmented = beside.run(async () => {
+          const result = await long.assignSegments({ runId, rules: [...config.segments], clustering: config.clustering, seed });
+          if (scoring) begin('score');
+          return result;
+        });
+        const scored = beside.run(async () => {
+          const { startedAt: scoreStartedAt } = await quick.beginStage({ runId, stage: 'score' });
+          const result = await scoreAll(await training, scoreStartedAt);
+          scoring = false;
+          return result;
+        });
+        const [segmentResult, scoreResult] = await Promise.all([segmented, scored]);
+        // Recorded in stage order whichever finished first, so the run's result does not depend on timing.
+        done(segmentResult);
+        done(scoreResult);
+      } else {
+        begin('segment');
+        done(await long.assignSegments({ runId, rules: [...config.segments], clustering: config.clustering, seed }));
+
+        begin('score');
+        ({ startedAt } = await quick.beginStage({ runId, stage: 'score' }));
+        // Each product's training set is one long query on one PostgreSQL core: side by side they use both (1M: the
+        // two took 57 s one after the other). Runs recorded before replay one product at a time.
+        if (patched('models-together')) {
+          done(await scoreAll(await Promise.all(config.model.products.map(ensureModel)), startedAt));
+        } else {
+          const models = [];
+          for (const product of config.model.products) {
+            const model = await ensureModel(product);
+            await Promise.all(shards.map((shard) => long.scoreShard({ runId, shard, shards: config.shards, model })));
+            models.push(model);
+          }
+          done(await long.completeScoring({ runId, models, startedAt }));
+        }
+      }
+    } catch (err) {
+      beside.cancel();
+      throw err;
     }
-    done(await long.completeScoring({ runId, models, startedAt }));
 
     begin('dispatch');
     // Runs recorded before webhook delivery existed replay without the delivery config and activities.

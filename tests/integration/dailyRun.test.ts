@@ -58,6 +58,39 @@ test('a daily run completes all seven stages and records them in the audit table
   for (const s of stages) expect(Number(s.rows)).toBeGreaterThan(0);
 });
 
+/** Activity type and workflow task of every scheduled activity, and the event id each one closed at. */
+async function activityEvents(workflowId: string) {
+  const history = await ctx.client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = new Map<number, { type: string; task: number; closedAt: number | null; cancelRequested: boolean }>();
+  for (const e of history.events!) {
+    const id = Number(e.eventId);
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(id, { type: s.activityType!.name!, task: Number(s.workflowTaskCompletedEventId), closedAt: null, cancelRequested: false });
+    const closed = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
+    if (closed) scheduled.get(Number(closed.scheduledEventId))!.closedAt = id;
+    if (e.activityTaskCancelRequestedEventAttributes) scheduled.get(Number(e.activityTaskCancelRequestedEventAttributes.scheduledEventId))!.cancelRequested = true;
+  }
+  return [...scheduled.entries()].map(([id, a]) => ({ id, ...a }));
+}
+
+test('models are trained beside tags and scoring runs beside segment', async () => {
+  const events = await activityEvents('dailyRun-it-first');
+  const of = (type: string) => events.filter((e) => e.type === type);
+  const [tags] = of('computeTags');
+  const [segment] = of('assignSegments');
+  // Both products' training was scheduled with the tags stage, before tags finished.
+  expect(of('ensureModel')).toHaveLength(config.model.products.length);
+  for (const model of of('ensureModel')) {
+    expect(model.task).toBe(tags!.task);
+    expect(model.id).toBeLessThan(tags!.closedAt!);
+  }
+  // The score stage began in the same workflow task as segment, as soon as tags finished.
+  const scoreBegins = of('beginStage').filter((b) => b.id > tags!.closedAt!);
+  expect(scoreBegins).toHaveLength(1);
+  expect(scoreBegins[0]!.task).toBe(segment!.task);
+  expect(segment!.id).toBeGreaterThan(tags!.closedAt!);
+});
+
 test('every input row is loaded or quarantined, and the quarantine says why', async () => {
   const loads = await ctx.db('audit.source_loads').where({ run_id: 'it-first' });
   expect(loads.map((l) => l.source).sort()).toEqual([...SOURCE_NAMES].sort());
@@ -174,6 +207,20 @@ test('a second run of the same inputs, config and seed gives byte-identical stag
   expect([reportA, reportB].every((sha) => typeof sha === 'string')).toBe(true);
   expect(b.model_version).toEqual(a.model_version);
   expect(b.run_id).not.toBe(a.run_id);
+});
+
+test('a stage that fails beside another cancels it: the run fails and none of its activities is left running', async () => {
+  // Every customer matches no rule: segment fails (non-retryable) while the models and scoring run beside it.
+  const noCatchAll = { ...config, segments: [{ id: 'nobody', name: 'Nobody', when: 'age < 0' }] } as PortraitConfig;
+  const handle = await startRun(runInput('it-segment-fails', {}, noCatchAll));
+  await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+  const run = await ctx.db('audit.runs').where({ run_id: 'it-segment-fails' }).first();
+  expect(run.status).toBe('failed');
+  expect(run.error).toMatch(/customers matched no segment/);
+  const events = await activityEvents('dailyRun-it-segment-fails');
+  expect(events.filter((e) => e.type === 'ensureModel').length).toBe(config.model.products.length);
+  // Whatever was still running when segment failed (training or scoring) was asked to stop.
+  expect(events.filter((e) => e.closedAt === null && !e.cancelRequested)).toEqual([]);
 });
 
 test('a missing source file fails the run with a non-retryable, actionable error', async () => {
