@@ -1,4 +1,5 @@
 import { heartbeat } from '@temporalio/activity';
+import pLimit from 'p-limit';
 import type { ActivityDeps } from './deps';
 import { runSnapshotDir } from './snapshots';
 import { materialize } from '../relations/materialize';
@@ -46,7 +47,7 @@ interface CandidateRow {
  * The run id is compared to a scalar subquery, not joined from q: an init-plan value picks the run's landing partition
  * at execution and its rows by index, where a join read every kept partition and every past run's segments.
  */
-const CANDIDATES_SQL = `
+export const CANDIDATES_SQL = `
 with q as (
   select p_as_of, p_tz, p_cap_days, p_run_id, p_channel, p_product, p_segments, p_triggers,
          ((p_as_of + 1)::timestamp at time zone p_tz) as cutoff,
@@ -116,6 +117,9 @@ where s.run_id = (select p_run_id from q) and (s.segment = any(q.p_segments)
   or exists (select 1 from mart.trigger_events te where te.run_id = s.run_id and te.golden_id = s.golden_id and te.event = any(q.p_triggers)))
 order by s.golden_id`;
 
+/** Candidate queries read at once, each on its own pool session while the activity's session runs the COPY. */
+const CANDIDATE_SESSIONS = 2;
+
 interface CampaignSummary {
   treatment: number;
   control: number;
@@ -153,14 +157,22 @@ export function createDispatchActivities(deps: ActivityDeps) {
           eligibilityBuf += csvLine([runId, campaignId, productOf.get(campaignId)!, goldenId, reason ? 'false' : 'true', reason, facts && JSON.stringify(facts)]);
           if (reason) summary[campaignId]!.excluded[reason] = (summary[campaignId]!.excluded[reason] ?? 0) + 1;
           if (eligibilityBuf.length > 1 << 20) {
-            await eligibility.write(eligibilityBuf);
+            // Taken before the write: the campaign read beside this one appends while it waits.
+            const text = eligibilityBuf;
             eligibilityBuf = '';
+            await eligibility.write(text);
           }
         };
-        // Pairs passing every per-customer policy wait for arbitration; only they are kept in memory.
-        const pairs: (EligiblePair & { consentId: string | null; recordedAt: string | null })[] = [];
-        for (const campaign of active) {
-          summary[campaign.id] = { treatment: 0, control: 0, globalHoldout: 0, campaignHoldout: 0, excluded: {}, controlShare: checkControlShare(0, 0, 0, 1) };
+        // Pairs passing every per-customer policy wait for arbitration; only they are kept in memory. Arbitration
+        // orders them totally (priority, value, ids), so the campaigns' candidates may be read side by side.
+        type Pair = EligiblePair & { consentId: string | null; recordedAt: string | null };
+        const pairsOf = new Map<string, Pair[]>();
+        for (const campaign of active) summary[campaign.id] = { treatment: 0, control: 0, globalHoldout: 0, campaignHoldout: 0, excluded: {}, controlShare: checkControlShare(0, 0, 0, 1) };
+        // Each candidate query is a PostgreSQL core's work for a while (1M customers: ~15 s); two at a time use both.
+        const sessions = pLimit(CANDIDATE_SESSIONS);
+        const candidates = async (campaign: CampaignConfig) => {
+          const pairs: Pair[] = [];
+          pairsOf.set(campaign.id, pairs);
           // Streamed on a pool connection while this client runs the COPY: memory stays bounded by the eligible pairs.
           const rows = db
             .raw(CANDIDATES_SQL, [asOf, timezone, policies.frequencyCap.days, runId, campaign.channel, campaign.product, pgTextArray(campaign.segments), pgTextArray(campaign.triggers), campaign.sendTime])
@@ -189,8 +201,10 @@ export function createDispatchActivities(deps: ActivityDeps) {
             pairs.push({ campaignId: campaign.id, goldenId: candidate.goldenId, score: candidate.score, consentId: row.consent_id, recordedAt: row.consent_recorded_at ? row.consent_recorded_at.toISOString() : null });
           }
           heartbeat({ campaign: campaign.id });
-          lap(`candidates:${campaign.id}`);
-        }
+        };
+        await Promise.all(active.map((campaign) => sessions(() => candidates(campaign))));
+        lap('candidates');
+        const pairs = active.flatMap((c) => pairsOf.get(c.id)!);
 
         const byId = new Map(active.map((c) => [c.id, c]));
         const dispatchRows: string[] = [];
