@@ -11,6 +11,7 @@ import { tags, triggers } from '../relations/snapshots';
 import { TAGS, TAG_CATALOGUE_VERSION } from '../transforms/tagCatalogue';
 import { TRIGGER_EVENTS } from '../transforms/triggerCatalogue';
 import type { StageResult } from '../shared';
+import { phaseTimer } from './phaseTimer';
 
 export { TRIGGER_EVENTS } from '../transforms/triggerCatalogue';
 
@@ -107,9 +108,10 @@ export function createTagActivities(deps: ActivityDeps) {
       await dropBaseTables(db, runId);
       try {
         const shardCount = shards ?? TAG_BASE_SHARDS;
-        const t0 = performance.now();
+        const lap = phaseTimer();
         const baseTables = await computeTagBase(deps, { runId, asOf, timezone, shards: shardCount });
-        stageLog.info({ phase: 'base', seconds: seconds(t0), shards: shardCount }, 'tags phase');
+        lap('base');
+        stageLog.info({ phase: 'base', seconds: lap.phases.base, shards: shardCount }, 'tags phase');
         const t1 = performance.now();
         const result = await materialize(deps, {
           runId,
@@ -117,18 +119,21 @@ export function createTagActivities(deps: ActivityDeps) {
           startedAt,
           tables: ['mart.tags', 'mart.trigger_events'],
           build: async (trx) => {
-            const t2 = performance.now();
             await trx.raw(bulkSessionSql(deps.env.workMem));
             await trx.raw(
               `insert into mart.tags (run_id, golden_id, ${TAG_COLUMNS.join(', ')})
                select :runId, golden_id, ${TAG_COLUMNS.join(', ')} from (${tagScoredSql(baseTables.map((t) => `select * from ${t}`).join('\n union all '))}) x`,
               { runId },
             );
-            stageLog.info({ phase: 'insert', seconds: seconds(t2) }, 'tags phase');
+            lap('insert');
+            stageLog.info({ phase: 'insert', seconds: lap.phases.insert }, 'tags phase');
             if (previousRunId) await insertTriggerEvents(trx, runId, previousRunId);
+            lap('triggers');
           },
           snapshots: [tags, triggers],
           details: async (files) => {
+            // The commit, analyze and the two snapshot files.
+            lap('snapshots');
             const lifecycle = await db('mart.tags').where({ run_id: runId }).select('lifecycle').count('* as n').groupBy('lifecycle').orderBy('lifecycle');
             const triggerCounts = await db('mart.trigger_events').where({ run_id: runId }).select('event').count('* as n').groupBy('event').orderBy('event');
             log.info({ run_id: runId, stage: 'tags', rows: files[0]!.rows, previous_run_id: previousRunId, triggers: files[1]!.rows }, 'tags computed');
@@ -138,6 +143,7 @@ export function createTagActivities(deps: ActivityDeps) {
               previous_run_id: previousRunId,
               lifecycle: Object.fromEntries(lifecycle.map((r) => [r.lifecycle, Number(r.n)])),
               trigger_events: Object.fromEntries(triggerCounts.map((r) => [r.event, Number(r.n)])),
+              phase_seconds: lap.phases,
             };
           },
         });
