@@ -194,7 +194,7 @@ async function stagePeaks(db: Knex, runId: string, stages: { stage: string; seco
 function spawnWorker(opts: { databaseUrl: string; temporalAddress: string; taskQueue: string }): ChildProcess {
   const cli = path.join(__dirname, '..', 'cli', 'portrait.js');
   return spawn(process.execPath, [cli, 'worker'], {
-    env: { MALLOC_ARENA_MAX: '2', ...process.env, DATABASE_URL: opts.databaseUrl, TEMPORAL_ADDRESS: opts.temporalAddress, PORTRAIT_TASK_QUEUE: opts.taskQueue, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, DATABASE_URL: opts.databaseUrl, TEMPORAL_ADDRESS: opts.temporalAddress, PORTRAIT_TASK_QUEUE: opts.taskQueue, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }

@@ -234,8 +234,15 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
     const w = await createPortraitWorker({ env, databaseUrl: stack.databaseUrl, temporalAddress: stack.temporalAddress, log });
     const interrupt = interruption();
     void interrupt.signalled.then(() => w.shutdown());
-    // Without it glibc keeps an arena per thread that ever allocated, and a long-lived worker grows day by day (README).
-    const arenas = process.platform === 'linux' ? { malloc_arena_max: process.env.MALLOC_ARENA_MAX ?? 'unset (set MALLOC_ARENA_MAX=2)' } : {};
+    // Without them glibc keeps an arena per thread that ever allocated and serves large buffers from arenas after the
+    // first one is freed, and a long-lived worker carries one day's memory into the next (README).
+    const arenas =
+      process.platform === 'linux'
+        ? {
+            malloc_arena_max: process.env.MALLOC_ARENA_MAX ?? 'unset (set MALLOC_ARENA_MAX=2)',
+            malloc_mmap_threshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? 'unset (set MALLOC_MMAP_THRESHOLD_=131072)',
+          }
+        : {};
     log.info({ task_queue: env.taskQueue, temporal: stack.temporalAddress, ui: stack.temporalUi, ...arenas }, 'worker running; Ctrl-C to stop');
     try {
       await w.run();
