@@ -47,7 +47,7 @@ interface CandidateRow {
  * The run id is compared to a scalar subquery, not joined from q: an init-plan value picks the run's landing partition
  * at execution and its rows by index, where a join read every kept partition and every past run's segments.
  */
-export const CANDIDATES_SQL = `
+const CANDIDATES_SQL = `
 with q as (
   select p_as_of, p_tz, p_cap_days, p_run_id, p_channel, p_product, p_segments, p_triggers,
          ((p_as_of + 1)::timestamp at time zone p_tz) as cutoff,
