@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { ActivityDeps } from './deps';
-import { tagBaseSql, tagScoredSql } from '../sql/tagSql';
+import { PARTIAL_OF_RELATION, RUN_POINT_RELATIONS, runPartialSql, runPointRelationSql, runTagBaseSql, tagScoredSql, type RunPointRelation } from '../sql/tagSql';
 import { bulkSessionSql } from './pg';
 import { currentAttemptSessions } from './attempt';
 import { previousSuccessfulRun } from '../db/previousRun';
@@ -17,14 +17,8 @@ export { TRIGGER_EVENTS } from '../transforms/triggerCatalogue';
 
 const TAG_COLUMNS = TAGS.map((tag) => tag.id);
 
-/**
- * Shards of the tag base, computed at once: one PostgreSQL session per core of the 2-core machine this is sized for.
- * Every shard scans every landing partition, so the shards are as few as the sessions: more shards made the base
- * grow faster than the customers (1M: 6 shards sized to keep each hash aggregate in work_mem took 125.7 s, 2 shards
- * 90.6 s with the transaction aggregate spilling 41 MB to disk). PostgreSQL's hash aggregates and joins spill past
- * work_mem × hash_mem_multiplier, which costs in proportion to the rows spilled.
- */
-export const TAG_BASE_SHARDS = 2;
+/** Sessions computing the tag base's per-point relations at once: the cores of the 2-core machine this is sized for. */
+const TAG_BASE_SESSIONS = 2;
 
 /** The work tables of a run's tag base are named after a hash of its run id (run ids are not identifiers). */
 function baseTablePrefix(runId: string): string {
@@ -39,41 +33,40 @@ async function dropBaseTables(db: Knex, runId: string): Promise<void> {
 }
 
 /**
- * Computes the tag base (sql/tagSql.ts tagBaseSql) of the run's customers as of `asOf` in `shards` shards,
- * hash(golden_id) mod shards, each into an unlogged work table of its own, {@link TAG_BASE_SHARDS} at a time on
- * sessions of their own. A shard's points go through an analyzed temp table, so the planner knows their number.
- * Returns the work tables. Every row depends on its customer alone, so the union does not depend on `shards`.
+ * Computes the per-point relations the tag base joins (sql/tagSql.ts): for each of transactions, balances and app
+ * events, its partial aggregates per customer key (per account) straight from the landing rows, then those rolled
+ * up per customer — each into an unlogged work table, {@link TAG_BASE_SESSIONS} sources at a time on sessions of
+ * their own, the largest first. Every landing row is read once. Returns the work tables.
  */
-async function computeTagBase(deps: ActivityDeps, opts: { runId: string; asOf: string; timezone: string; shards: number }): Promise<string[]> {
+async function computeTagBase(deps: ActivityDeps, opts: { runId: string; asOf: string; timezone: string }): Promise<Record<RunPointRelation, string>> {
   const sessions = currentAttemptSessions()?.db() ?? deps.db;
   const prefix = baseTablePrefix(opts.runId);
-  const tables = Array.from({ length: opts.shards }, (_, k) => `mart.${prefix}${k}`);
+  const tables = Object.fromEntries(RUN_POINT_RELATIONS.map((r) => [r, `mart.${prefix}${r}`])) as Record<RunPointRelation, string>;
+  const bindings = { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone };
   const heartbeat = heartbeater();
-  let next = 0;
+  // Largest source first, so the other session takes the smaller ones meanwhile.
+  const queue: RunPointRelation[] = ['txn', 'dep', 'ev'];
   let failure: unknown;
   const worker = async () => {
-    while (failure === undefined && next < opts.shards) {
-      const shard = next++;
+    for (let relation = queue.shift(); relation && failure === undefined; relation = queue.shift()) {
+      const partial = `mart.${prefix}partial_${PARTIAL_OF_RELATION[relation]}`;
       try {
         await sessions.transaction(async (trx) => {
           await trx.raw(bulkSessionSql(deps.env.workMem));
-          await trx.raw(
-            `create temp table tag_points on commit drop as
-             select golden_id as point_id, golden_id, cast(:asOf as date) as as_of from core.customers
-             where run_id = :runId and (hashtext(golden_id) & 2147483647) % :shards = :shard`,
-            { runId: opts.runId, asOf: opts.asOf, shards: opts.shards, shard },
-          );
-          await trx.raw('analyze tag_points');
-          await trx.raw(`create unlogged table ${tables[shard]} as ${tagBaseSql('select point_id, golden_id, as_of from tag_points')}`, { runId: opts.runId, tz: opts.timezone });
+          await trx.raw(`create unlogged table ${partial} as ${runPartialSql(PARTIAL_OF_RELATION[relation])}`, bindings);
+          await trx.raw(`analyze ${partial}`);
+          await trx.raw(`create unlogged table ${tables[relation]} as ${runPointRelationSql(relation, partial)}`, bindings);
+          await trx.raw(`analyze ${tables[relation]}`);
+          await trx.raw(`drop table ${partial}`);
         });
-        heartbeat({ stage: 'tags', shard, shards: opts.shards });
+        heartbeat({ stage: 'tags', relation });
       } catch (err) {
         failure ??= err;
       }
     }
   };
-  // Every session is waited for before failing, so no shard creates a table after the caller has dropped them.
-  await Promise.all(Array.from({ length: Math.min(TAG_BASE_SHARDS, opts.shards) }, worker));
+  // Every session is waited for before failing, so no session creates a table after the caller has dropped them.
+  await Promise.all(Array.from({ length: TAG_BASE_SESSIONS }, worker));
   if (failure !== undefined) throw failure;
   return tables;
 }
@@ -95,23 +88,21 @@ export function createTagActivities(deps: ActivityDeps) {
   const { db, log } = deps;
   return {
     /**
-     * Computes the tag catalogue for every golden customer of the run as of the run date — the per-customer base in
-     * shards of customers (`shards`: {@link TAG_BASE_SHARDS} unless given; the result does not depend on it),
-     * then the tags over all shards at once (RFM ranks compare every customer) — and the trigger events against the
-     * latest successful run of an earlier date. The shards' work tables are dropped on the way out, and leftovers
-     * of an earlier attempt on the way in.
+     * Computes the tag catalogue for every golden customer of the run as of the run date — the per-customer
+     * aggregates of each source in work tables ({@link computeTagBase}), then the tags over all customers at once
+     * (RFM ranks compare every customer) — and the trigger events against the latest successful run of an earlier
+     * date. The work tables are dropped on the way out, and leftovers of an earlier attempt on the way in.
      */
-    async computeTags({ runId, asOf, timezone, shards }: { runId: string; asOf: string; timezone: string; shards?: number }): Promise<StageResult> {
+    async computeTags({ runId, asOf, timezone }: { runId: string; asOf: string; timezone: string }): Promise<StageResult> {
       const startedAt = new Date();
       const stageLog = log.child({ run_id: runId, stage: 'tags' });
       const previousRunId = await previousSuccessfulRun(db, runId, asOf, 'mart.tags');
       await dropBaseTables(db, runId);
       try {
-        const shardCount = shards ?? TAG_BASE_SHARDS;
         const lap = phaseTimer();
-        const baseTables = await computeTagBase(deps, { runId, asOf, timezone, shards: shardCount });
+        const baseTables = await computeTagBase(deps, { runId, asOf, timezone });
         lap('base');
-        stageLog.info({ phase: 'base', seconds: lap.phases.base, shards: shardCount }, 'tags phase');
+        stageLog.info({ phase: 'base', seconds: lap.phases.base }, 'tags phase');
         const t1 = performance.now();
         const result = await materialize(deps, {
           runId,
@@ -122,8 +113,8 @@ export function createTagActivities(deps: ActivityDeps) {
             await trx.raw(bulkSessionSql(deps.env.workMem));
             await trx.raw(
               `insert into mart.tags (run_id, golden_id, ${TAG_COLUMNS.join(', ')})
-               select :runId, golden_id, ${TAG_COLUMNS.join(', ')} from (${tagScoredSql(baseTables.map((t) => `select * from ${t}`).join('\n union all '))}) x`,
-              { runId },
+               select :runId, golden_id, ${TAG_COLUMNS.join(', ')} from (${tagScoredSql(runTagBaseSql(baseTables))}) x`,
+              { runId, asOf, tz: timezone },
             );
             lap('insert');
             stageLog.info({ phase: 'insert', seconds: lap.phases.insert }, 'tags phase');

@@ -5,8 +5,7 @@
  * clean stage builds the golden customers, then computeTags and assignSegments are timed as the daily run calls them.
  * With `--database NAME`, a database that an earlier run of the same size and seed loaded and cleaned is reused as
  * it is (a 1M load and clean take longer than the stages measured); otherwise it is made afresh under that name.
- * Tags are reported per phase (the `tags phase` log lines of computeTags); `--tag-shards S` overrides the shard
- * count computeTags would size from PORTRAIT_WORK_MEM.
+ * Tags are reported per phase (the `tags phase` log lines of computeTags).
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -27,7 +26,7 @@ const AS_OF = '2026-11-20';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { customers: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' }, database: { type: 'string' }, 'tag-shards': { type: 'string' } },
+    options: { customers: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '1' }, database: { type: 'string' } },
   });
   const customers = Number(values.customers);
   const seed = Number(values.seed);
@@ -74,7 +73,7 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 
   const t3 = now();
-  const tags = (await act.run(tagActivities.computeTags, { runId: RUN_ID, asOf: AS_OF, timezone: config.timezone, shards: values['tag-shards'] ? Number(values['tag-shards']) : undefined })) as StageResult;
+  const tags = (await act.run(tagActivities.computeTags, { runId: RUN_ID, asOf: AS_OF, timezone: config.timezone })) as StageResult;
   const tagsSeconds = now() - t3;
   const sqlTags = sqlMs / 1000;
   sqlMs = 0;
@@ -121,9 +120,8 @@ async function landedRows(db: Knex): Promise<Record<string, number>> {
 }
 
 function collectPhase(phases: Record<string, number>, line: string): void {
-  const entry = JSON.parse(line) as { phase?: string; seconds?: number; shards?: number };
+  const entry = JSON.parse(line) as { phase?: string; seconds?: number };
   if (entry.phase !== undefined && entry.seconds !== undefined) phases[entry.phase] = entry.seconds;
-  if (entry.shards !== undefined) phases.shards = entry.shards;
 }
 
 const TAG_COUNT = (details: unknown) => (details as { tags: number }).tags;

@@ -22,14 +22,16 @@ export const TIME_BAND_OF_HOUR = `(array['night', 'morning', 'afternoon', 'eveni
  * balance as of the date and 30 and 90 days before; the latest dates and then a join back to their balances read and
  * hashed all balances twice (1M customers, a sixth of them: 13.0 → 7.6 s).
  */
-const BALANCE_AT_DATE = `array[(b.balance_date - acct.as_of)::numeric, b.balance]`;
+const BALANCE_AT_DATE = `array[(balance_date - as_of)::numeric, balance]`;
 /** Window starts (days before the cutoff) computed once per point, not once per row: timestamptz − interval is not cheap. */
 const WINDOW_DAYS = [7, 30, 35, 90, 180];
 const MODE_WINDOW = `txn_ts >= since_90d`;
 
-function allowedValues(source: 'transactions', column: string): string[] {
-  const values = SOURCES[source].columns.find((c) => c.name === column)?.values;
-  if (!values || values.some((v) => !/^[a-z]+$/.test(v))) throw new Error(`tagSql: ${source}.${column} needs allowed values of lower-case letters (config/sources.yaml)`);
+/** A column's allowed values, sorted; `word` is what each must look like to be inlined (and, for modes, to sort bytewise). */
+function allowedValues(source: 'transactions' | 'accounts' | 'loans', column: string, word = /^[a-z]+$/): string[] {
+  const name = column.split('.').pop()!;
+  const values = SOURCES[source].columns.find((c) => c.name === name)?.values;
+  if (!values || values.some((v) => !word.test(v))) throw new Error(`tagSql: ${source}.${name} needs allowed values matching ${word} (config/sources.yaml)`);
   return [...values].sort();
 }
 
@@ -44,86 +46,36 @@ function modeOf(values: readonly string[], prefix: string): string {
 
 /**
  * The tag catalogue as one set-based query over a "points" relation (point_id, golden_id, as_of): one point per
- * customer for a daily run, one per past contact for training rows. It is {@link tagScoredSql} over
- * {@link tagBaseSql}, so the daily run (which computes the base per shard of customers) and training share one
- * definition. Bindings: :runId (whose landing/core tables to read), :tz.
+ * past contact for training rows. It is {@link tagScoredSql} over {@link tagBaseSql}; the daily run computes the
+ * same base from per-key partial aggregates ({@link runPartialSql}, {@link runTagBaseSql}), with the same aggregate
+ * and rollup expressions, so training and the daily run share one definition. Bindings: :runId (whose
+ * landing/core tables to read), :tz.
  */
 export function tagSelectSql(pointsSql: string): string {
   return tagScoredSql(tagBaseSql(pointsSql));
 }
 
+/** A relation with an as_of column, with its window bounds: the end of the as-of date in :tz and the window starts. */
+function withWindows(relationSql: string): string {
+  return `select w1.*, ${WINDOW_DAYS.map((d) => `cutoff - interval '${d} days' as since_${d}d`).join(', ')}
+  from (select w0.*, ((w0.as_of + 1)::timestamp at time zone :tz) as cutoff from (${relationSql}) w0) w1`;
+}
+
 /**
- * Per point, the aggregates of every source (the `base` columns the tags are derived from). Each source is scanned
- * once per query, aggregated per point on its own and joined as one small row per point; only rows stamped before
- * the end of the point's as-of date (in :tz) are read, so adding later rows never changes a tag. A point's row depends on that point alone, so the base of a set of points is the
- * union of the bases of any partition of it (the daily run's shards). Amounts are summed in integer cents: exact,
- * and a bigint sum's state is a fraction of a numeric sum's in the hash aggregate.
- * keys is inlined, not materialized: PostgreSQL before 17 has no column statistics for a materialized CTE, so on
- * PostgreSQL 15 it judged pts ⋈ keys a thousand times too big and joined every point with every transaction
- * (200k customers: 20 GB of temporary files and no end; inlined, 31 s). pts and acct stay materialized: inlined at
- * their five and two references, the 1M base took 54 s a sixth of the customers against 32 s.
+ * The sources aggregated per key before they meet the points. Each has rows carrying their window's bounds (a
+ * point's, or the run's single as-of date's), the aggregates of those rows, and how partials of one point combine:
+ * every aggregate is a count, an exact sum, a max or a bool_or, so a point's aggregate over all its rows equals the
+ * rollup of the aggregates of any partition of them (the daily run's partition: by customer key or account).
  */
-export function tagBaseSql(pointsSql: string): string {
-  return `
-with pts as (
-  select p1.*, ${WINDOW_DAYS.map((d) => `cutoff - interval '${d} days' as since_${d}d`).join(', ')}
-  from (select point_id, golden_id, as_of, ((as_of + 1)::timestamp at time zone :tz) as cutoff from (${pointsSql}) p0) p1
-),
-keys as not materialized (select customer_key, golden_id from core.customer_sources where run_id = :runId),
-acct as (
-  select pts.point_id, a.account_id, a.product, a.maturity_date, pts.as_of
-  from pts join keys k on k.golden_id = pts.golden_id
-  join landing.accounts a on a.run_id = :runId and a.customer_key = k.customer_key
-  where a.opened_at is null or a.opened_at <= pts.as_of
-),
-bal_latest as (
-  select acct.point_id, acct.account_id,
-         max(${BALANCE_AT_DATE}) as now_pair,
-         max(${BALANCE_AT_DATE}) filter (where b.balance_date <= acct.as_of - 30) as pair_30,
-         max(${BALANCE_AT_DATE}) filter (where b.balance_date <= acct.as_of - 90) as pair_90
-  from acct join landing.balances b on b.run_id = :runId and b.account_id = acct.account_id and b.balance_date <= acct.as_of
-  group by acct.point_id, acct.account_id
-),
-bal as (
-  select acct.point_id, acct.account_id, acct.product, acct.maturity_date, acct.as_of, l.now_pair[2] as now_bal, l.pair_30[2] as bal_30, l.pair_90[2] as bal_90
-  from acct left join bal_latest l on l.point_id = acct.point_id and l.account_id = acct.account_id
-),
-dep as (
-  select point_id,
-         coalesce(sum(now_bal), 0) as total_deposits,
-         sum(bal_30) as deposits_30d_ago,
-         sum(bal_90) as deposits_90d_ago,
-         bool_or(product = 'time') as has_time_deposit,
-         coalesce(sum(now_bal) filter (where product = 'time'), 0) as time_deposit_balance,
-         bool_or(product = 'time' and maturity_date > as_of and maturity_date <= as_of + 30) as maturing,
-         count(distinct product) as deposit_products
-  from bal group by point_id
-),
-loan as (
-  select pts.point_id,
-         sum(l.outstanding) as loan_outstanding,
-         bool_or(l.product = 'consumer_loan' and l.outstanding > 0) as has_consumer_loan,
-         bool_or(l.product = 'credit_card') as has_credit_card,
-         bool_or(l.product = 'mortgage') as has_mortgage,
-         count(distinct l.product) as loan_products,
-         max(l.overdue_days) as max_overdue_days,
-         count(*) filter (where l.overdue_days > 0) as overdue_loans
-  from pts join keys k on k.golden_id = pts.golden_id
-  join landing.loans l on l.run_id = :runId and l.customer_key = k.customer_key
-  where l.opened_at <= pts.as_of
-  group by pts.point_id
-),
-txn_rows as (
-  select pts.point_id, pts.cutoff, pts.since_30d, pts.since_35d, pts.since_90d, t.txn_ts, (t.amount * 100)::int8 as cents, t.direction, t.channel, t.category,
+const PARTIALS = {
+  transactions: {
+    rows: (windowed: string, key: string) => `
+  select ${key}, w.since_30d, w.since_35d, w.since_90d, t.txn_ts, (t.amount * 100)::int8 as cents, t.direction, t.channel, t.category,
          ${TIME_BAND_OF_HOUR} as time_band
-  from pts join keys k on k.golden_id = pts.golden_id
-  join landing.transactions t on t.run_id = :runId and t.customer_key = k.customer_key
+  from ${windowed}
   cross join lateral (select extract(hour from t.txn_ts at time zone :tz) as hour) h
-  where t.txn_ts < pts.cutoff and t.txn_ts >= pts.since_180d
-),
-txn_agg as (
-  select point_id,
-         count(*) filter (where txn_ts >= since_30d) as c30,
+  where t.txn_ts < w.cutoff and t.txn_ts >= w.since_180d`,
+    aggregates: `count(*) filter (where txn_ts >= since_30d) as c30,
          sum(cents) filter (where txn_ts >= since_30d) as a30,
          count(*) filter (where txn_ts >= since_90d) as c90,
          sum(cents) filter (where txn_ts >= since_90d) as a90,
@@ -135,29 +87,183 @@ txn_agg as (
          count(*) filter (where category = 'salary' and direction = 'credit' and txn_ts >= since_90d) as salary_n,
          ${modeCounts('channel', CHANNELS, 'ch')},
          ${modeCounts('time_band', TIME_BANDS, 'tb')},
-         max(txn_ts) as last_ts
-  from txn_rows group by point_id
-),
-txn as (
-  select txn_agg.*, ${modeOf(CHANNELS, 'ch')} as preferred_channel, ${modeOf(TIME_BANDS, 'tb')} as time_band
-  from txn_agg
-),
-ev as (
-  select pts.point_id,
-         count(*) filter (where e.event_type = 'login' and e.event_ts >= pts.since_7d) as logins7,
-         count(*) filter (where e.event_type = 'login' and e.event_ts >= pts.since_30d) as logins30,
-         max(e.event_ts) filter (where e.event_type = 'login') as last_login,
-         count(*) filter (where e.event_type = 'loan_product_view' and e.event_ts >= pts.since_7d) as views7,
-         count(*) filter (where e.event_type = 'loan_product_view' and e.event_ts >= pts.since_30d) as views30,
-         count(*) filter (where e.event_type = 'loan_calculator' and e.event_ts >= pts.since_7d) as calc7,
-         count(*) filter (where e.event_type = 'loan_calculator' and e.event_ts >= pts.since_30d) as calc30,
-         count(*) filter (where e.event_type = 'loan_application_start' and e.event_ts >= pts.since_7d) as starts7,
-         count(*) filter (where e.event_type = 'loan_application_start' and e.event_ts >= pts.since_30d) as starts30
+         max(txn_ts) as last_ts`,
+    rollup: `sum(c30)::int8 as c30, sum(a30) as a30, sum(c90)::int8 as c90, sum(a90) as a90, sum(in30) as in30, sum(out30) as out30,
+         sum(spend90) as spend90, bool_or(salary) as salary, sum(salary_sum) as salary_sum, sum(salary_n)::int8 as salary_n,
+         ${[...CHANNELS.map((_, i) => `ch_${i}`), ...TIME_BANDS.map((_, i) => `tb_${i}`)].map((c) => `sum(${c})::int8 as ${c}`).join(', ')},
+         max(last_ts) as last_ts`,
+  },
+  app_events: {
+    rows: (windowed: string, key: string) => `
+  select ${key}, w.since_7d, w.since_30d, e.event_type, e.event_ts
+  from ${windowed}
+  where e.event_ts < w.cutoff and e.event_ts >= w.since_90d`,
+    aggregates: `count(*) filter (where event_type = 'login' and event_ts >= since_7d) as logins7,
+         count(*) filter (where event_type = 'login' and event_ts >= since_30d) as logins30,
+         max(event_ts) filter (where event_type = 'login') as last_login,
+         count(*) filter (where event_type = 'loan_product_view' and event_ts >= since_7d) as views7,
+         count(*) filter (where event_type = 'loan_product_view' and event_ts >= since_30d) as views30,
+         count(*) filter (where event_type = 'loan_calculator' and event_ts >= since_7d) as calc7,
+         count(*) filter (where event_type = 'loan_calculator' and event_ts >= since_30d) as calc30,
+         count(*) filter (where event_type = 'loan_application_start' and event_ts >= since_7d) as starts7,
+         count(*) filter (where event_type = 'loan_application_start' and event_ts >= since_30d) as starts30`,
+    rollup: `${['logins7', 'logins30'].map((c) => `sum(${c})::int8 as ${c}`).join(', ')}, max(last_login) as last_login,
+         ${['views7', 'views30', 'calc7', 'calc30', 'starts7', 'starts30'].map((c) => `sum(${c})::int8 as ${c}`).join(', ')}`,
+  },
+  /** The latest balance of an account as of the date and 30 and 90 days before (an account's balances are one partition). */
+  balances: {
+    rows: (windowed: string, key: string) => `
+  select ${key}, w.as_of, b.balance_date, b.balance
+  from ${windowed}
+  where b.balance_date <= w.as_of`,
+    aggregates: `max(${BALANCE_AT_DATE}) as now_pair,
+         max(${BALANCE_AT_DATE}) filter (where balance_date <= as_of - 30) as pair_30,
+         max(${BALANCE_AT_DATE}) filter (where balance_date <= as_of - 90) as pair_90`,
+  },
+} as const;
+
+export type PartialSource = keyof typeof PARTIALS;
+export const PARTIAL_SOURCES = Object.keys(PARTIALS) as PartialSource[];
+
+/** The landing table of a partial source, aliased as its rows expect. */
+const LANDING: Record<PartialSource, { table: string; alias: string; key: string }> = {
+  transactions: { table: 'landing.transactions', alias: 't', key: 'customer_key' },
+  app_events: { table: 'landing.app_events', alias: 'e', key: 'customer_key' },
+  balances: { table: 'landing.balances', alias: 'b', key: 'account_id' },
+};
+
+/** A source's aggregates per `keys` (columns of the points) of rows joined to the points: `windowed` aliases the points w. */
+function partialOf(source: PartialSource, windowed: string, keys: string[]): string {
+  const { rows, aggregates } = PARTIALS[source];
+  return `select ${keys.join(', ')}, ${aggregates} from (${rows(windowed, keys.map((k) => `w.${k}`).join(', '))}) r group by ${keys.join(', ')}`;
+}
+
+/**
+ * The daily run's partial aggregates of one source: per customer key (per account for balances), every row in the
+ * windows of the single as-of date :asOf. No join before the aggregate: at 1M customers the transactions' partials
+ * take ~38 s of one core where aggregating per point after the join to the points took ~71 s.
+ */
+export function runPartialSql(source: PartialSource): string {
+  const { table, alias, key } = LANDING[source];
+  const windowed = `${table} ${alias} cross join (${withWindows('select cast(:asOf as date) as as_of')}) w`;
+  const { rows, aggregates } = PARTIALS[source];
+  return `select ${key}, ${aggregates} from (${rows(windowed, `${alias}.${key}`)} and ${alias}.run_id = :runId) r group by ${key}`;
+}
+
+/** The points with their window bounds, the run's customer keys and the points' accounts open by the as-of date. */
+function pointCtes(pointsSql: string): string {
+  return `pts as (${withWindows(`select point_id, golden_id, as_of from (${pointsSql}) p0`)}),
+keys as not materialized (select customer_key, golden_id from core.customer_sources where run_id = :runId),
+acct as (
+  select pts.point_id, a.account_id, a.product, a.maturity_date, pts.as_of
   from pts join keys k on k.golden_id = pts.golden_id
-  join landing.app_events e on e.run_id = :runId and e.customer_key = k.customer_key
-  where e.event_ts < pts.cutoff and e.event_ts >= pts.since_90d
+  join landing.accounts a on a.run_id = :runId and a.customer_key = k.customer_key
+  where a.opened_at is null or a.opened_at <= pts.as_of
+)`;
+}
+
+/**
+ * count(distinct column) over a source's allowed values (ingest quarantines any other), as one bool_or per value:
+ * hash-aggregable, where count(distinct) sorts every row of the group (1M customers' accounts: a 346 MB on-disk sort).
+ */
+function distinctCount(source: 'accounts' | 'loans', column: string): string {
+  return `(${allowedValues(source, column, /^[a-z_]+$/).map((v) => `coalesce(bool_or(${column} = '${v}'), false)::int`).join(' + ')})`;
+}
+
+/** Per point, the transaction aggregates (rolled up from `partials`: a point's rows of per-key partials) and the modes. */
+function txnOfPoints(partials: string): string {
+  return `select txn_agg.*, ${modeOf(CHANNELS, 'ch')} as preferred_channel, ${modeOf(TIME_BANDS, 'tb')} as time_band
+  from (select point_id, ${PARTIALS.transactions.rollup} from (${partials}) p group by point_id) txn_agg`;
+}
+
+/** Per point, the app-event aggregates rolled up from `partials`. */
+function eventsOfPoints(partials: string): string {
+  return `select point_id, ${PARTIALS.app_events.rollup} from (${partials}) p group by point_id`;
+}
+
+/** Per point, the deposits: each account of acct with its latest balances (`balances`, joined to acct `on`). */
+function depositsOfPoints(balances: string, on: string): string {
+  return `select point_id,
+         coalesce(sum(now_bal), 0) as total_deposits,
+         sum(bal_30) as deposits_30d_ago,
+         sum(bal_90) as deposits_90d_ago,
+         bool_or(product = 'time') as has_time_deposit,
+         coalesce(sum(now_bal) filter (where product = 'time'), 0) as time_deposit_balance,
+         bool_or(product = 'time' and maturity_date > as_of and maturity_date <= as_of + 30) as maturing,
+         ${distinctCount('accounts', 'product')} as deposit_products
+  from (
+    select acct.point_id, acct.product, acct.maturity_date, acct.as_of, l.now_pair[2] as now_bal, l.pair_30[2] as bal_30, l.pair_90[2] as bal_90
+    from acct left join (${balances}) l on ${on}
+  ) bal group by point_id`;
+}
+
+/**
+ * Per point, the aggregates of every source (the `base` columns the tags are derived from), only of rows stamped
+ * before the end of the point's as-of date (in :tz), so adding later rows never changes a tag. A point's row
+ * depends on that point alone. Amounts are summed in integer cents: exact, and a bigint sum's state is a fraction of
+ * a numeric one's in the hash aggregate.
+ * keys is inlined, not materialized: PostgreSQL before 17 has no column statistics for a materialized CTE, so on
+ * PostgreSQL 15 it judged pts ⋈ keys a thousand times too big and joined every point with every transaction
+ * (200k customers: 20 GB of temporary files and no end; inlined, 31 s). pts and acct stay materialized: inlined at
+ * their five and two references, the 1M base took 54 s a sixth of the customers against 32 s.
+ */
+export function tagBaseSql(pointsSql: string): string {
+  const pointRows = (source: PartialSource) => {
+    const { table, alias, key } = LANDING[source];
+    if (source === 'balances') return `acct w join ${table} ${alias} on ${alias}.run_id = :runId and ${alias}.${key} = w.${key}`;
+    return `pts w join keys k on k.golden_id = w.golden_id join ${table} ${alias} on ${alias}.run_id = :runId and ${alias}.${key} = k.${key}`;
+  };
+  return baseSql(pointsSql, {
+    txn: txnOfPoints(partialOf('transactions', pointRows('transactions'), ['point_id'])),
+    ev: eventsOfPoints(partialOf('app_events', pointRows('app_events'), ['point_id'])),
+    dep: depositsOfPoints(partialOf('balances', pointRows('balances'), ['point_id', 'account_id']), 'l.point_id = acct.point_id and l.account_id = acct.account_id'),
+  });
+}
+
+/** The daily run's points: every golden customer of the run, as of :asOf. */
+const RUN_POINTS = 'select golden_id as point_id, golden_id, cast(:asOf as date) as as_of from core.customers where run_id = :runId';
+
+/** The per-point relations of the daily run, each computed from {@link runPartialSql}'s table of its source. */
+export const RUN_POINT_RELATIONS = ['txn', 'ev', 'dep'] as const;
+export type RunPointRelation = (typeof RUN_POINT_RELATIONS)[number];
+export const PARTIAL_OF_RELATION: Record<RunPointRelation, PartialSource> = { txn: 'transactions', ev: 'app_events', dep: 'balances' };
+
+/**
+ * The daily run's per-point relation of every customer as of :asOf from the partial aggregates of one source (a
+ * table of {@link runPartialSql}): each customer's partials (one per customer key, or account) rolled up.
+ */
+export function runPointRelationSql(relation: RunPointRelation, partialTable: string): string {
+  const ofKeys = `select pts.point_id, p.* from pts join keys k on k.golden_id = pts.golden_id join ${partialTable} p on p.customer_key = k.customer_key`;
+  const body = relation === 'txn' ? txnOfPoints(ofKeys) : relation === 'ev' ? eventsOfPoints(ofKeys) : depositsOfPoints(`select * from ${partialTable}`, 'l.account_id = acct.account_id');
+  return `with ${pointCtes(RUN_POINTS)}\n${body}`;
+}
+
+/** The daily run's base of every customer as of :asOf, over the tables of {@link runPointRelationSql}. */
+export function runTagBaseSql(tables: Record<RunPointRelation, string>): string {
+  return baseSql(RUN_POINTS, { txn: `select * from ${tables.txn}`, ev: `select * from ${tables.ev}`, dep: `select * from ${tables.dep}` });
+}
+
+/** The base of the points from their per-point transaction, event and deposit relations. */
+function baseSql(pointsSql: string, per: Record<RunPointRelation, string>): string {
+  return `
+with ${pointCtes(pointsSql)},
+dep as (${per.dep}),
+loan as (
+  select pts.point_id,
+         sum(l.outstanding) as loan_outstanding,
+         bool_or(l.product = 'consumer_loan' and l.outstanding > 0) as has_consumer_loan,
+         bool_or(l.product = 'credit_card') as has_credit_card,
+         bool_or(l.product = 'mortgage') as has_mortgage,
+         ${distinctCount('loans', 'l.product')} as loan_products,
+         max(l.overdue_days) as max_overdue_days,
+         count(*) filter (where l.overdue_days > 0) as overdue_loans
+  from pts join keys k on k.golden_id = pts.golden_id
+  join landing.loans l on l.run_id = :runId and l.customer_key = k.customer_key
+  where l.opened_at <= pts.as_of
   group by pts.point_id
 ),
+txn as (${per.txn}),
+ev as (${per.ev}),
 complaint as (
   select pts.point_id, count(*) as complaints90
   from pts join keys k on k.golden_id = pts.golden_id
@@ -227,13 +333,15 @@ function amountOfCents(cents: string): string {
  */
 export function tagScoredSql(baseSql: string): string {
   return `
-with scored as (
-  select base.*,
+with base as (${baseSql}),
+ranks as (
+  select point_id,
          ntile(5) over (order by days_since_last_txn desc nulls first, point_id) as rfm_recency_score,
          ntile(5) over (order by txn_count_90d, point_id) as rfm_frequency_score,
          ntile(5) over (order by total_deposits, point_id) as rfm_monetary_score
-  from (${baseSql}) base
-)
+  from base
+),
+scored as (select base.*, r.rfm_recency_score, r.rfm_frequency_score, r.rfm_monetary_score from base join ranks r using (point_id))
 select point_id, golden_id, as_of,
   ${TAGS.map((tag) => `${TAG_EXPRESSIONS[tag.id] ?? tag.id} as ${tag.id}`).join(',\n  ')}
 from scored`;

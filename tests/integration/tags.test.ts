@@ -149,37 +149,67 @@ test('every catalogue tag is a column of the output', async () => {
   for (const tag of TAGS) expect(Object.keys(c1)).toContain(tag.id);
 });
 
-test('tags computed in shards equal the one-statement query for any number of shards, and so does tags.parquet', async () => {
+test('the daily run’s tags (per-key aggregates rolled up per customer) equal the per-point query, and so does tags.parquet', async () => {
   const columns = ['golden_id', ...TAGS.map((tag) => tag.id)].join(', ');
   const points = 'select golden_id as point_id, golden_id, cast(:asOf as date) as as_of from core.customers where run_id = :runId';
   const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
   const tagsFile = path.join(ctx.env.snapshotDir, RUN, 'tags.parquet');
-  // The one-statement result, written through the same snapshot as the stage's.
-  await db.transaction(async (trx) => {
-    await trx('mart.tags').where({ run_id: RUN }).delete();
-    await trx.raw(`insert into mart.tags (run_id, ${columns}) select :runId, ${columns} from (${tagSelectSql(points)}) x`, { runId: RUN, asOf: AS_OF, tz: TZ });
-  });
-  const oneStatement = await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id');
-  const [written] = await snapshotRun({ db, databaseUrl: ctx.databaseUrl, env: ctx.env }, RUN, [tagsRelation]);
-  expect(written!.path).toBe('tags.parquet');
-  const oneStatementSha = sha256(tagsFile);
-  // C2 has no transactions, balances or events, C3 nothing at all: empty aggregates in every shard count.
-  expect(oneStatement).toHaveLength(3);
-  for (const shards of [1, 2, 5]) {
-    await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ, shards });
-    expect(await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id')).toEqual(oneStatement);
-    expect(sha256(tagsFile)).toBe(oneStatementSha);
+  // C2's golden customer also under its card key K2: transactions, events and accounts under both keys, so the
+  // daily run rolls several partials into one customer. C3 has nothing at all.
+  const added = { transactions: ['TK1', 'TK2', 'TC1'], app_events: ['EK1', 'EC1'], accounts: ['AK1', 'AC1'] };
+  await land('transactions', [
+    { txn_id: 'TK1', account_id: 'AK1', customer_key: 'K2', txn_ts: '2026-11-15T10:00:00+08:00', amount: 321.45, direction: 'debit', channel: 'atm', category: 'shopping' },
+    { txn_id: 'TK2', account_id: 'AK1', customer_key: 'K2', txn_ts: '2026-07-01T19:00:00+08:00', amount: 8000, direction: 'credit', channel: 'counter', category: 'salary' },
+    { txn_id: 'TC1', account_id: 'AC1', customer_key: 'C2', txn_ts: '2026-11-18T08:00:00+08:00', amount: 12.3, direction: 'debit', channel: 'atm', category: 'dining' },
+  ]);
+  await land('app_events', [
+    { event_id: 'EK1', customer_key: 'K2', event_ts: '2026-11-19T12:00:00+08:00', event_type: 'login' },
+    { event_id: 'EC1', customer_key: 'C2', event_ts: '2026-11-02T12:00:00+08:00', event_type: 'login' },
+  ]);
+  await land('accounts', [
+    { account_id: 'AK1', customer_key: 'K2', product: 'demand', opened_at: '2026-01-01' },
+    { account_id: 'AC1', customer_key: 'C2', product: 'time', opened_at: '2026-02-01', maturity_date: '2026-12-01' },
+  ]);
+  await land('balances', [
+    { account_id: 'AK1', balance_date: '2026-11-01', balance: 7000.5 },
+    { account_id: 'AK1', balance_date: '2026-08-01', balance: 100 },
+    { account_id: 'AC1', balance_date: '2026-11-20', balance: 30000 },
+  ]);
+  try {
+    // The per-point result, written through the same snapshot as the stage's.
+    await db.transaction(async (trx) => {
+      await trx('mart.tags').where({ run_id: RUN }).delete();
+      await trx.raw(`insert into mart.tags (run_id, ${columns}) select :runId, ${columns} from (${tagSelectSql(points)}) x`, { runId: RUN, asOf: AS_OF, tz: TZ });
+    });
+    const perPoint = await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id');
+    const [written] = await snapshotRun({ db, databaseUrl: ctx.databaseUrl, env: ctx.env }, RUN, [tagsRelation]);
+    expect(written!.path).toBe('tags.parquet');
+    const perPointSha = sha256(tagsFile);
+    expect(perPoint).toHaveLength(3);
+    const c2 = (await tagsOf())['K2']!;
+    // Both keys' rows count: one transaction of C2 and one of K2 in 90 days (K2's other is older), the logins of both keys.
+    expect([c2.txn_count_90d, c2.app_logins_30d, c2.total_deposits]).toEqual([2, 2, 37000.5]);
+    await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ });
+    expect(await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id')).toEqual(perPoint);
+    expect(sha256(tagsFile)).toBe(perPointSha);
+    // The work tables are gone once the stage has run.
+    expect((await db.raw(`select tablename from pg_tables where schemaname = 'mart' and tablename like 'tags_base%'`)).rows).toEqual([]);
+  } finally {
+    for (const [table, ids] of Object.entries(added)) {
+      const key = { transactions: 'txn_id', app_events: 'event_id', accounts: 'account_id' }[table]!;
+      await db(`landing.${table}`).where({ run_id: RUN }).whereIn(key, ids).delete();
+    }
+    await db('landing.balances').where({ run_id: RUN }).whereIn('account_id', added.accounts).delete();
+    await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ });
   }
-  // The shards' work tables are gone once the stage has run.
-  expect((await db.raw(`select tablename from pg_tables where schemaname = 'mart' and tablename like 'tags_base%'`)).rows).toEqual([]);
 });
 
 test('a retried stage drops the work tables an earlier attempt left behind', async () => {
   const before = await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id');
   const prefix = `tags_base_${createHash('sha256').update(RUN).digest('hex').slice(0, 12)}_`;
-  // As a crashed attempt with more shards leaves them: a table the new attempt would create, and one it would not.
-  await db.raw(`create unlogged table mart.${prefix}0 (x int); create unlogged table mart.${prefix}7 (x int)`);
-  await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ, shards: 2 });
+  // As a crashed attempt leaves them: a table the new attempt would create, and a partial it would drop on its way.
+  await db.raw(`create unlogged table mart.${prefix}txn (x int); create unlogged table mart.${prefix}partial_balances (x int)`);
+  await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ });
   expect(await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id')).toEqual(before);
   expect((await db.raw(`select tablename from pg_tables where schemaname = 'mart' and tablename like 'tags_base%'`)).rows).toEqual([]);
 });
