@@ -33,41 +33,62 @@ async function dropBaseTables(db: Knex, runId: string): Promise<void> {
 }
 
 /**
- * Computes the per-point relations the tag base joins (sql/tagSql.ts): for each of transactions, balances and app
- * events, its partial aggregates per customer key (per account) straight from the landing rows, then those rolled
- * up per customer — each into an unlogged work table, {@link TAG_BASE_SESSIONS} sources at a time on sessions of
- * their own, the largest first. Every landing row is read once. Returns the work tables.
+ * Runs the jobs on {@link TAG_BASE_SESSIONS} sessions at once, each job in its own transaction with the bulk settings,
+ * in the order given. Every session is waited for before failing, so no job creates a table after the caller has
+ * dropped them.
  */
-async function computeTagBase(deps: ActivityDeps, opts: { runId: string; asOf: string; timezone: string }): Promise<Record<RunPointRelation, string>> {
+async function inSessions(deps: ActivityDeps, jobs: { name: string; run: (trx: Knex.Transaction) => Promise<void> }[], log: ActivityDeps['log']): Promise<void> {
   const sessions = currentAttemptSessions()?.db() ?? deps.db;
-  const prefix = baseTablePrefix(opts.runId);
-  const tables = Object.fromEntries(RUN_POINT_RELATIONS.map((r) => [r, `mart.${prefix}${r}`])) as Record<RunPointRelation, string>;
-  const bindings = { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone };
   const heartbeat = heartbeater();
-  // Largest source first, so the other session takes the smaller ones meanwhile.
-  const queue: RunPointRelation[] = ['txn', 'dep', 'ev'];
+  const queue = [...jobs];
   let failure: unknown;
   const worker = async () => {
-    for (let relation = queue.shift(); relation && failure === undefined; relation = queue.shift()) {
-      const partial = `mart.${prefix}partial_${PARTIAL_OF_RELATION[relation]}`;
+    for (let job = queue.shift(); job && failure === undefined; job = queue.shift()) {
+      const started = performance.now();
       try {
         await sessions.transaction(async (trx) => {
           await trx.raw(bulkSessionSql(deps.env.workMem));
-          await trx.raw(`create unlogged table ${partial} as ${runPartialSql(PARTIAL_OF_RELATION[relation])}`, bindings);
-          await trx.raw(`analyze ${partial}`);
-          await trx.raw(`create unlogged table ${tables[relation]} as ${runPointRelationSql(relation, partial)}`, bindings);
-          await trx.raw(`analyze ${tables[relation]}`);
-          await trx.raw(`drop table ${partial}`);
+          // The sessions are the parallelism: the server's parallel workers beside them only oversubscribe the cores.
+          await trx.raw('set local max_parallel_workers_per_gather = 0');
+          await job.run(trx);
         });
-        heartbeat({ stage: 'tags', relation });
+        heartbeat({ stage: 'tags', job: job.name });
+        log.info({ phase: job.name, seconds: seconds(started) }, 'tags phase');
       } catch (err) {
         failure ??= err;
       }
     }
   };
-  // Every session is waited for before failing, so no session creates a table after the caller has dropped them.
   await Promise.all(Array.from({ length: TAG_BASE_SESSIONS }, worker));
   if (failure !== undefined) throw failure;
+}
+
+/**
+ * Computes the per-customer relations the run's tag base joins (sql/tagSql.ts) in unlogged work tables, on
+ * sessions of their own: for each of transactions, balances and app events (the largest first, so the other session
+ * takes the smaller ones meanwhile), its partial aggregates per customer key (per account) straight from the landing
+ * rows, then those rolled up per customer. Every landing row is read once. Returns the work tables.
+ */
+async function computeTagBase(deps: ActivityDeps, opts: { runId: string; asOf: string; timezone: string; log: ActivityDeps['log'] }): Promise<Record<RunPointRelation, string>> {
+  const prefix = baseTablePrefix(opts.runId);
+  const tables = Object.fromEntries(RUN_POINT_RELATIONS.map((r) => [r, `mart.${prefix}${r}`])) as Record<RunPointRelation, string>;
+  const bindings = { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone };
+  const order: RunPointRelation[] = ['txn', 'dep', 'ev'];
+  await inSessions(
+    deps,
+    order.map((relation) => ({
+      name: `base_${relation}`,
+      run: async (trx) => {
+        const partial = `mart.${prefix}partial_${PARTIAL_OF_RELATION[relation]}`;
+        await trx.raw(`create unlogged table ${partial} as ${runPartialSql(PARTIAL_OF_RELATION[relation])}`, bindings);
+        await trx.raw(`analyze ${partial}`);
+        await trx.raw(`create unlogged table ${tables[relation]} as ${runPointRelationSql(relation, partial)}`, bindings);
+        await trx.raw(`analyze ${tables[relation]}`);
+        await trx.raw(`drop table ${partial}`);
+      },
+    })),
+    opts.log,
+  );
   return tables;
 }
 
@@ -100,7 +121,7 @@ export function createTagActivities(deps: ActivityDeps) {
       await dropBaseTables(db, runId);
       try {
         const lap = phaseTimer();
-        const baseTables = await computeTagBase(deps, { runId, asOf, timezone });
+        const baseTables = await computeTagBase(deps, { runId, asOf, timezone, log: stageLog });
         lap('base');
         stageLog.info({ phase: 'base', seconds: lap.phases.base }, 'tags phase');
         const t1 = performance.now();

