@@ -180,7 +180,12 @@ test('webhook: every treatment contact delivered exactly once, and a re-run of t
   const statuses = await ctx.db('campaign.deliveries').select('status').count<{ status: string; n: string }[]>('* as n').groupBy('status');
   expect(statuses.map((s) => [s.status, Number(s.n)])).toEqual([['delivered', treatment.length]]);
   const requestsBefore = receiver.requests;
+  // As a crashed attempt of the re-run would leave it: one of its campaign-independent facts tables.
+  const factsPrefix = `dispatch_facts_${createHash('sha256').update('disp-rerun').digest('hex').slice(0, 12)}_`;
+  await ctx.db.raw(`create unlogged table campaign.${factsPrefix}refusal (x int)`);
   const second = await run('disp-rerun');
+  // The run's facts tables, and the leftover, are gone once dispatch has run.
+  expect(await rows(`select tablename from pg_tables where schemaname = 'campaign' and tablename like 'dispatch_facts%'`)).toEqual([]);
   const webhooks = second.stages.find((s) => s.stage === 'dispatch')!.details!.webhooks as { delivered: number; skippedBatches: number; batches: number }[];
   expect(webhooks[0]).toMatchObject({ delivered: 0 });
   expect(webhooks[0]!.skippedBatches).toBe(webhooks[0]!.batches);
