@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { heartbeat } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { Client } from 'pg';
@@ -17,6 +16,7 @@ import { sendAtIso, writeCampaignFiles } from './deliver';
 import type { CampaignConfig, PortraitConfig } from '../config/schema';
 import { policyFacts } from '../transforms/policyFacts';
 import { phaseTimer } from './phaseTimer';
+import { runWorkTables } from './workTables';
 import type { DispatchRef, SnapshotFile, StageResult } from '../shared';
 
 interface CandidateRow {
@@ -142,22 +142,13 @@ where s.run_id = (select p_run_id from q) and (s.segment = any(q.p_segments)
 order by s.golden_id`;
 }
 
-/** The work tables of a run's dispatch facts are named after a hash of its run id (run ids are not identifiers). */
-function factsTablePrefix(runId: string): string {
-  return `dispatch_facts_${createHash('sha256').update(runId).digest('hex').slice(0, 12)}_`;
-}
-
-/** Drops the run's facts tables, whoever left them (this attempt, or one that crashed or was retried). */
-async function dropFactsTables(db: Knex, runId: string): Promise<void> {
-  const prefix = factsTablePrefix(runId);
-  const { rows } = await db.raw(`select tablename from pg_tables where schemaname = 'campaign' and left(tablename, ?) = ?`, [prefix.length, prefix]);
-  for (const { tablename } of rows as { tablename: string }[]) await db.raw(`drop table if exists campaign."${tablename}"`);
-}
+/** The dispatch facts' work tables of a run. */
+const factsTables = (runId: string) => runWorkTables('campaign', 'dispatch_facts', runId);
 
 /** Computes the run's campaign-independent facts ({@link RUN_FACTS}) into analyzed unlogged work tables, two at a time; returns them. */
 async function computeRunFacts(db: Knex, runParams: readonly (string | number)[], runId: string): Promise<Record<RunFact, string>> {
-  const prefix = factsTablePrefix(runId);
-  const tables = Object.fromEntries(RUN_FACT_NAMES.map((f) => [f, `campaign.${prefix}${f}`])) as Record<RunFact, string>;
+  const work = factsTables(runId);
+  const tables = Object.fromEntries(RUN_FACT_NAMES.map((f) => [f, work.table(f)])) as Record<RunFact, string>;
   const sessions = pLimit(CANDIDATE_SESSIONS);
   await Promise.all(
     RUN_FACT_NAMES.map((fact) =>
@@ -308,11 +299,11 @@ export function createDispatchActivities(deps: ActivityDeps) {
       };
       // The facts tables are dropped under the lock: an attempt waiting for it never finds its own dropped.
       await withTransaction(databaseUrl, async (client) => {
-        await dropFactsTables(db, runId);
+        await factsTables(runId).drop(db);
         try {
           await evaluate(client);
         } finally {
-          await dropFactsTables(db, runId);
+          await factsTables(runId).drop(db);
         }
       }, { lockKey: `dispatch:${runId}` });
       const dispatches: DispatchRef[] = active.map((c) => ({ runId, asOf, campaignId: c.id, channel: c.channel, treatment: summary[c.id]!.treatment, control: summary[c.id]!.control }));

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { ActivityDeps } from './deps';
@@ -12,6 +11,7 @@ import { TAGS, TAG_CATALOGUE_VERSION } from '../transforms/tagCatalogue';
 import { TRIGGER_EVENTS } from '../transforms/triggerCatalogue';
 import type { StageResult } from '../shared';
 import { phaseTimer } from './phaseTimer';
+import { runWorkTables } from './workTables';
 
 export { TRIGGER_EVENTS } from '../transforms/triggerCatalogue';
 
@@ -20,17 +20,8 @@ const TAG_COLUMNS = TAGS.map((tag) => tag.id);
 /** Sessions computing the tag base's per-point relations at once: the cores of the 2-core machine this is sized for. */
 const TAG_BASE_SESSIONS = 2;
 
-/** The work tables of a run's tag base are named after a hash of its run id (run ids are not identifiers). */
-function baseTablePrefix(runId: string): string {
-  return `tags_base_${createHash('sha256').update(runId).digest('hex').slice(0, 12)}_`;
-}
-
-/** Drops every work table of the run's tag base, whoever left it (this attempt, or one that crashed or was retried). */
-async function dropBaseTables(db: Knex, runId: string): Promise<void> {
-  const prefix = baseTablePrefix(runId);
-  const { rows } = await db.raw(`select tablename from pg_tables where schemaname = 'mart' and left(tablename, ?) = ?`, [prefix.length, prefix]);
-  for (const { tablename } of rows as { tablename: string }[]) await db.raw(`drop table if exists mart."${tablename}"`);
-}
+/** The tag base's work tables of a run. */
+const baseTables = (runId: string) => runWorkTables('mart', 'tags_base', runId);
 
 /**
  * Runs the jobs on {@link TAG_BASE_SESSIONS} sessions at once, each job in its own transaction with the bulk settings,
@@ -70,8 +61,8 @@ async function inSessions(deps: ActivityDeps, jobs: { name: string; run: (trx: K
  * rows, then those rolled up per customer. Every landing row is read once. Returns the work tables.
  */
 async function computeTagBase(deps: ActivityDeps, opts: { runId: string; asOf: string; timezone: string; log: ActivityDeps['log'] }): Promise<Record<RunPointRelation, string>> {
-  const prefix = baseTablePrefix(opts.runId);
-  const tables = Object.fromEntries(RUN_POINT_RELATIONS.map((r) => [r, `mart.${prefix}${r}`])) as Record<RunPointRelation, string>;
+  const work = baseTables(opts.runId);
+  const tables = Object.fromEntries(RUN_POINT_RELATIONS.map((r) => [r, work.table(r)])) as Record<RunPointRelation, string>;
   const bindings = { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone };
   const order: RunPointRelation[] = ['txn', 'dep', 'ev'];
   await inSessions(
@@ -79,7 +70,7 @@ async function computeTagBase(deps: ActivityDeps, opts: { runId: string; asOf: s
     order.map((relation) => ({
       name: `base_${relation}`,
       run: async (trx) => {
-        const partial = `mart.${prefix}partial_${PARTIAL_OF_RELATION[relation]}`;
+        const partial = work.table(`partial_${PARTIAL_OF_RELATION[relation]}`);
         await trx.raw(`create unlogged table ${partial} as ${runPartialSql(PARTIAL_OF_RELATION[relation])}`, bindings);
         await trx.raw(`analyze ${partial}`);
         await trx.raw(`create unlogged table ${tables[relation]} as ${runPointRelationSql(relation, partial)}`, bindings);
@@ -118,10 +109,10 @@ export function createTagActivities(deps: ActivityDeps) {
       const startedAt = new Date();
       const stageLog = log.child({ run_id: runId, stage: 'tags' });
       const previousRunId = await previousSuccessfulRun(db, runId, asOf, 'mart.tags');
-      await dropBaseTables(db, runId);
+      await baseTables(runId).drop(db);
       try {
         const lap = phaseTimer();
-        const baseTables = await computeTagBase(deps, { runId, asOf, timezone, log: stageLog });
+        const relations = await computeTagBase(deps, { runId, asOf, timezone, log: stageLog });
         lap('base');
         stageLog.info({ phase: 'base', seconds: lap.phases.base }, 'tags phase');
         const t1 = performance.now();
@@ -134,7 +125,7 @@ export function createTagActivities(deps: ActivityDeps) {
             await trx.raw(bulkSessionSql(deps.env.workMem));
             await trx.raw(
               `insert into mart.tags (run_id, golden_id, ${TAG_COLUMNS.join(', ')})
-               select :runId, golden_id, ${TAG_COLUMNS.join(', ')} from (${tagScoredSql(runTagBaseSql(baseTables))}) x`,
+               select :runId, golden_id, ${TAG_COLUMNS.join(', ')} from (${tagScoredSql(runTagBaseSql(relations))}) x`,
               { runId, asOf, tz: timezone },
             );
             lap('insert');
@@ -162,7 +153,7 @@ export function createTagActivities(deps: ActivityDeps) {
         stageLog.info({ phase: 'materialize', seconds: seconds(t1) }, 'tags phase');
         return result;
       } finally {
-        await dropBaseTables(db, runId);
+        await baseTables(runId).drop(db);
       }
     },
   };
