@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { ActivityDeps } from './deps';
-import { PARTIAL_OF_RELATION, RUN_POINT_RELATIONS, runPartialSql, runPointRelationSql, runTagBaseSql, tagScoredSql, type RunPointRelation } from '../sql/tagSql';
+import { runPartialSql, runRestOfBaseSql, runTagBaseSql, runTransactionsSql, tagScoredSql, type PartialSource } from '../sql/tagSql';
 import { bulkSessionSql } from './pg';
 import { currentAttemptSessions } from './attempt';
 import { previousSuccessfulRun } from '../db/previousRun';
@@ -17,69 +17,70 @@ export { TRIGGER_EVENTS } from '../transforms/triggerCatalogue';
 
 const TAG_COLUMNS = TAGS.map((tag) => tag.id);
 
-/** Sessions computing the tag base's per-point relations at once: the cores of the 2-core machine this is sized for. */
-const TAG_BASE_SESSIONS = 2;
-
 /** The tag base's work tables of a run. */
 const baseTables = (runId: string) => runWorkTables('mart', 'tags_base', runId);
 
 /**
- * Runs the jobs on {@link TAG_BASE_SESSIONS} sessions at once, each job in its own transaction with the bulk settings,
- * in the order given. Every session is waited for before failing, so no job creates a table after the caller has
- * dropped them.
+ * Runs each chain of steps on a session of its own, all chains at once, each chain in one transaction with the bulk
+ * settings. Every session is waited for before failing, so no step creates a table after the caller has dropped them.
  */
-async function inSessions(deps: ActivityDeps, jobs: { name: string; run: (trx: Knex.Transaction) => Promise<void> }[], log: ActivityDeps['log']): Promise<void> {
+async function inSessions(deps: ActivityDeps, chains: { name: string; run: (trx: Knex.Transaction) => Promise<void> }[][], log: ActivityDeps['log']): Promise<void> {
   const sessions = currentAttemptSessions()?.db() ?? deps.db;
   const heartbeat = heartbeater();
-  const queue = [...jobs];
-  let failure: unknown;
-  const worker = async () => {
-    for (let job = queue.shift(); job && failure === undefined; job = queue.shift()) {
-      const started = performance.now();
-      try {
-        await sessions.transaction(async (trx) => {
-          await trx.raw(bulkSessionSql(deps.env.workMem));
-          // The sessions are the parallelism: the server's parallel workers beside them only oversubscribe the cores.
-          await trx.raw('set local max_parallel_workers_per_gather = 0');
-          await job.run(trx);
-        });
-        heartbeat({ stage: 'tags', job: job.name });
-        log.info({ phase: job.name, seconds: seconds(started) }, 'tags phase');
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: TAG_BASE_SESSIONS }, worker));
-  if (failure !== undefined) throw failure;
+  const results = await Promise.allSettled(
+    chains.map((steps) =>
+      sessions.transaction(async (trx) => {
+        await trx.raw(bulkSessionSql(deps.env.workMem));
+        // The sessions are the parallelism: the server's parallel workers beside them only oversubscribe the cores.
+        await trx.raw('set local max_parallel_workers_per_gather = 0');
+        for (const step of steps) {
+          const started = performance.now();
+          await step.run(trx);
+          heartbeat({ stage: 'tags', step: step.name });
+          log.info({ phase: step.name, seconds: seconds(started) }, 'tags phase');
+        }
+      }),
+    ),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**
- * Computes the per-customer relations the run's tag base joins (sql/tagSql.ts) in unlogged work tables, on
- * sessions of their own: for each of transactions, balances and app events (the largest first, so the other session
- * takes the smaller ones meanwhile), its partial aggregates per customer key (per account) straight from the landing
- * rows, then those rolled up per customer. Every landing row is read once. Returns the work tables.
+ * Computes the run's tag base but its last join (sql/tagSql.ts) in unlogged work tables, on two sessions: each of
+ * transactions, balances and app events aggregated per customer key (per account) straight from the landing rows —
+ * every landing row is read once — then, on one session, the transactions rolled up per customer, and on the other,
+ * while it does, every other base column. Returns the tables runTagBaseSql joins.
  */
-async function computeTagBase(deps: ActivityDeps, opts: { runId: string; asOf: string; timezone: string; log: ActivityDeps['log'] }): Promise<Record<RunPointRelation, string>> {
+async function computeTagBase(deps: ActivityDeps, opts: { runId: string; asOf: string; timezone: string; log: ActivityDeps['log'] }): Promise<{ rest: string; txn: string }> {
   const work = baseTables(opts.runId);
-  const tables = Object.fromEntries(RUN_POINT_RELATIONS.map((r) => [r, work.table(r)])) as Record<RunPointRelation, string>;
   const bindings = { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone };
-  const order: RunPointRelation[] = ['txn', 'dep', 'ev'];
+  const partial = (source: PartialSource) => ({
+    name: `base_partial_${source}`,
+    run: async (trx: Knex.Transaction) => {
+      await trx.raw(`create unlogged table ${work.table(`partial_${source}`)} as ${runPartialSql(source)}`, bindings);
+      await trx.raw(`analyze ${work.table(`partial_${source}`)}`);
+    },
+  });
+  const tables = { txn: work.table('txn'), rest: work.table('rest') };
   await inSessions(
     deps,
-    order.map((relation) => ({
-      name: `base_${relation}`,
-      run: async (trx) => {
-        const partial = work.table(`partial_${PARTIAL_OF_RELATION[relation]}`);
-        await trx.raw(`create unlogged table ${partial} as ${runPartialSql(PARTIAL_OF_RELATION[relation])}`, bindings);
-        await trx.raw(`analyze ${partial}`);
-        await trx.raw(`create unlogged table ${tables[relation]} as ${runPointRelationSql(relation, partial)}`, bindings);
-        await trx.raw(`analyze ${tables[relation]}`);
-        await trx.raw(`drop table ${partial}`);
-      },
-    })),
+    [
+      [partial('transactions'), { name: 'base_txn', run: async (trx) => void (await trx.raw(`create unlogged table ${tables.txn} as ${runTransactionsSql(work.table('partial_transactions'))}`, bindings)) }],
+      [
+        partial('balances'),
+        partial('app_events'),
+        {
+          name: 'base_rest',
+          run: async (trx) => {
+            await trx.raw(`create unlogged table ${tables.rest} as ${runRestOfBaseSql({ balances: work.table('partial_balances'), app_events: work.table('partial_app_events') })}`, bindings);
+          },
+        },
+      ],
+    ],
     opts.log,
   );
+  for (const table of Object.values(tables)) await deps.db.raw(`analyze ${table}`);
   return tables;
 }
 

@@ -123,7 +123,6 @@ const PARTIALS = {
 } as const;
 
 export type PartialSource = keyof typeof PARTIALS;
-export const PARTIAL_SOURCES = Object.keys(PARTIALS) as PartialSource[];
 
 /** The landing table of a partial source, aliased as its rows expect. */
 const LANDING: Record<PartialSource, { table: string; alias: string; key: string }> = {
@@ -223,65 +222,46 @@ export function tagBaseSql(pointsSql: string): string {
     return `pts w join keys k on k.golden_id = w.golden_id join ${table} ${alias} on ${alias}.run_id = :runId and ${alias}.${key} = k.${key}`;
   };
   return baseSql(pointsSql, {
+    rest: restOfBaseSql({
+      dep: depositsOfPoints(partialOf('balances', pointRows('balances'), ['point_id', 'account_id']), 'l.point_id = acct.point_id and l.account_id = acct.account_id'),
+      ev: eventsOfPoints(partialOf('app_events', pointRows('app_events'), ['point_id'])),
+    }),
     txn: txnOfPoints(partialOf('transactions', pointRows('transactions'), ['point_id'])),
-    ev: eventsOfPoints(partialOf('app_events', pointRows('app_events'), ['point_id'])),
-    dep: depositsOfPoints(partialOf('balances', pointRows('balances'), ['point_id', 'account_id']), 'l.point_id = acct.point_id and l.account_id = acct.account_id'),
   });
 }
 
 /** The daily run's points: every golden customer of the run, as of :asOf. */
 const RUN_POINTS = 'select golden_id as point_id, golden_id, cast(:asOf as date) as as_of from core.customers where run_id = :runId';
 
-/** The per-point relations of the daily run, each computed from {@link runPartialSql}'s table of its source. */
-export const RUN_POINT_RELATIONS = ['txn', 'ev', 'dep'] as const;
-export type RunPointRelation = (typeof RUN_POINT_RELATIONS)[number];
-export const PARTIAL_OF_RELATION: Record<RunPointRelation, PartialSource> = { txn: 'transactions', ev: 'app_events', dep: 'balances' };
+/** A per-key partial table's rows of the run's points (a customer with several keys has several). */
+const ofKeys = (partialTable: string) => `select pts.point_id, p.* from pts join keys k on k.golden_id = pts.golden_id join ${partialTable} p on p.customer_key = k.customer_key`;
+
+/** The daily run's transaction aggregates of every customer as of :asOf, rolled up from {@link runPartialSql}'s table. */
+export function runTransactionsSql(partialTable: string): string {
+  return `with ${pointCtes(RUN_POINTS)}\n${txnOfPoints(ofKeys(partialTable))}`;
+}
 
 /**
- * The daily run's per-point relation of every customer as of :asOf from the partial aggregates of one source (a
- * table of {@link runPartialSql}): each customer's partials (one per customer key, or account) rolled up.
+ * The daily run's base columns of every customer as of :asOf but the transactions' ({@link restOfBaseSql}), from
+ * {@link runPartialSql}'s tables of balances and app events.
  */
-export function runPointRelationSql(relation: RunPointRelation, partialTable: string): string {
-  const ofKeys = `select pts.point_id, p.* from pts join keys k on k.golden_id = pts.golden_id join ${partialTable} p on p.customer_key = k.customer_key`;
-  const body = relation === 'txn' ? txnOfPoints(ofKeys) : relation === 'ev' ? eventsOfPoints(ofKeys) : depositsOfPoints(`select * from ${partialTable}`, 'l.account_id = acct.account_id');
-  return `with ${pointCtes(RUN_POINTS)}\n${body}`;
+export function runRestOfBaseSql(partials: { balances: string; app_events: string }): string {
+  return `with ${pointCtes(RUN_POINTS)}
+${restOfBaseSql({ dep: depositsOfPoints(`select * from ${partials.balances}`, 'l.account_id = acct.account_id'), ev: eventsOfPoints(ofKeys(partials.app_events)) })}`;
 }
 
-/** The daily run's base of every customer as of :asOf, over the tables of {@link runPointRelationSql}. */
-export function runTagBaseSql(tables: Record<RunPointRelation, string>): string {
-  return baseSql(RUN_POINTS, { txn: `select * from ${tables.txn}`, ev: `select * from ${tables.ev}`, dep: `select * from ${tables.dep}` });
+/** The daily run's base of every customer as of :asOf from the tables of {@link runRestOfBaseSql} and {@link runTransactionsSql}. */
+export function runTagBaseSql(tables: { rest: string; txn: string }): string {
+  return baseSql(RUN_POINTS, { rest: `select * from ${tables.rest}`, txn: `select * from ${tables.txn}` });
 }
 
-/** The base of the points from their per-point transaction, event and deposit relations. */
-function baseSql(pointsSql: string, per: Record<RunPointRelation, string>): string {
-  return `
-with ${pointCtes(pointsSql)},
-dep as (${per.dep}),
-loan as (
-  select pts.point_id,
-         sum(l.outstanding) as loan_outstanding,
-         bool_or(l.product = 'consumer_loan' and l.outstanding > 0) as has_consumer_loan,
-         bool_or(l.product = 'credit_card') as has_credit_card,
-         bool_or(l.product = 'mortgage') as has_mortgage,
-         ${distinctCount('loans', 'l.product')} as loan_products,
-         max(l.overdue_days) as max_overdue_days,
-         count(*) filter (where l.overdue_days > 0) as overdue_loans
-  from pts join keys k on k.golden_id = pts.golden_id
-  join landing.loans l on l.run_id = :runId and l.customer_key = k.customer_key
-  where l.opened_at <= pts.as_of
-  group by pts.point_id
-),
-txn as (${per.txn}),
-ev as (${per.ev}),
-complaint as (
-  select pts.point_id, count(*) as complaints90
-  from pts join keys k on k.golden_id = pts.golden_id
-  join landing.complaints q on q.run_id = :runId and q.customer_key = k.customer_key
-  where q.complaint_ts < pts.cutoff and q.complaint_ts >= pts.since_90d
-  group by pts.point_id
-),
-base as (
-  select pts.point_id, pts.golden_id, pts.as_of,
+/**
+ * Per point, every base column but the transactions': the customer's attributes, deposits (`dep`), loans, app events
+ * (`ev`) and complaints. Over the points' CTEs ({@link pointCtes}). The daily run computes it beside the
+ * transactions, which join last ({@link baseSql}).
+ */
+function restOfBaseSql(per: { dep: string; ev: string }): string {
+  return `select pts.point_id, pts.golden_id, pts.as_of,
          extract(year from age(pts.as_of, c.birth_date))::int as age,
          c.gender, c.city_tier, c.occupation,
          round(((pts.as_of - c.opened_at) / 365.25)::numeric, 2)::float8 as tenure_years,
@@ -297,6 +277,54 @@ base as (
          coalesce(l.has_credit_card, false) as has_credit_card,
          coalesce(l.has_mortgage, false) as has_mortgage,
          (coalesce(d.deposit_products, 0) + coalesce(l.loan_products, 0))::int as products_held,
+         coalesce(e.logins7, 0)::int as app_logins_7d,
+         coalesce(e.logins30, 0)::int as app_logins_30d,
+         (pts.as_of - (e.last_login at time zone :tz)::date)::int as days_since_last_login,
+         coalesce(l.max_overdue_days, 0)::int as max_overdue_days,
+         coalesce(l.overdue_loans, 0)::int as overdue_loan_count,
+         coalesce(q.complaints90, 0)::int as complaints_90d,
+         coalesce(e.views7, 0)::int as loan_views_7d,
+         coalesce(e.views30, 0)::int as loan_views_30d,
+         coalesce(e.calc7, 0)::int as calculator_uses_7d,
+         coalesce(e.calc30, 0)::int as calculator_uses_30d,
+         coalesce(e.starts7, 0)::int as application_starts_7d,
+         coalesce(e.starts30, 0)::int as application_starts_30d,
+         d.deposits_90d_ago
+  from pts
+  join core.customers c on c.run_id = :runId and c.golden_id = pts.golden_id
+  left join (${per.dep}) d on d.point_id = pts.point_id
+  left join (
+    select pts.point_id,
+           sum(l.outstanding) as loan_outstanding,
+           bool_or(l.product = 'consumer_loan' and l.outstanding > 0) as has_consumer_loan,
+           bool_or(l.product = 'credit_card') as has_credit_card,
+           bool_or(l.product = 'mortgage') as has_mortgage,
+           ${distinctCount('loans', 'l.product')} as loan_products,
+           max(l.overdue_days) as max_overdue_days,
+           count(*) filter (where l.overdue_days > 0) as overdue_loans
+    from pts join keys k on k.golden_id = pts.golden_id
+    join landing.loans l on l.run_id = :runId and l.customer_key = k.customer_key
+    where l.opened_at <= pts.as_of
+    group by pts.point_id
+  ) l on l.point_id = pts.point_id
+  left join (${per.ev}) e on e.point_id = pts.point_id
+  left join (
+    select pts.point_id, count(*) as complaints90
+    from pts join keys k on k.golden_id = pts.golden_id
+    join landing.complaints q on q.run_id = :runId and q.customer_key = k.customer_key
+    where q.complaint_ts < pts.cutoff and q.complaint_ts >= pts.since_90d
+    group by pts.point_id
+  ) q on q.point_id = pts.point_id`;
+}
+
+/** The base of the points: the rest of the base ({@link restOfBaseSql}) and the transactions' columns. */
+function baseSql(pointsSql: string, per: { rest: string; txn: string }): string {
+  return `
+with ${pointCtes(pointsSql)},
+rest as (${per.rest}),
+txn as (${per.txn}),
+base as (
+  select rest.*,
          coalesce(t.c30, 0)::int as txn_count_30d,
          ${amountOfCents('t.a30')} as txn_amount_30d,
          coalesce(t.c90, 0)::int as txn_count_90d,
@@ -308,25 +336,8 @@ base as (
          t.time_band as active_time_band,
          coalesce(t.salary, false) as salary_credit,
          case when t.salary_n > 0 then round(t.salary_sum / (t.salary_n * 100), 2)::float8 end as salary_amount_avg,
-         coalesce(e.logins7, 0)::int as app_logins_7d,
-         coalesce(e.logins30, 0)::int as app_logins_30d,
-         (pts.as_of - (e.last_login at time zone :tz)::date)::int as days_since_last_login,
-         coalesce(l.max_overdue_days, 0)::int as max_overdue_days,
-         coalesce(l.overdue_loans, 0)::int as overdue_loan_count,
-         coalesce(q.complaints90, 0)::int as complaints_90d,
-         (pts.as_of - (t.last_ts at time zone :tz)::date)::int as days_since_last_txn,
-         coalesce(e.views7, 0)::int as loan_views_7d,
-         coalesce(e.views30, 0)::int as loan_views_30d,
-         coalesce(e.calc7, 0)::int as calculator_uses_7d,
-         coalesce(e.calc30, 0)::int as calculator_uses_30d,
-         coalesce(e.starts7, 0)::int as application_starts_7d,
-         coalesce(e.starts30, 0)::int as application_starts_30d,
-         d.deposits_90d_ago
-  from pts
-  join core.customers c on c.run_id = :runId and c.golden_id = pts.golden_id
-  left join dep d on d.point_id = pts.point_id left join loan l on l.point_id = pts.point_id
-  left join txn t on t.point_id = pts.point_id left join ev e on e.point_id = pts.point_id
-  left join complaint q on q.point_id = pts.point_id
+         (rest.as_of - (t.last_ts at time zone :tz)::date)::int as days_since_last_txn
+  from rest left join txn t on t.point_id = rest.point_id
 )
 select * from base`;
 }
