@@ -59,9 +59,16 @@ export interface CopyWriter {
 export function copyWriter(client: Client, sql: string): CopyWriter {
   // A deep buffer lets the next rows be parsed while PostgreSQL is still taking the previous ones.
   const stream = client.query(copyFrom(sql, { highWaterMark: 8 << 20 }));
+  let failed = false;
   const finished = new Promise<void>((resolve, reject) => {
     stream.once('finish', resolve);
-    stream.once('error', reject);
+    // Every error, not only the first: once the session is ended from outside (a cancelled attempt), ending the
+    // stream raises again (pg-copy-streams writes CopyDone to a connection that is gone), and an 'error' event
+    // without a listener would crash the worker.
+    stream.on('error', (err) => {
+      failed = true;
+      reject(err);
+    });
   });
   // Observed by end(); this guard keeps an early COPY error from being an unhandled rejection meanwhile.
   finished.catch(() => undefined);
@@ -70,7 +77,7 @@ export function copyWriter(client: Client, sql: string): CopyWriter {
       if (text.length > 0 && !stream.write(text)) await new Promise((resolve) => stream.once('drain', resolve));
     },
     async end() {
-      stream.end();
+      if (!failed && !stream.destroyed) stream.end();
       await finished;
     },
     async abort(reason) {

@@ -1,4 +1,4 @@
-import { withTransaction } from '../../activities/pg';
+import { copyWriter, withTransaction } from '../../activities/pg';
 import { createTestContext, type TestContext } from '../helpers/testContext';
 
 let ctx: TestContext;
@@ -48,4 +48,27 @@ test('a retried attempt waits for the earlier one holding the same lock key, the
   expect(order).toEqual(['first commits', 'second starts']);
   const seen = await ctx.db('lock_probe').where({ attempt: 'second' }).first();
   expect(seen.seen).toBe(1);
+});
+
+test('a COPY that PostgreSQL failed rejects end() and raises nothing unhandled', async () => {
+  await ctx.db.raw('create table copy_probe (x int)');
+  const unhandled: unknown[] = [];
+  const onError = (err: unknown) => unhandled.push(err);
+  process.on('uncaughtException', onError);
+  try {
+    const run = withTransaction(ctx.databaseUrl, async (client) => {
+      const copy = copyWriter(client, 'copy copy_probe (x) from stdin with (format csv)');
+      // PostgreSQL answers with an error while the COPY is still open (as when a cancelled attempt's session is
+      // ended): pg-copy-streams emits it and lets go of the connection; ending the stream then must not raise again.
+      await copy.write('1\nnot a number\n');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await copy.end();
+    });
+    await expect(run).rejects.toThrow(/invalid input syntax for type integer/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(unhandled).toEqual([]);
+    expect((await ctx.db('copy_probe').count<{ n: string }[]>('* as n'))[0]!.n).toBe('0');
+  } finally {
+    process.off('uncaughtException', onError);
+  }
 });
