@@ -14,7 +14,7 @@ import { canonicalJson } from '../transforms/canonicalJson';
 import { writeSnapshot } from '../relations/parquet';
 import type { RowOf } from '../relations/types';
 import { trainingSet } from '../relations/snapshots';
-import { buildTrainingSet, countLabelledContacts, type TrainingRow } from './trainingSet';
+import { buildTrainingSets, countLabelledContacts, type TrainingRow } from './trainingSet';
 import { ErrorType } from '../shared';
 
 export type ModelParams = Pick<PortraitConfig['model'], 'trees' | 'maxDepth' | 'minSamplesLeaf' | 'maxTrainingRows' | 'trainingWindowDays' | 'holdoutShare' | 'minHoldoutPositives' | 'excludeFeatures' | 'excludeFeaturesByProduct'>;
@@ -89,22 +89,71 @@ export async function refreshChampion(
   deps: { db: Knex; env: PortraitEnv; log: Logger },
   opts: { runId: string; asOf: string; timezone: string; product: string; params: ModelParams; seed: number },
 ): Promise<ModelRef> {
-  const { db, env, log } = deps;
-  const { runId, product, seed } = opts;
+  const { product, ...rest } = opts;
+  return (await refreshChampions(deps, { ...rest, products: [product] }))[0]!;
+}
+
+/**
+ * {@link refreshChampion} of several products, their training sets built by one query (buildTrainingSets), then each
+ * product's lifecycle step in turn. Returns the champions in the order of `products`.
+ */
+export async function refreshChampions(
+  deps: { db: Knex; env: PortraitEnv; log: Logger },
+  opts: { runId: string; asOf: string; timezone: string; products: readonly string[]; params: ModelParams; seed: number },
+): Promise<ModelRef[]> {
+  const { db, env } = deps;
   // Runs started before these settings existed carry configs without them.
   const params: ModelParams = { holdoutShare: 0.2, minHoldoutPositives: 20, trainingWindowDays: 365, excludeFeatures: [], excludeFeaturesByProduct: {}, ...(opts.params as Partial<ModelParams>) } as ModelParams;
-  const champion: ModelRow | undefined = await db('audit.models').where({ product, status: 'champion' }).first();
-  const { features, excluded } = modelFeatures(product, params);
-  const championFeatures = champion ? (champion.features as string[]) : [];
-  // The champion is judged on the same rows, so the set carries its columns too (in catalogue order).
-  const columns = FEATURE_TAGS.filter((f) => features.includes(f) || championFeatures.includes(f));
-  try {
-    assertPointInTimeFeatures([...features, ...championFeatures], POINT_IN_TIME_FEATURES);
-  } catch (err) {
-    if (err instanceof LeakageError) throw ApplicationFailure.nonRetryable(`${product}: ${err.message}`, ErrorType.InvalidConfig);
-    throw err;
+  const plans: ProductPlan[] = [];
+  for (const product of opts.products) {
+    const champion: ModelRow | undefined = await db('audit.models').where({ product, status: 'champion' }).first();
+    const { features, excluded } = modelFeatures(product, params);
+    const championFeatures = champion ? (champion.features as string[]) : [];
+    // The champion is judged on the same rows, so the set carries its columns too (in catalogue order).
+    const columns = FEATURE_TAGS.filter((f) => features.includes(f) || championFeatures.includes(f));
+    try {
+      assertPointInTimeFeatures([...features, ...championFeatures], POINT_IN_TIME_FEATURES);
+    } catch (err) {
+      if (err instanceof LeakageError) throw ApplicationFailure.nonRetryable(`${product}: ${err.message}`, ErrorType.InvalidConfig);
+      throw err;
+    }
+    plans.push({ product, champion, features, excluded, columns });
   }
-  const rows = await buildTrainingSet(db, { runId, asOf: opts.asOf, timezone: opts.timezone, product, features: columns, attributionDays: TRAINING_ATTRIBUTION_DAYS, windowDays: params.trainingWindowDays, maxRows: params.maxTrainingRows, seed, workMem: env.workMem });
+  const sets = await buildTrainingSets(db, {
+    runId: opts.runId,
+    asOf: opts.asOf,
+    timezone: opts.timezone,
+    products: plans.map((p) => ({ product: p.product, features: p.columns })),
+    attributionDays: TRAINING_ATTRIBUTION_DAYS,
+    windowDays: params.trainingWindowDays,
+    maxRows: params.maxTrainingRows,
+    seed: opts.seed,
+    workMem: env.workMem,
+  });
+  const refs: ModelRef[] = [];
+  for (const plan of plans) refs.push(await decideCandidate(deps, { ...opts, params }, plan, sets.get(plan.product)!));
+  return refs;
+}
+
+/** A product's lifecycle inputs before its training set: the champion now, the candidate's features, the set's columns. */
+interface ProductPlan {
+  product: string;
+  champion: ModelRow | undefined;
+  features: string[];
+  excluded: string[];
+  columns: string[];
+}
+
+/** Trains, judges and registers a candidate on a product's training set (see {@link refreshChampion}). */
+async function decideCandidate(
+  deps: { db: Knex; env: PortraitEnv; log: Logger },
+  opts: { runId: string; asOf: string; timezone: string; params: ModelParams; seed: number },
+  plan: ProductPlan,
+  rows: TrainingRow[],
+): Promise<ModelRef> {
+  const { db, env, log } = deps;
+  const { runId, seed, params } = opts;
+  const { product, champion, features, excluded, columns } = plan;
   const forestParams = { trees: params.trees, maxDepth: params.maxDepth, minSamplesLeaf: params.minSamplesLeaf, maxTrainingRows: params.maxTrainingRows, holdoutShare: params.holdoutShare };
   const trainingKey = createHash('sha256')
     .update(canonicalJson({ algorithm: ALGORITHM, features, params: forestParams, seed, rows: rows.map((r) => `${r.contact_id}:${r.as_of}:${r.label}`) }))

@@ -8,7 +8,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { RowExplanation } from '../models/histForest';
 import { ScorePool, type ScoredBatch, type ScoreModel } from '../models/scorePool';
 import { copyColumnKind, ScoreInputError, type CopyColumn, type ScoreLineContext } from '../models/scoreText';
-import { pinnedModel, readModelText, refreshChampion, type ModelParams, type ModelRef } from './modelRegistry';
+import { pinnedModel, readModelText, refreshChampion, refreshChampions, type ModelParams, type ModelRef } from './modelRegistry';
 import { copyWriter, withTransaction } from './pg';
 import { ErrorType, type ShardRef, type StageResult } from '../shared';
 
@@ -79,6 +79,19 @@ export function createScoreActivities(deps: ActivityDeps) {
       const ref = pinned ? await pinnedModel(db, product, pinned) : await refreshChampion({ db, env, log }, { runId, asOf, timezone, product, params, seed });
       await db.raw(`update audit.runs set model_versions = model_versions || jsonb_build_object(?::text, ?::text) where run_id = ?`, [product, ref.modelVersion, runId]);
       return ref;
+    },
+
+    /**
+     * ensureModel of every product at once: the products' training sets come from one query, which reads and joins
+     * the sources once (one query per product read them once each). Pinned products take their pinned model.
+     */
+    async ensureModels({ runId, asOf, timezone, products, params, seed, pinned }: { runId: string; asOf: string; timezone: string; products: string[]; params: ModelParams; seed: number; pinned?: Record<string, string> }): Promise<ModelRef[]> {
+      const trained = products.filter((p) => !pinned?.[p]);
+      const champions = await refreshChampions({ db, env, log }, { runId, asOf, timezone, products: trained, params, seed });
+      const refs = await Promise.all(products.map(async (p) => (pinned?.[p] ? pinnedModel(db, p, pinned[p]!) : champions[trained.indexOf(p)]!)));
+      const versions = Object.fromEntries(refs.map((r) => [r.product, r.modelVersion]));
+      await db.raw(`update audit.runs set model_versions = model_versions || ?::jsonb where run_id = ?`, [JSON.stringify(versions), runId]);
+      return refs;
     },
 
     /**

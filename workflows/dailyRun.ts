@@ -65,7 +65,12 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     };
     // A failed stage cancels the work started beside it, so nothing of a failed run keeps running.
     const beside = new CancellationScope();
-    const training = overlap ? beside.run(() => Promise.all(config.model.products.map(ensureModel))) : null;
+    // One training query for every product reads and joins the sources once; runs recorded before train one per product.
+    const ensureModels = () =>
+      patched('training-sets-together')
+        ? long.ensureModels({ runId, asOf, timezone: config.timezone, products: [...config.model.products], params: { ...config.model }, seed, ...(input.pinnedModels ? { pinned: input.pinnedModels } : {}) })
+        : Promise.all(config.model.products.map(ensureModel));
+    const training = overlap ? beside.run(ensureModels) : null;
     // Observed below; this keeps a failure while tags still runs from being an unhandled rejection.
     training?.catch(() => undefined);
     try {

@@ -78,9 +78,9 @@ test('models are trained beside tags and scoring runs beside segment', async () 
   const of = (type: string) => events.filter((e) => e.type === type);
   const [tags] = of('computeTags');
   const [segment] = of('assignSegments');
-  // Both products' training was scheduled with the tags stage, before tags finished.
-  expect(of('ensureModel')).toHaveLength(config.model.products.length);
-  for (const model of of('ensureModel')) {
+  // Every product's training (one activity, one training query) was scheduled with the tags stage, before tags finished.
+  expect(of('ensureModels')).toHaveLength(1);
+  for (const model of of('ensureModels')) {
     expect(model.task).toBe(tags!.task);
     expect(model.id).toBeLessThan(tags!.closedAt!);
   }
@@ -218,7 +218,7 @@ test('a stage that fails beside another cancels it: the run fails and none of it
   expect(run.status).toBe('failed');
   expect(run.error).toMatch(/customers matched no segment/);
   const events = await activityEvents('dailyRun-it-segment-fails');
-  expect(events.filter((e) => e.type === 'ensureModel').length).toBe(config.model.products.length);
+  expect(events.filter((e) => e.type === 'ensureModels').length).toBe(1);
   // Whatever was still running when segment failed (training or scoring) was asked to stop.
   expect(events.filter((e) => e.closedAt === null && !e.cancelRequested)).toEqual([]);
 });

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { loadConfig, configSha256 } from '../../config/load';
 import type { PortraitConfig } from '../../config/schema';
 import { generateSourceExtracts } from '../../generator/generate';
-import { buildTrainingSet } from '../../activities/trainingSet';
+import { buildTrainingSet, buildTrainingSets } from '../../activities/trainingSet';
 import { treatmentContacts } from '../../cli/followUp';
 import { computeLift } from '../../transforms/lift';
 import { SIGNAL_COLLECT_NOW, WORKFLOW_COLLECT_OUTCOMES, WORKFLOW_DAILY_RUN, type DailyRunInput, type DailyRunResult } from '../../shared';
@@ -154,6 +154,25 @@ test('labelled contacts of both arms feed the next training set, with features f
   // A training run dated before the window closed must not see these labels.
   const early = await buildTrainingSet(ctx.db, { runId: 'it-day30', asOf: '2026-12-10', timezone: config.timezone, product: 'consumer_loan', features: ['txn_count_90d'], attributionDays: 30, windowDays: 365, maxRows: 100_000, seed: 1 });
   expect(early.filter((r) => r.contact_id.startsWith('outcome:')).length).toBe(0);
+});
+
+test('one training query for several products gives each product the rows of its own query', async () => {
+  const base = { runId: 'it-day30', asOf: D1, timezone: config.timezone, attributionDays: 30, windowDays: 365, seed: 3 };
+  const loan = ['txn_count_90d', 'total_deposits', 'salary_credit'];
+  const card = ['total_deposits', 'calculator_uses_30d', 'products_held'];
+  // A ranked tag depends on the other points of its query: a product asking for one is queried on its own.
+  const ranked = ['rfm_monetary_score', 'total_deposits'];
+  for (const [maxRows, cardFeatures] of [[100_000, card], [40, card], [100_000, ranked]] as const) {
+    const products = [{ product: 'consumer_loan', features: loan }, { product: 'credit_card', features: cardFeatures }];
+    const sets = await buildTrainingSets(ctx.db, { ...base, maxRows, products });
+    expect([...sets.keys()].sort()).toEqual(['consumer_loan', 'credit_card']);
+    for (const { product, features } of products) {
+      const alone = await buildTrainingSet(ctx.db, { ...base, maxRows, product, features });
+      expect(alone.length).toBeGreaterThan(maxRows === 40 ? 30 : 40);
+      expect(sets.get(product)).toEqual(alone);
+      for (const row of sets.get(product)!) expect(Object.keys(row).sort()).toEqual(['arm', 'as_of', 'contact_id', 'label', ...features].sort());
+    }
+  }
 });
 
 test('collecting again gives byte-identical outcomes.parquet and results.parquet', async () => {
