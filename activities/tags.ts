@@ -11,7 +11,7 @@ import { TAGS, TAG_CATALOGUE_VERSION } from '../transforms/tagCatalogue';
 import { TRIGGER_EVENTS } from '../transforms/triggerCatalogue';
 import type { StageResult } from '../shared';
 import { phaseTimer } from './phaseTimer';
-import { runWorkTables } from './workTables';
+import { dropWorkTablesOfFinishedRuns, runWorkTables } from './workTables';
 
 export { TRIGGER_EVENTS } from '../transforms/triggerCatalogue';
 
@@ -46,34 +46,58 @@ async function inSessions(deps: ActivityDeps, chains: { name: string; run: (trx:
   if (failed) throw failed.reason;
 }
 
+/** The per-key partial aggregates of a run's landing rows (runPartialSql), kept from computeTagPartials to computeTags. */
+const partialTables = (runId: string) => runWorkTables('mart', 'tag_partials', runId);
+
+type Step = { name: string; run: (trx: Knex.Transaction) => Promise<void> };
+
+/** The step that aggregates one source of the run per customer key (per account) into its partial table. */
+function partialStep(opts: { runId: string; asOf: string; timezone: string }, source: PartialSource): Step {
+  const table = partialTables(opts.runId).table(source);
+  return {
+    name: `base_partial_${source}`,
+    run: async (trx) => {
+      await trx.raw(`create unlogged table ${table} as ${runPartialSql(source)}`, { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone });
+      await trx.raw(`analyze ${table}`);
+    },
+  };
+}
+
+/** Which of the run's partial tables exist (computeTagPartials made them, or an attempt of computeTags did). */
+async function existingPartials(db: Knex, runId: string): Promise<Set<PartialSource>> {
+  const names = PARTIAL_SOURCES.map((source) => partialTables(runId).table(source).split('.')[1]!);
+  const { rows } = await db.raw(`select tablename from pg_tables where schemaname = 'mart' and tablename = any(?)`, [names]);
+  const present = new Set((rows as { tablename: string }[]).map((r) => r.tablename));
+  return new Set(PARTIAL_SOURCES.filter((source, i) => present.has(names[i]!)));
+}
+
+const PARTIAL_SOURCES: readonly PartialSource[] = ['transactions', 'balances', 'app_events'];
+
 /**
  * Computes the run's tag base but its last join (sql/tagSql.ts) in unlogged work tables, on two sessions: each of
  * transactions, balances and app events aggregated per customer key (per account) straight from the landing rows —
- * every landing row is read once — then, on one session, the transactions rolled up per customer, and on the other,
- * while it does, every other base column. Returns the tables runTagBaseSql joins.
+ * every landing row is read once; the daily run computes them beside clean (computeTagPartials), and what is
+ * missing is computed here — then, on one session, the transactions rolled up per customer, and on the other, while
+ * it does, every other base column. Returns the tables runTagBaseSql joins.
  */
 async function computeTagBase(deps: ActivityDeps, opts: { runId: string; asOf: string; timezone: string; log: ActivityDeps['log'] }): Promise<{ rest: string; txn: string }> {
   const work = baseTables(opts.runId);
+  const partials = partialTables(opts.runId);
   const bindings = { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone };
-  const partial = (source: PartialSource) => ({
-    name: `base_partial_${source}`,
-    run: async (trx: Knex.Transaction) => {
-      await trx.raw(`create unlogged table ${work.table(`partial_${source}`)} as ${runPartialSql(source)}`, bindings);
-      await trx.raw(`analyze ${work.table(`partial_${source}`)}`);
-    },
-  });
+  const present = await existingPartials(deps.db, opts.runId);
+  const missing = (...sources: PartialSource[]) => sources.filter((s) => !present.has(s)).map((s) => partialStep(opts, s));
+  opts.log.info({ partials_present: [...present] }, 'tags partials');
   const tables = { txn: work.table('txn'), rest: work.table('rest') };
   await inSessions(
     deps,
     [
-      [partial('transactions'), { name: 'base_txn', run: async (trx) => void (await trx.raw(`create unlogged table ${tables.txn} as ${runTransactionsSql(work.table('partial_transactions'))}`, bindings)) }],
+      [...missing('transactions'), { name: 'base_txn', run: async (trx) => void (await trx.raw(`create unlogged table ${tables.txn} as ${runTransactionsSql(partials.table('transactions'))}`, bindings)) }],
       [
-        partial('balances'),
-        partial('app_events'),
+        ...missing('balances', 'app_events'),
         {
           name: 'base_rest',
           run: async (trx) => {
-            await trx.raw(`create unlogged table ${tables.rest} as ${runRestOfBaseSql({ balances: work.table('partial_balances'), app_events: work.table('partial_app_events') })}`, bindings);
+            await trx.raw(`create unlogged table ${tables.rest} as ${runRestOfBaseSql({ balances: partials.table('balances'), app_events: partials.table('app_events') })}`, bindings);
           },
         },
       ],
@@ -155,7 +179,31 @@ export function createTagActivities(deps: ActivityDeps) {
         return result;
       } finally {
         await baseTables(runId).drop(db);
+        await partialTables(runId).drop(db);
       }
+    },
+
+    /**
+     * The per-key partial aggregates of the run's transactions, balances and app events (computeTags' first step),
+     * computed from the landing rows alone while clean runs: clean leaves a core idle for half its time (its
+     * assign and write phases are one session each). On one session, so clean's own threads keep the other core.
+     * computeTags uses them and drops them; the leftovers of runs that ended before their tags stage are dropped
+     * here.
+     */
+    async computeTagPartials({ runId, asOf, timezone }: { runId: string; asOf: string; timezone: string }): Promise<{ seconds: Record<string, number> }> {
+      const stageLog = log.child({ run_id: runId, stage: 'tags' });
+      const swept = [...(await dropWorkTablesOfFinishedRuns(db, 'mart', 'tag_partials')), ...(await dropWorkTablesOfFinishedRuns(db, 'mart', 'tags_base'))];
+      if (swept.length) stageLog.info({ tables: swept.length }, 'dropped the tag work tables of runs that are not running');
+      await partialTables(runId).drop(db);
+      const lap = phaseTimer();
+      try {
+        await inSessions(deps, [PARTIAL_SOURCES.map((source) => partialStep({ runId, asOf, timezone }, source))], stageLog);
+      } catch (err) {
+        await partialTables(runId).drop(db);
+        throw err;
+      }
+      lap('partials');
+      return { seconds: lap.phases };
     },
   };
 }

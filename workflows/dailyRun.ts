@@ -46,8 +46,20 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     // outgrew the quick policy's 2 minutes, so it heartbeats under the long one.
     done(await long.completeIngest({ runId, loads, maxRejectRate: config.quality.maxRejectRate, startedAt, asOf, timezone: config.timezone }));
 
+    // A failed stage cancels the work started beside it, so nothing of a failed run keeps running.
+    const beside = new CancellationScope();
     begin('clean');
-    done(await long.cleanCustomers({ runId }));
+    // The tags' per-key partials read only the landing rows: computed while clean runs (it leaves a core idle for
+    // half its time). Runs recorded before compute them in the tags stage.
+    const partials = patched('tag-partials-beside-clean') ? beside.run(() => long.computeTagPartials({ runId, asOf, timezone: config.timezone })) : null;
+    // Observed before tags; this keeps a failure while clean still runs from being an unhandled rejection.
+    partials?.catch(() => undefined);
+    try {
+      done(await long.cleanCustomers({ runId }));
+    } catch (err) {
+      beside.cancel();
+      throw err;
+    }
 
     // Training reads the landing and clean tables (and earlier runs' outcome labels), never this run's tags; scoring
     // reads the tags, never the segments. So both products' models are trained beside tags, and scoring runs beside
@@ -63,8 +75,6 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
       for (const model of models) await Promise.all(shards.map((shard) => long.scoreShard({ runId, shard, shards: config.shards, model })));
       return long.completeScoring({ runId, models, startedAt });
     };
-    // A failed stage cancels the work started beside it, so nothing of a failed run keeps running.
-    const beside = new CancellationScope();
     // One training query for every product reads and joins the sources once; runs recorded before train one per product.
     const ensureModels = () =>
       patched('training-sets-together')
@@ -75,6 +85,7 @@ export async function dailyRun(input: DailyRunInput): Promise<DailyRunResult> {
     training?.catch(() => undefined);
     try {
       begin('tags');
+      if (partials) await partials;
       done(await long.computeTags({ runId, asOf, timezone: config.timezone }));
 
       if (training) {

@@ -73,7 +73,7 @@ async function activityEvents(workflowId: string) {
   return [...scheduled.entries()].map(([id, a]) => ({ id, ...a }));
 }
 
-test('models are trained beside tags and scoring runs beside segment', async () => {
+test('tag partials are computed beside clean, models trained beside tags and scoring runs beside segment', async () => {
   const events = await activityEvents('dailyRun-it-first');
   const of = (type: string) => events.filter((e) => e.type === type);
   const [tags] = of('computeTags');
@@ -84,6 +84,11 @@ test('models are trained beside tags and scoring runs beside segment', async () 
     expect(model.task).toBe(tags!.task);
     expect(model.id).toBeLessThan(tags!.closedAt!);
   }
+  // The tags' partials were scheduled with clean and had closed before the tags stage's activity was scheduled.
+  const [clean] = of('cleanCustomers');
+  const [partials] = of('computeTagPartials');
+  expect(partials!.task).toBe(clean!.task);
+  expect(partials!.closedAt!).toBeLessThan(tags!.id);
   // The score stage began in the same workflow task as segment, as soon as tags finished.
   const scoreBegins = of('beginStage').filter((b) => b.id > tags!.closedAt!);
   expect(scoreBegins).toHaveLength(1);

@@ -214,6 +214,32 @@ test('a retried stage drops the work tables an earlier attempt left behind', asy
   expect((await db.raw(`select tablename from pg_tables where schemaname = 'mart' and tablename like 'tags_base%'`)).rows).toEqual([]);
 });
 
+test('partials computed beside clean give the same tags, are dropped by the tags stage, and a finished run\'s leftovers are swept', async () => {
+  const before = await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id');
+  const sha = (runId: string) => createHash('sha256').update(runId).digest('hex').slice(0, 12);
+  const workTables = async () => (await db.raw(`select tablename from pg_tables where schemaname = 'mart' and (tablename like 'tag_partials%' or tablename like 'tags_base%')`)).rows.map((r: { tablename: string }) => r.tablename).sort();
+  // What a failed run left between its partials and its tags stage, and what a run still running has made.
+  await db('audit.runs').insert({ run_id: 'tags-failed', as_of: AS_OF, input_dir: '-', config_sha256: '-', config: '{}', code_version: 'test', seed: 1, status: 'failed', snapshot_dir: '-', started_at: new Date() });
+  await db('audit.runs').insert({ run_id: 'tags-running', as_of: AS_OF, input_dir: '-', config_sha256: '-', config: '{}', code_version: 'test', seed: 1, status: 'running', snapshot_dir: '-', started_at: new Date() });
+  await db.raw(`create unlogged table mart.tag_partials_${sha('tags-failed')}_transactions (x int); create unlogged table mart.tags_base_${sha('tags-failed')}_txn (x int)`);
+  await db.raw(`create unlogged table mart.tag_partials_${sha('tags-running')}_transactions (x int)`);
+  await mock.run(activities.computeTagPartials, { runId: RUN, asOf: AS_OF, timezone: TZ });
+  expect(await workTables()).toEqual([`tag_partials_${sha('tags-running')}_transactions`, ...['app_events', 'balances', 'transactions'].map((s) => `tag_partials_${sha(RUN)}_${s}`)].sort());
+  // The stage uses them (it would not read a landing row added now, which it would if it computed them again).
+  await land('app_events', [{ event_id: 'EP1', customer_key: 'C3', event_ts: '2026-11-19T09:00:00+08:00', event_type: 'login' }]);
+  await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ });
+  expect(await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id')).toEqual(before);
+  expect(await workTables()).toEqual([`tag_partials_${sha('tags-running')}_transactions`]);
+  // Computed in the stage itself, the new row counts.
+  await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ });
+  expect(await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id')).not.toEqual(before);
+  await db('landing.app_events').where({ run_id: RUN, event_id: 'EP1' }).delete();
+  await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ });
+  expect(await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id')).toEqual(before);
+  await db.raw(`drop table mart.tag_partials_${sha('tags-running')}_transactions`);
+  await db('audit.runs').whereIn('run_id', ['tags-failed', 'tags-running']).delete();
+});
+
 test('rows stamped after the as-of date change nothing (point in time)', async () => {
   const before = await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id');
   await land('transactions', [{ txn_id: 'TF1', account_id: 'A1', customer_key: 'C1', txn_ts: '2026-11-21T00:00:00+08:00', amount: 99999, direction: 'credit', channel: 'atm', category: 'salary' }]);

@@ -10,9 +10,10 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
  */
 // dailyRun-before-complaints was recorded before the complaints source existed, dailyRun-before-models-together
 // when products were trained one after the other, dailyRun-before-score-beside-tags when every stage waited for the
-// one before, dailyRun-before-training-sets-together when each product's training set was a query of its own: they
-// prove the patched() paths.
-const histories = ['dailyRun', 'dailyRun-before-complaints', 'dailyRun-before-models-together', 'dailyRun-before-score-beside-tags', 'dailyRun-before-training-sets-together', 'collectOutcomes', 'backfill', 'scheduledRun'];
+// one before, dailyRun-before-training-sets-together when each product's training set was a query of its own,
+// dailyRun-before-tag-partials-beside-clean when the tags stage computed its partials itself: they prove the
+// patched() paths.
+const histories = ['dailyRun', 'dailyRun-before-complaints', 'dailyRun-before-models-together', 'dailyRun-before-score-beside-tags', 'dailyRun-before-training-sets-together', 'dailyRun-before-tag-partials-beside-clean', 'collectOutcomes', 'backfill', 'scheduledRun'];
 const workflowIds = JSON.parse(readFileSync(path.join(__dirname, '..', 'histories', 'workflow-ids.json'), 'utf8')) as Record<string, string>;
 
 test.each(histories)('%s history replays deterministically on the current workflow code', async (name) => {
