@@ -7,7 +7,7 @@ import { LEGACY_TIMEZONE } from '../config/schema';
 import { CONTRACTS, SOURCES, SOURCE_NAMES, sourcePath, type SourceContract, type SourceName } from '../config/sources';
 import { endOfDayMs } from '../transforms/validateRow';
 import { KEY_PART_SEPARATOR, KeyFilter, keyFilterBits, keyOf, NULL_KEY_PART } from '../transforms/keyFilter';
-import { ingestWorkerCount, parallelReadable, readCsvParallel, type HashedKeys, type ParallelReadStats } from '../sourceReader/csvParallel';
+import { ingestWorkerCount, parallelReadable, readCsvParallel, type ParallelReadStats } from '../sourceReader/csvParallel';
 import { describeFailures, evaluateGates, type QualityCheck } from '../transforms/qualityGates';
 import { ErrorType, type StageResult } from '../shared';
 import { CsvCopyBuffer, copyWriter, knexRunner, withTransaction } from './pg';
@@ -86,13 +86,13 @@ export function createIngestActivities(deps: ActivityDeps) {
               };
               const input = { contract, file, context, onBytes: (chunk: Buffer) => fileHash.update(chunk) };
               const workers = ingestWorkerCount(deps.env.ingestWorkers);
-              const outcomes = workers > 0 && parallelReadable(contract, contract.csv.encoding) ? readCsvParallel({ ...input, runId, workers, stats: readStats }) : readSourceRows(input);
+              const outcomes = workers > 0 && parallelReadable(contract, contract.csv.encoding) ? readCsvParallel({ ...input, runId, workers, keyFilter: keys.sharedFilter, stats: readStats }) : readSourceRows(input);
               for await (const batch of outcomes) {
                 if (!Array.isArray(batch)) {
                   // A unit validated and encoded in a worker thread.
                   if (rowBytes.bytes.length > 0) await rows.write(rowBytes.take());
                   rowsIn += batch.loaded + batch.rejects.length;
-                  keys.addHashed(batch.keys);
+                  keys.addCandidates(batch.keyCandidates);
                   batch.rejects.forEach(reject);
                   await rows.write(Buffer.from(batch.copy.buffer, batch.copy.byteOffset, batch.copy.byteLength));
                 } else for (const row of batch) {
@@ -222,12 +222,18 @@ class DuplicateKeyCandidates {
     if (this.filter.addAndCheck(key)) this.candidate(key);
   }
 
-  /** Keys hashed in a worker thread: `hashes` holds two per key, key j is text[ends[j - 1], ends[j]). */
-  addHashed(keys: HashedKeys): void {
-    const { hashes, text, ends } = keys;
-    for (let j = 0; j < ends.length; j++) {
-      if (this.filter.addHashesAndCheck(hashes[2 * j]!, hashes[2 * j + 1]!)) this.candidate(text.slice(j === 0 ? 0 : ends[j - 1]!, ends[j]!));
-    }
+  /**
+   * The filter's memory: worker threads add the keys of the units they read to the same filter and report the keys
+   * it had seen (addCandidates). This thread only collects candidates; 27.9M keys tested here took a third of
+   * its time and held the whole load back (docs/PERFORMANCE.md).
+   */
+  get sharedFilter(): SharedArrayBuffer {
+    return this.filter.shared;
+  }
+
+  /** Keys a worker thread found already in the shared filter. */
+  addCandidates(keys: readonly string[]): void {
+    for (const key of keys) this.candidate(key);
   }
 
   private candidate(key: string): void {

@@ -18,20 +18,14 @@ import type { CsvUnitReply, CsvWorkerInit, CsvWorkerReply, CsvWorkerRequest } fr
 import { describeCsvSource, MAX_RECORD_CHARS, SourceReadError, type RowOutcome } from '../transforms/recordClassifier';
 import { assertSourceFile, ChunkReader, classifyCsvItems, initialCsvState, readCsvSerially, type CsvSource, type SourceRowsInput } from './sourceRows';
 
-/** Primary keys of loaded rows hashed in a worker (see KeyFilter.addHashesAndCheck). */
-export interface HashedKeys {
-  hashes: Int32Array;
-  text: string;
-  ends: Int32Array;
-}
-
 /** Loaded rows of one unit, ready for COPY, and its quarantined rows (numbered in the file). */
 export interface CsvUnitRows {
   kind: 'unit';
   copy: Uint8Array;
   loaded: number;
   rejects: Extract<RowOutcome, { ok: false }>[];
-  keys: HashedKeys;
+  /** Primary keys of loaded rows that the source's shared key filter had seen before (maybe repeats). */
+  keyCandidates: string[];
 }
 
 /** Bytes without a cut point after which the rest of the file is read in this thread. */
@@ -70,7 +64,7 @@ export interface ParallelReadStats {
  * the way the serial reader would (see csvWorker) is read again here, with everything after it. The threads are
  * the process's (shared by the files read at once); they drop this file's context when the generator ends, also early.
  */
-export async function* readCsvParallel(input: SourceRowsInput & { runId: string; workers: number; stats?: ParallelReadStats }): AsyncGenerator<CsvUnitRows | RowOutcome[]> {
+export async function* readCsvParallel(input: SourceRowsInput & { runId: string; workers: number; keyFilter: SharedArrayBuffer; stats?: ParallelReadStats }): AsyncGenerator<CsvUnitRows | RowOutcome[]> {
   const stats = input.stats ?? { units: 0, serialFrom: null };
   const { contract, file, context, runId } = input;
   const charset = input.encoding ?? contract.csv.encoding;
@@ -157,7 +151,7 @@ export async function* readCsvParallel(input: SourceRowsInput & { runId: string;
     if (!replay) {
       const classifier = state.classifier!;
       const prefix = Buffer.from(`"${runId.replace(/"/g, '""')}",`);
-      units.setInit({ contract, header: classifier.header, order: classifier.order, charset, context, prefix: new Uint8Array(prefix), rowNumberWidth: ROW_NUMBER_WIDTH, maxRecordChars: MAX_RECORD_CHARS });
+      units.setInit({ contract, header: classifier.header, order: classifier.order, charset, context, prefix: new Uint8Array(prefix), rowNumberWidth: ROW_NUMBER_WIDTH, maxRecordChars: MAX_RECORD_CHARS, keyFilter: input.keyFilter });
       const inFlight: { reply: Promise<CsvUnitReply>; bytes: Buffer; start: number }[] = [];
       /** Replies of the oldest units, in order, until at most `keep` are in flight; false when one was not clean. */
       async function* settle(keep: number): AsyncGenerator<CsvUnitRows, boolean> {
@@ -230,7 +224,7 @@ function numberUnit(reply: CsvUnitReply, rowsBefore: number, firstLine: number):
     }
   }
   const rejects = reply.rejects.map((r) => ({ ...r, rowNumber: rowsBefore + r.rowNumber, message: r.message.replace(/^line (\d+):/, (_, k: string) => `line ${firstLine + Number(k) - 1}:`) }));
-  return { kind: 'unit', copy, loaded: rowOffsets.length, rejects, keys: { hashes: reply.hashes, text: reply.keyText, ends: reply.keyEnds } };
+  return { kind: 'unit', copy, loaded: rowOffsets.length, rejects, keyCandidates: reply.keyCandidates };
 }
 
 /**

@@ -9,7 +9,7 @@
 import type { SourceContract } from '../config/sources';
 import { CanonicalRecordCheck, FALSE_VALUE, TRUE_VALUE } from '../transforms/canonicalRecord';
 import { CsvRecordSplitter, type CsvItem } from '../transforms/csvRecords';
-import { keyHashes, keyHashesOfBytes, keyOf, KEY_PART_SEPARATOR, NULL_KEY_PART } from '../transforms/keyFilter';
+import { KeyFilter, keyHashes, keyHashesOfBytes, keyOf, KEY_PART_SEPARATOR, NULL_KEY_PART } from '../transforms/keyFilter';
 import type { RowContext } from '../transforms/validateRow';
 import { CsvCopyBuffer } from '../transforms/copyText';
 import { RecordClassifier, type RowOutcome } from '../transforms/recordClassifier';
@@ -24,6 +24,8 @@ export interface CsvWorkerInit {
   prefix: Uint8Array;
   rowNumberWidth: number;
   maxRecordChars: number;
+  /** The source's duplicate-key filter (KeyFilter.shared), shared by every thread reading the file. */
+  keyFilter: SharedArrayBuffer;
 }
 
 export interface CsvUnitReply {
@@ -39,10 +41,8 @@ export interface CsvUnitReply {
   /** Per loaded row: offset of its row number field in `copy`, and its row number within the unit. */
   rowOffsets: Int32Array;
   localRows: Int32Array;
-  /** Primary keys of the loaded rows: two hashes each, and the keys' text back to back (key j ends at keyEnds[j]). */
-  hashes: Int32Array;
-  keyText: string;
-  keyEnds: Int32Array;
+  /** Primary keys of loaded rows the shared filter had seen before (maybe repeats), in line order. */
+  keyCandidates: string[];
   /** Quarantined rows, numbered within the unit; messages cite lines within the unit. */
   rejects: Extract<RowOutcome, { ok: false }>[];
 }
@@ -52,6 +52,7 @@ export interface CsvUnitJob {
   init: CsvWorkerInit;
   keyIndex: number[];
   fast: CanonicalRecordCheck | null;
+  keys: KeyFilter;
 }
 
 export function csvUnitJob(init: CsvWorkerInit, fastPath = true): CsvUnitJob {
@@ -60,6 +61,7 @@ export function csvUnitJob(init: CsvWorkerInit, fastPath = true): CsvUnitJob {
     init,
     keyIndex: contract.primaryKey.map((k) => contract.columns.findIndex((c) => c.name === k)),
     fast: fastPath ? CanonicalRecordCheck.forSource(contract, init.order === null, init.context) : null,
+    keys: new KeyFilter(init.keyFilter),
   };
 }
 
@@ -147,7 +149,7 @@ const COMMA = 0x2c;
 const LF = 0x0a;
 const CR = 0x0d;
 
-/** The reply being built: COPY text, row offsets and keys, in line order. */
+/** The reply being built: COPY text, row offsets and key candidates, in line order. */
 class UnitRows {
   private readonly copy: CsvCopyBuffer;
   private readonly prefix: Buffer;
@@ -161,13 +163,10 @@ class UnitRows {
   private canonicalRows = 0;
   private rowOffsets: Int32Array;
   private localRows: Int32Array;
-  private hashes: Int32Array;
-  private keyEnds: Int32Array;
-  /** Key text so far: decoded pieces, and canonical keys' bytes not yet decoded. */
-  private readonly keyPieces: string[] = [];
-  private keyBytes = new Uint8Array(1 << 12);
-  private keyByteLength = 0;
-  private keyChars = 0;
+  private readonly keyCandidates: string[] = [];
+  /** A canonical line's key, built as keyOf would; and its two hashes. */
+  private keyBytes = new Uint8Array(1 << 10);
+  private readonly keyHash = new Int32Array(2);
   private readonly rejects: Extract<RowOutcome, { ok: false }>[] = [];
   private classifier: RecordClassifier | null = null;
   private decoder: InstanceType<typeof TextDecoder> | null = null;
@@ -183,8 +182,6 @@ class UnitRows {
     const rows = Math.max(64, size >>> 6);
     this.rowOffsets = new Int32Array(rows);
     this.localRows = new Int32Array(rows);
-    this.hashes = new Int32Array(2 * rows);
-    this.keyEnds = new Int32Array(rows);
   }
 
   /** A line the byte check passed (its fields are in the check's field offsets): copied as it is. */
@@ -197,10 +194,9 @@ class UnitRows {
     this.localRows[k] = this.records;
     // The key as keyOf builds it from the values (one byte per character: the line is ASCII).
     const keyIndex = this.job.keyIndex;
-    this.reserveKeyBytes(end - start + 6 * keyIndex.length);
+    if (this.keyBytes.length < end - start + 6 * keyIndex.length) this.keyBytes = new Uint8Array(2 * (end - start + 6 * keyIndex.length));
     const keyBytes = this.keyBytes;
-    const from = this.keyByteLength;
-    let at = from;
+    let at = 0;
     for (let p = 0; p < keyIndex.length; p++) {
       if (p > 0) keyBytes[at++] = KEY_SEPARATOR_BYTE;
       const f = keyIndex[p]!;
@@ -212,10 +208,8 @@ class UnitRows {
         for (const x of VALUE_BYTES[value]!) keyBytes[at++] = x;
       } else for (let i = a; i < b; i++) keyBytes[at++] = bytes[i]!;
     }
-    keyHashesOfBytes(keyBytes, from, at, this.hashes, 2 * k);
-    this.keyByteLength = at;
-    this.keyChars += at - from;
-    this.keyEnds[k] = this.keyChars;
+    keyHashesOfBytes(keyBytes, 0, at, this.keyHash, 0);
+    if (this.job.keys.addHashesAndCheck(this.keyHash[0]!, this.keyHash[1]!)) this.keyCandidates.push(Buffer.from(keyBytes.buffer, 0, at).toString('latin1'));
     this.line++;
   }
 
@@ -237,7 +231,6 @@ class UnitRows {
     const outcomes: RowOutcome[] = [];
     classifier.classify(items, text.includes('\uFFFD'), outcomes);
     this.records = classifier.rowNumber;
-    this.flushKeyBytes();
     for (const o of outcomes) {
       if (!o.ok) {
         this.rejects.push(o);
@@ -247,15 +240,12 @@ class UnitRows {
       this.rowOffsets[k] = this.copy.numberedRow(this.prefix, init.rowNumberWidth, o.copyLine, o.values);
       this.localRows[k] = o.rowNumber;
       const key = keyOf(o.values, this.job.keyIndex);
-      keyHashes(key, this.hashes, 2 * k);
-      this.keyPieces.push(key);
-      this.keyChars += key.length;
-      this.keyEnds[k] = this.keyChars;
+      keyHashes(key, this.keyHash, 0);
+      if (this.job.keys.addHashesAndCheck(this.keyHash[0]!, this.keyHash[1]!)) this.keyCandidates.push(key);
     }
   }
 
   reply(): CsvUnitReply {
-    this.flushKeyBytes();
     const k = this.loaded;
     return {
       clean: this.clean,
@@ -266,9 +256,7 @@ class UnitRows {
       copy: new Uint8Array(this.copy.bytes),
       rowOffsets: this.rowOffsets.slice(0, k),
       localRows: this.localRows.slice(0, k),
-      hashes: this.hashes.slice(0, 2 * k),
-      keyText: this.keyPieces.join(''),
-      keyEnds: this.keyEnds.slice(0, k),
+      keyCandidates: this.keyCandidates,
       rejects: this.rejects,
     };
   }
@@ -284,23 +272,8 @@ class UnitRows {
       };
       this.rowOffsets = grow(this.rowOffsets, 2 * k);
       this.localRows = grow(this.localRows, 2 * k);
-      this.hashes = grow(this.hashes, 4 * k);
-      this.keyEnds = grow(this.keyEnds, 2 * k);
     }
     return k;
-  }
-
-  private reserveKeyBytes(n: number): void {
-    if (this.keyByteLength + n <= this.keyBytes.length) return;
-    const bigger = new Uint8Array(Math.max(2 * this.keyBytes.length, this.keyByteLength + n));
-    bigger.set(this.keyBytes.subarray(0, this.keyByteLength));
-    this.keyBytes = bigger;
-  }
-
-  private flushKeyBytes(): void {
-    if (this.keyByteLength === 0) return;
-    this.keyPieces.push(Buffer.from(this.keyBytes.buffer, 0, this.keyByteLength).toString('latin1'));
-    this.keyByteLength = 0;
   }
 }
 

@@ -33,7 +33,7 @@ port.on('message', (msg: CsvWorkerRequest) => {
     if (!j) throw new Error(`csv worker has no job ${job}`);
     const reply = validateUnit(j, bytes);
     result = { id, reply };
-    port.postMessage(result, [reply.copy.buffer as ArrayBuffer, reply.rowOffsets.buffer as ArrayBuffer, reply.localRows.buffer as ArrayBuffer, reply.hashes.buffer as ArrayBuffer, reply.keyEnds.buffer as ArrayBuffer]);
+    port.postMessage(result, [reply.copy.buffer as ArrayBuffer, reply.rowOffsets.buffer as ArrayBuffer, reply.localRows.buffer as ArrayBuffer]);
     return;
   } catch (err) {
     result = { id, error: (err as Error).message };

@@ -1,27 +1,37 @@
 /**
- * Blocked Bloom filter over string keys, used while a source streams in to find the few keys that may repeat.
- * Fixed size whatever the input: more keys only raise the false-positive rate, and a false positive only makes a
- * key a candidate that SQL then checks exactly. All probes of a key fall in one 512-bit block (one cache line),
- * so a lookup costs one memory miss instead of one per probe.
+ * Bloom filter over string keys, used while a source streams in to find the few keys that may repeat. Fixed size
+ * whatever the input: more keys only raise the false-positive rate, and a false positive only makes a key a
+ * candidate that SQL then checks exactly. All probes of a key fall in one 32-bit word, set by one atomic OR, so
+ * the ingest worker threads share one filter (a SharedArrayBuffer): of two threads adding the same key at once,
+ * the later OR sees every bit of the earlier one, so a repeat is reported whatever the interleaving. One word is
+ * also one memory miss per key.
  */
-const BLOCK_WORDS = 16; // 512 bits
 const PROBES = 6;
 
 export class KeyFilter {
   private readonly words: Int32Array;
-  private readonly blockMask: number;
+  private readonly wordMask: number;
 
-  /** `bits` is rounded up to a power of two, at least one block. */
-  constructor(bits: number) {
-    let blocks = 1;
-    while (blocks * BLOCK_WORDS * 32 < bits && blocks < 1 << 26) blocks *= 2;
-    this.words = new Int32Array(blocks * BLOCK_WORDS);
-    this.blockMask = blocks - 1;
+  /** `bits` is rounded up to a power of two, at least 32; or the memory of another thread's filter. */
+  constructor(bits: number | SharedArrayBuffer) {
+    if (typeof bits === 'number') {
+      let words = 1;
+      while (words * 32 < bits && words < 1 << 26) words *= 2;
+      bits = new SharedArrayBuffer(words * 4);
+    }
+    this.words = new Int32Array(bits);
+    this.wordMask = this.words.length - 1;
+    if ((this.words.length & this.wordMask) !== 0) throw new Error(`KeyFilter: ${this.words.length} words is not a power of two`);
   }
 
   /** Size in bytes. */
   get bytes(): number {
     return this.words.byteLength;
+  }
+
+  /** The filter's memory, to open the same filter in another thread. */
+  get shared(): SharedArrayBuffer {
+    return this.words.buffer as SharedArrayBuffer;
   }
 
   /** Adds the key; returns true when it may have been added before (always true for a real repeat). */
@@ -30,22 +40,11 @@ export class KeyFilter {
     return this.addHashesAndCheck(scratch[0]!, scratch[1]!);
   }
 
-  /** Same for a key hashed by keyHashes (e.g. in another thread). */
+  /** Same for a key hashed by keyHashes or keyHashesOfBytes. */
   addHashesAndCheck(h1: number, h2: number): boolean {
-    const base = (h1 & this.blockMask) * BLOCK_WORDS;
-    // Probe j's bit in the block: (h2 + j · step) mod 512, step odd so the probes differ.
-    const step = (h1 >>> 16) | 1;
-    let seen = true;
-    for (let j = 0; j < PROBES; j++) {
-      const bit = (h2 + Math.imul(j, step)) & 511;
-      const w = base + (bit >>> 5);
-      const m = 1 << (bit & 31);
-      if ((this.words[w]! & m) === 0) {
-        seen = false;
-        this.words[w] = this.words[w]! | m;
-      }
-    }
-    return seen;
+    let mask = 0;
+    for (let j = 0; j < PROBES; j++) mask |= 1 << ((h2 >>> (5 * j)) & 31);
+    return (Atomics.or(this.words, h1 & this.wordMask, mask) & mask) === mask;
   }
 }
 

@@ -5,6 +5,7 @@ import { readCsvParallel, type ParallelReadStats } from '../../sourceReader/csvP
 import { readSourceRows } from '../../sourceReader/sourceRows';
 import { SOURCES } from '../../config/sources';
 import { CsvRecordSplitter, type CsvItem } from '../../transforms/csvRecords';
+import { KeyFilter, keyOf } from '../../transforms/keyFilter';
 import { endOfDayMs } from '../../transforms/validateRow';
 import { messyTransactions } from '../helpers/messyCsv';
 
@@ -22,11 +23,22 @@ async function serial(file: string): Promise<Row[]> {
   return out;
 }
 
+const keyIndex = SOURCES.transactions.primaryKey.map((k) => SOURCES.transactions.columns.findIndex((c) => c.name === k));
+
+/**
+ * The parallel reader's rows, and (as ingestSource does) the keys that may repeat: those the workers report from
+ * the shared filter, and those of rows read in this thread added to it here. Every key loaded twice must be one.
+ */
 async function parallel(file: string, stats: ParallelReadStats, runId = 'r1'): Promise<Row[]> {
   const out: Row[] = [];
-  for await (const part of readCsvParallel({ contract: SOURCES.transactions, file, context, runId, workers: 2, stats })) {
+  const filter = new KeyFilter(1 << 20);
+  const candidates = new Set<string>();
+  for await (const part of readCsvParallel({ contract: SOURCES.transactions, file, context, runId, workers: 2, keyFilter: filter.shared, stats })) {
     if (Array.isArray(part)) {
-      for (const r of part) out.push(r.ok ? { row: r.rowNumber, values: r.values.map((v) => v ?? '') } : { row: r.rowNumber, reason: r.reasonCode, message: r.message });
+      for (const r of part) {
+        out.push(r.ok ? { row: r.rowNumber, values: r.values.map((v) => v ?? '') } : { row: r.rowNumber, reason: r.reasonCode, message: r.message });
+        if (r.ok && filter.addAndCheck(keyOf(r.values, keyIndex))) candidates.add(keyOf(r.values, keyIndex));
+      }
       continue;
     }
     // Read the COPY text back: run id, row number, the contract's columns.
@@ -41,6 +53,14 @@ async function parallel(file: string, stats: ParallelReadStats, runId = 'r1'): P
       out.push({ row: Number(item.fields[1]), values: item.fields.slice(2) });
     }
     for (const r of part.rejects) out.push({ row: r.rowNumber, reason: r.reasonCode, message: r.message });
+    for (const key of part.keyCandidates) candidates.add(key);
+  }
+  const loadedKeys = new Set<string>();
+  for (const r of out) {
+    if (!r.values) continue;
+    const key = keyOf(r.values, keyIndex);
+    if (loadedKeys.has(key)) expect({ repeat: key, candidate: candidates.has(key) }).toEqual({ repeat: key, candidate: true });
+    loadedKeys.add(key);
   }
   return out.sort((a, b) => a.row - b.row);
 }
@@ -124,6 +144,6 @@ describe('bad-input catalogue: the parallel reader gives the serial reader’s o
     const file = path.join(fixtures, name);
     const contract = SOURCES[source];
     const expected = await outcome(readSourceRows({ contract, file, context, encoding }));
-    expect(await outcome(readCsvParallel({ contract, file, context, encoding, runId: 'r1', workers: 1 }))).toEqual(expected);
+    expect(await outcome(readCsvParallel({ contract, file, context, encoding, runId: 'r1', workers: 1, keyFilter: new KeyFilter(1 << 16).shared }))).toEqual(expected);
   });
 });
