@@ -114,17 +114,27 @@ order by s.rid`;
  * Survivorship, attribute by attribute: the first non-null value by source priority (core banking before the
  * card system), then records with a valid ID, then the most recently opened, then the key. Birth date and
  * gender of a valid ID already won inside each record (cleanCustomer); customer since = the earliest opening.
+ * Each attribute is an aggregate over the person's whole partition of window `w`: "the ORDER BY clause determines
+ * the order in which the rows of a partition are processed by the window function" (PostgreSQL manual, 4.2.8), so
+ * the first element of the non-null values is the survivor, and one sort serves every attribute. Ten ordered
+ * aggregates each sorted every person's rows (PostgreSQL 15): 17.5-21.1 s against 10.8 s at 1M, the same rows.
  */
-const PRIORITY = `case source_system when 'core' then 0 when 'card' then 1 else 2 end, id_valid desc, opened_at desc nulls last, customer_key`;
-const survivor = (column: string, when = `${column} is not null`) => `(array_agg(${column} order by ${PRIORITY}) filter (where ${when}))[1]`;
+const PRIORITY = `case source_system when 'core' then 0 when 'card' then 1 else 2 end, id_valid desc, opened_at desc nulls last, customer_key, source_system`;
+const SURVIVING = ['name_masked', 'id_hash', 'phone_hash', 'birth_date', 'gender', 'city', 'city_tier', 'occupation', 'annual_income'];
+const survivors = (when: (column: string) => string) => SURVIVING.map((c) => `array_agg(${c}) filter (where ${when(c)}) over w as ${c}`).join(',\n       ');
 const WRITE_GOLDEN = `
 insert into core.customers (run_id, golden_id, source_keys, name_masked, id_hash, phone_hash, id_valid, birth_date, gender, city, city_tier, occupation, annual_income, opened_at)
-select run_id, golden_id, string_agg(source_system || ':' || customer_key, ',' order by source_system, customer_key),
-       ${survivor('name_masked')}, ${survivor('id_hash')}, ${survivor('phone_hash')}, bool_or(id_valid),
-       ${survivor('birth_date')}, ${survivor('gender')}, ${survivor('city')}, ${survivor('city_tier', 'city is not null')},
-       ${survivor('occupation')}, ${survivor('annual_income')}, min(opened_at)
-from core.customer_sources where run_id = $1
-group by run_id, golden_id`;
+select distinct on (golden_id) run_id, golden_id, source_keys, ${SURVIVING.slice(0, 3).map((c) => `${c}[1]`).join(', ')}, id_valid, ${SURVIVING.slice(3).map((c) => `${c}[1]`).join(', ')}, opened_at
+from (
+  select run_id, golden_id,
+       string_agg(source_system || ':' || customer_key, ',') over k as source_keys,
+       ${survivors((c) => (c === 'city_tier' ? 'city is not null' : `${c} is not null`))},
+       bool_or(id_valid) over w as id_valid, min(opened_at) over w as opened_at
+  from core.customer_sources where run_id = $1
+  window k as (partition by golden_id order by source_system, customer_key rows between unbounded preceding and unbounded following),
+         w as (partition by golden_id order by ${PRIORITY} rows between unbounded preceding and unbounded following)
+) person
+order by golden_id`;
 
 /** Worker threads normalising records: the 2 cores this is sized for (PostgreSQL takes the COPY meanwhile). */
 const CLEAN_THREADS = 2;

@@ -68,6 +68,71 @@ describe('precision and recall against the generator ground truth', () => {
   });
 });
 
+describe('survivorship', () => {
+  // Computed here from the lineage rows, attribute by attribute, the way the rule reads: the first non-null value by
+  // source priority (core, card, then others), a valid ID first, the latest opening first, then the key.
+  const RANK: Record<string, number> = { core: 0, card: 1 };
+  const SURVIVING = ['name_masked', 'id_hash', 'phone_hash', 'birth_date', 'gender', 'city', 'occupation', 'annual_income'] as const;
+    // Dates come back as ISO text, which orders as the dates do.
+  type Lineage = Record<string, unknown> & { source_system: string; customer_key: string; golden_id: string; id_valid: boolean; opened_at: string | null };
+  const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const byPriority = (a: Lineage, b: Lineage): number =>
+    (RANK[a.source_system] ?? 2) - (RANK[b.source_system] ?? 2) ||
+    Number(b.id_valid) - Number(a.id_valid) ||
+    (a.opened_at === null ? (b.opened_at === null ? 0 : 1) : b.opened_at === null ? -1 : compare(b.opened_at, a.opened_at)) ||
+    compare(a.customer_key, b.customer_key) ||
+    compare(a.source_system, b.source_system);
+
+  /** Checks every person of the run with several records against the rule; counts them, and those where an attribute comes from a later record. */
+  async function checkSurvivors(runId: string): Promise<{ several: number; notFirst: number }> {
+    const lineage = (await db('core.customer_sources').where({ run_id: runId }).select('*')) as Lineage[];
+    const persons = new Map<string, Lineage[]>();
+    for (const r of lineage) persons.set(r.golden_id, [...(persons.get(r.golden_id) ?? []), r]);
+    const golden = new Map(((await db('core.customers').where({ run_id: runId }).select('*')) as Record<string, unknown>[]).map((g) => [g.golden_id as string, g]));
+    let several = 0;
+    let notFirst = 0;
+    for (const [goldenId, records] of persons) {
+      if (records.length < 2) continue;
+      several++;
+      records.sort(byPriority);
+      const expected: Record<string, unknown> = { golden_id: goldenId };
+      for (const column of SURVIVING) expected[column] = records.find((r) => r[column] !== null)?.[column] ?? null;
+      expected.city_tier = records.find((r) => r.city !== null)?.city_tier ?? null;
+      expected.id_valid = records.some((r) => r.id_valid);
+      expected.opened_at = records.map((r) => r.opened_at).filter((d) => d !== null).sort()[0] ?? null;
+      expected.source_keys = records.map((r) => `${r.source_system}:${r.customer_key}`).sort().join(',');
+      const row = golden.get(goldenId)!;
+      expect(Object.fromEntries(Object.keys(expected).map((k) => [k, row[k]]))).toEqual(expected);
+      if (SURVIVING.some((c) => records[0]![c] === null && expected[c] !== null)) notFirst++;
+    }
+    return { several, notFirst };
+  }
+
+  test('every person with several source records of the generated bank holds each attribute of its first record that has it', async () => {
+    const { several, notFirst } = await checkSurvivors('er-harsh');
+    expect(several).toBeGreaterThan(100);
+    // Persons where an attribute comes from a record other than the first: the rule is more than "take one record".
+    expect(notFirst).toBeGreaterThan(0);
+  });
+
+  test('within one source system the latest opening comes first, an unknown opening last', async () => {
+    const f17 = '11010519900307002';
+    const person = { id_number: f17 + idCheckChar(f17), name: '李娜', birth_date: '1990-03-07', gender: 'F' };
+    await ensureLandingPartition(knexRunner(db), 'customers', 'surv-1');
+    await db('landing.customers').insert([
+      { run_id: 'surv-1', row_number: 1, source_system: 'core', customer_key: 'W1', phone: '13911112222', city: '上海', opened_at: '2020-01-01', ...person },
+      { run_id: 'surv-1', row_number: 2, source_system: 'core', customer_key: 'W2', phone: '13933334444', city: null, opened_at: '2022-05-01', ...person },
+      { run_id: 'surv-1', row_number: 3, source_system: 'core', customer_key: 'W3', phone: '13955556666', city: '广州', opened_at: null, ...person },
+      { run_id: 'surv-1', row_number: 4, source_system: 'card', customer_key: 'W4', phone: '13977778888', city: '深圳', opened_at: '2023-01-01', ...person },
+    ]);
+    await clean('surv-1', '2026-12-10');
+    expect(await checkSurvivors('surv-1')).toEqual({ several: 1, notFirst: 1 });
+    const lineage = Object.fromEntries((await db('core.customer_sources').where({ run_id: 'surv-1' }).select('customer_key', 'phone_hash', 'city')).map((r) => [r.customer_key, r]));
+    const golden = await db('core.customers').where({ run_id: 'surv-1' }).first();
+    expect({ phone_hash: golden.phone_hash, city: golden.city, opened_at: golden.opened_at }).toEqual({ phone_hash: lineage.W2.phone_hash, city: lineage.W1.city, opened_at: '2020-01-01' });
+  });
+});
+
 describe('golden ids across consecutive days', () => {
   const dir = () => path.join(ctx.workDir, 'stable');
   let day1: Map<string, string>;
