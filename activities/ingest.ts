@@ -225,7 +225,9 @@ class DuplicateKeyCandidates {
   /**
    * The filter's memory: worker threads add the keys of the units they read to the same filter and report the keys
    * it had seen (addCandidates). This thread only collects candidates; 27.9M keys tested here took a third of
-   * its time and held the whole load back (docs/PERFORMANCE.md).
+   * its time and held the whole load back (docs/PERFORMANCE.md). Units that a worker read but this thread reads
+   * again (readCsvParallel's replay) are in the filter twice: their keys come back as candidates, which the exact
+   * check clears (at most the units in flight; past MAX_KEY_CANDIDATES the check ranks every row instead).
    */
   get sharedFilter(): SharedArrayBuffer {
     return this.filter.shared;
