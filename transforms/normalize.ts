@@ -1,5 +1,5 @@
 /** Cleaning of raw source values: phones, dates, timestamps, amounts, enums, masking. Pure functions. */
-import { createHmac } from 'node:crypto';
+import { HmacSha256 } from './hmacSha256';
 
 /** Full-width ASCII forms (U+FF01-U+FF5E) and the ideographic space (U+3000) → half-width ASCII. */
 export function toHalfWidth(s: string): string {
@@ -198,7 +198,15 @@ export function maskPhone(e164: string): string {
   return `${phone.slice(0, 6)}****${phone.slice(10)}`;
 }
 
+let hmacKey: string | null = null;
+let hmac: HmacSha256 | null = null;
+
 /** HMAC-SHA256(key, value) as hex, first 32 characters: a stable pseudonym for PII that needs the key to link. */
 export function keyedHash(key: string, value: string): string {
-  return createHmac('sha256', key).update(value, 'utf8').digest('hex').slice(0, 32);
+  // One key per process in practice (PORTRAIT_PII_KEY): its pads are set up once, not per value.
+  if (key !== hmacKey || hmac === null) {
+    hmac = new HmacSha256(key);
+    hmacKey = key;
+  }
+  return hmac.hex(value, 4);
 }
