@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { ActivityDeps } from './deps';
 import { materialize, rebuild, snapshotRun } from '../relations/materialize';
-import { clusters, PROFILE_MEDIANS, segmentProfiles, segments } from '../relations/snapshots';
+import { clusters, INTEGER_TAGS, PROFILE_MEDIANS, segmentProfiles, segments } from '../relations/snapshots';
 import { csvLine } from './ingest';
 import { bulkSessionSql, copyWriter, withTransaction } from './pg';
 import { checkSegmentRules, compileRules, compileSegments } from '../transforms/segmentRules';
@@ -17,8 +17,12 @@ import type { PortraitConfig, SegmentRule } from '../config/schema';
 const BOOLEAN_TAGS = new Set(TAGS.filter((t) => t.type === 'boolean').map((t) => t.id));
 /** A numeric view of a tag column (booleans as 0/1); ids come from the catalogue, so quoting is safe. */
 const num = (id: string) => (BOOLEAN_TAGS.has(id) ? `t."${id}"::int::float8` : `t."${id}"::float8`);
-// Means and deviations over numeric: a float8 sum depends on the order rows arrive in (plan, parallel workers).
-const exact = (id: string) => (BOOLEAN_TAGS.has(id) ? `t."${id}"::int::numeric` : `t."${id}"::numeric`);
+/**
+ * A tag as its means and deviations take it: a float8 sum depends on the order rows arrive in (plan, parallel
+ * workers), so doubles become numeric (float8 -> numeric prints and parses each value: most of the cost). Counts
+ * and booleans stay int4, whose avg and stddev_pop sum exactly in integers and give the same numeric results.
+ */
+const exact = (id: string) => (BOOLEAN_TAGS.has(id) || INTEGER_TAGS.has(id) ? `t."${id}"::int` : `t."${id}"::numeric`);
 
 export function createSegmentActivities(deps: ActivityDeps) {
   const { db, log, databaseUrl } = deps;
@@ -38,15 +42,16 @@ export function createSegmentActivities(deps: ActivityDeps) {
         await rebuild(db, runId, ['mart.segments', 'mart.segment_memberships'], async (trx) => {
           await trx.raw(bulkSessionSql(deps.env.workMem));
           await trx.raw(`insert into mart.segments (run_id, golden_id, segment) select run_id, golden_id, ${primary.sql} from mart.tags where run_id = ?`, [...primary.bindings, runId]);
-          // Every rule in one pass over the run's tags (a statement per rule read them once per rule).
+          // Every rule in one pass over the run's tags (a statement per rule read them once per rule); the primary
+          // segment computed beside them, not joined back from mart.segments (1M: 11.2-12.0 -> 8.4-8.6 s of CPU).
           const compiled = compileRules(rules);
           await trx.raw(
             `insert into mart.segment_memberships (run_id, golden_id, segment, is_primary)
-             select t.run_id, t.golden_id, m.segment, m.segment = s.segment
-             from mart.tags t join mart.segments s on s.run_id = t.run_id and s.golden_id = t.golden_id
+             select t.run_id, t.golden_id, m.segment, m.segment = t.primary_segment
+             from (select *, ${primary.sql} as primary_segment from mart.tags where run_id = ? offset 0 /* once per customer */) t
              cross join lateral (values ${compiled.map((rule) => `(?::text, (${rule.sql})::boolean)`).join(', ')}) m(segment, hit)
-             where t.run_id = ? and m.hit`,
-            [...compiled.flatMap((rule) => [rule.id, ...rule.bindings]), runId],
+             where m.hit`,
+            [...primary.bindings, runId, ...compiled.flatMap((rule) => [rule.id, ...rule.bindings])],
           );
         });
       } catch (err) {

@@ -96,7 +96,7 @@ export const identityChanges = relation({
 /** Tags in CNY: written as DECIMAL(18,2). */
 const MONEY_TAGS = new Set(['annual_income', 'total_deposits', 'time_deposit_balance', 'loan_outstanding', 'txn_amount_30d', 'txn_amount_90d', 'inflow_30d', 'outflow_30d', 'salary_amount_avg', 'clv_proxy']);
 /** Counts, days, scores and tiers: integer in mart.tags, INT32 in the file. */
-const INTEGER_TAGS = new Set([
+export const INTEGER_TAGS: ReadonlySet<string> = new Set([
   'age', 'city_tier', 'products_held', 'max_overdue_days', 'txn_count_30d', 'txn_count_90d', 'days_since_last_txn', 'app_logins_7d', 'app_logins_30d',
   'days_since_last_login', 'loan_views_7d', 'loan_views_30d', 'calculator_uses_7d', 'calculator_uses_30d', 'application_starts_7d', 'application_starts_30d',
   'overdue_loan_count', 'complaints_90d', 'rfm_recency_score', 'rfm_frequency_score', 'rfm_monetary_score', 'cross_sell_count',
