@@ -123,8 +123,8 @@ const PRIORITY = `case source_system when 'core' then 0 when 'card' then 1 else 
 const SURVIVING = ['name_masked', 'id_hash', 'phone_hash', 'birth_date', 'gender', 'city', 'city_tier', 'occupation', 'annual_income'];
 const survivors = (when: (column: string) => string) => SURVIVING.map((c) => `array_agg(${c}) filter (where ${when(c)}) over w as ${c}`).join(',\n       ');
 const WRITE_GOLDEN = `
-insert into core.customers (run_id, golden_id, source_keys, name_masked, id_hash, phone_hash, id_valid, birth_date, gender, city, city_tier, occupation, annual_income, opened_at)
-select distinct on (golden_id) run_id, golden_id, source_keys, ${SURVIVING.slice(0, 3).map((c) => `${c}[1]`).join(', ')}, id_valid, ${SURVIVING.slice(3).map((c) => `${c}[1]`).join(', ')}, opened_at
+insert into core.customers (run_id, golden_id, source_keys, ${SURVIVING.join(', ')}, id_valid, opened_at)
+select distinct on (golden_id) run_id, golden_id, source_keys, ${SURVIVING.map((c) => `${c}[1]`).join(', ')}, id_valid, opened_at
 from (
   select run_id, golden_id,
        string_agg(source_system || ':' || customer_key, ',') over k as source_keys,

@@ -37,7 +37,9 @@ async function parallel(file: string, stats: ParallelReadStats, runId = 'r1'): P
     if (Array.isArray(part)) {
       for (const r of part) {
         out.push(r.ok ? { row: r.rowNumber, values: r.values.map((v) => v ?? '') } : { row: r.rowNumber, reason: r.reasonCode, message: r.message });
-        if (r.ok && filter.addAndCheck(keyOf(r.values, keyIndex))) candidates.add(keyOf(r.values, keyIndex));
+        if (!r.ok) continue;
+        const key = keyOf(r.values, keyIndex);
+        if (filter.addAndCheck(key)) candidates.add(key);
       }
       continue;
     }
