@@ -65,22 +65,19 @@ function compress(state: Int32Array, block: Uint8Array, offset: number): void {
 function finish(state: Int32Array, data: Uint8Array, length: number, prefixBytes: number): void {
   let offset = 0;
   for (; length - offset >= BLOCK; offset += BLOCK) compress(state, data, offset);
-  const rest = length - offset;
-  const tail = rest < 56 ? BLOCK : 2 * BLOCK;
-  // The tail is built after the data in the same buffer, which has room for two blocks beyond any message.
-  const at = length;
-  data.fill(0, at, at + tail);
-  data.copyWithin(at, offset, length);
-  data[at + rest] = 0x80;
+  // The padding is written after the data in the same buffer, which has room for two blocks beyond any message.
+  const tail = length - offset < 56 ? BLOCK : 2 * BLOCK;
+  const end = offset + tail;
+  data.fill(0, length, end);
+  data[length] = 0x80;
   const bits = (prefixBytes + length) * 8;
-  const end = at + tail;
   data[end - 5] = Math.floor(bits / 2 ** 32) & 0xff;
   data[end - 4] = bits >>> 24;
   data[end - 3] = (bits >>> 16) & 0xff;
   data[end - 2] = (bits >>> 8) & 0xff;
   data[end - 1] = bits & 0xff;
-  compress(state, data, at);
-  if (tail === 2 * BLOCK) compress(state, data, at + BLOCK);
+  compress(state, data, offset);
+  if (tail === 2 * BLOCK) compress(state, data, offset + BLOCK);
 }
 
 /** Keyed hashing of many messages with one key; not safe to share between threads (one scratch buffer). */

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { HmacSha256 } from '../../transforms/hmacSha256';
 
 const nodeHmac = (key: string | Buffer, message: string) => createHmac('sha256', key).update(message, 'utf8').digest('hex');
@@ -14,7 +14,7 @@ describe('HmacSha256', () => {
   });
 
   it('equals node:crypto for every message length from 0 to 300 bytes, across the padding boundaries', () => {
-    const key = randomBytes(32).toString('base64');
+    const key = 'Jm3q9ZxT0aW1pLk7Vb5sRn2cYe8uHd4f';
     const hmac = new HmacSha256(key);
     for (let n = 0; n <= 300; n++) {
       const message = 'x'.repeat(n);
