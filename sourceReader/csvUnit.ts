@@ -164,9 +164,16 @@ class UnitRows {
   private rowOffsets: Int32Array;
   private localRows: Int32Array;
   private readonly keyCandidates: string[] = [];
-  /** A canonical line's key, built as keyOf would; and its two hashes. */
-  private keyBytes = new Uint8Array(1 << 10);
-  private readonly keyHash = new Int32Array(2);
+  /**
+   * Keys waiting for the filter, probed KEY_BATCH at a time (KeyFilter.addBatchAndCheck): the hashes, and the key as
+   * text (string path) or as bytes ending at keyEnds[i] in keyBytes (a canonical line's key, built as keyOf would).
+   */
+  private readonly keyHashes = new Int32Array(2 * KEY_BATCH);
+  private readonly keySeen = new Uint8Array(KEY_BATCH);
+  private readonly keyText: (string | null)[] = new Array<string | null>(KEY_BATCH).fill(null);
+  private keyBytes = new Uint8Array(KEY_BATCH * 64);
+  private readonly keyEnds = new Int32Array(KEY_BATCH);
+  private keysWaiting = 0;
   private readonly rejects: Extract<RowOutcome, { ok: false }>[] = [];
   private classifier: RecordClassifier | null = null;
   private decoder: InstanceType<typeof TextDecoder> | null = null;
@@ -194,9 +201,15 @@ class UnitRows {
     this.localRows[k] = this.records;
     // The key as keyOf builds it from the values (one byte per character: the line is ASCII).
     const keyIndex = this.job.keyIndex;
-    if (this.keyBytes.length < end - start + 6 * keyIndex.length) this.keyBytes = new Uint8Array(2 * (end - start + 6 * keyIndex.length));
+    const k0 = this.keysWaiting;
+    let at = k0 === 0 ? 0 : this.keyEnds[k0 - 1]!;
+    if (this.keyBytes.length < at + end - start + 6 * keyIndex.length) {
+      const grown = new Uint8Array(2 * (at + end - start + 6 * keyIndex.length));
+      grown.set(this.keyBytes.subarray(0, at));
+      this.keyBytes = grown;
+    }
     const keyBytes = this.keyBytes;
-    let at = 0;
+    const from = at;
     for (let p = 0; p < keyIndex.length; p++) {
       if (p > 0) keyBytes[at++] = KEY_SEPARATOR_BYTE;
       const f = keyIndex[p]!;
@@ -208,8 +221,9 @@ class UnitRows {
         for (const x of VALUE_BYTES[value]!) keyBytes[at++] = x;
       } else for (let i = a; i < b; i++) keyBytes[at++] = bytes[i]!;
     }
-    keyHashesOfBytes(keyBytes, 0, at, this.keyHash, 0);
-    if (this.job.keys.addHashesAndCheck(this.keyHash[0]!, this.keyHash[1]!)) this.keyCandidates.push(Buffer.from(keyBytes.buffer, 0, at).toString('latin1'));
+    keyHashesOfBytes(keyBytes, from, at, this.keyHashes, 2 * k0);
+    this.keyEnds[k0] = at;
+    if (++this.keysWaiting === KEY_BATCH) this.probeKeys();
     this.line++;
   }
 
@@ -240,12 +254,30 @@ class UnitRows {
       this.rowOffsets[k] = this.copy.numberedRow(this.prefix, init.rowNumberWidth, o.copyLine, o.values);
       this.localRows[k] = o.rowNumber;
       const key = keyOf(o.values, this.job.keyIndex);
-      keyHashes(key, this.keyHash, 0);
-      if (this.job.keys.addHashesAndCheck(this.keyHash[0]!, this.keyHash[1]!)) this.keyCandidates.push(key);
+      const k0 = this.keysWaiting;
+      keyHashes(key, this.keyHashes, 2 * k0);
+      this.keyText[k0] = key;
+      this.keyEnds[k0] = k0 === 0 ? 0 : this.keyEnds[k0 - 1]!;
+      if (++this.keysWaiting === KEY_BATCH) this.probeKeys();
     }
   }
 
+  /** Adds the waiting keys to the filter, in line order; those it had seen become candidates. */
+  private probeKeys(): void {
+    const n = this.keysWaiting;
+    this.job.keys.addBatchAndCheck(this.keyHashes, n, this.keySeen);
+    let from = 0;
+    for (let i = 0; i < n; i++) {
+      const end = this.keyEnds[i]!;
+      if (this.keySeen[i] === 1) this.keyCandidates.push(this.keyText[i] ?? Buffer.from(this.keyBytes.buffer, this.keyBytes.byteOffset + from, end - from).toString('latin1'));
+      this.keyText[i] = null;
+      from = end;
+    }
+    this.keysWaiting = 0;
+  }
+
   reply(): CsvUnitReply {
+    this.probeKeys();
     const k = this.loaded;
     return {
       clean: this.clean,
@@ -280,4 +312,6 @@ class UnitRows {
 /** The text of the values a canonical field may be rewritten to (canonicalRecord's TRUE_VALUE, FALSE_VALUE). */
 const VALUE_BYTES: Record<number, Buffer> = { [TRUE_VALUE]: Buffer.from('true'), [FALSE_VALUE]: Buffer.from('false') };
 const KEY_SEPARATOR_BYTE = KEY_PART_SEPARATOR.charCodeAt(0);
+/** Keys probed together: enough misses to overlap, few enough to stay in registers and cache. */
+const KEY_BATCH = 16;
 const NULL_KEY_BYTE = NULL_KEY_PART.charCodeAt(0);

@@ -10,7 +10,9 @@ export type { CsvUnitReply, CsvWorkerInit } from './csvUnit';
 
 /** A job is one file being read; a thread is sent its init once, before its first unit, and told when it ends. */
 export type CsvWorkerRequest = { init: { job: string; init: CsvWorkerInit } } | { unit: { id: number; job: string; bytes: Uint8Array } } | { forget: string };
-export type CsvWorkerReply = { id: number; reply: CsvUnitReply } | { id: number; error: string };
+/** A unit's reply, with the unit's bytes handed back. */
+export type CsvUnitAnswer = CsvUnitReply & { input: Uint8Array };
+export type CsvWorkerReply = { id: number; reply: CsvUnitAnswer } | { id: number; error: string };
 
 const port = parentPort;
 if (!port) throw new Error('csvWorker must run in a worker thread');
@@ -31,9 +33,10 @@ port.on('message', (msg: CsvWorkerRequest) => {
   try {
     const j = jobs.get(job);
     if (!j) throw new Error(`csv worker has no job ${job}`);
-    const reply = validateUnit(j, bytes);
+    const reply = { ...validateUnit(j, bytes), input: bytes };
     result = { id, reply };
-    port.postMessage(result, [reply.copy.buffer as ArrayBuffer, reply.rowOffsets.buffer as ArrayBuffer, reply.localRows.buffer as ArrayBuffer]);
+    // The unit's bytes go back too, for the reader to send its next unit in.
+    port.postMessage(result, [reply.copy.buffer as ArrayBuffer, reply.rowOffsets.buffer as ArrayBuffer, reply.localRows.buffer as ArrayBuffer, bytes.buffer as ArrayBuffer]);
     return;
   } catch (err) {
     result = { id, error: (err as Error).message };

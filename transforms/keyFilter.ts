@@ -11,6 +11,7 @@ const PROBES = 6;
 export class KeyFilter {
   private readonly words: Int32Array;
   private readonly wordMask: number;
+  private touched = 0;
 
   /** `bits` is rounded up to a power of two, at least 32; or the memory of another thread's filter. */
   constructor(bits: number | SharedArrayBuffer) {
@@ -32,6 +33,22 @@ export class KeyFilter {
   /** The filter's memory, to open the same filter in another thread. */
   get shared(): SharedArrayBuffer {
     return this.words.buffer as SharedArrayBuffer;
+  }
+
+  /**
+   * addHashesAndCheck of `count` keys in order (hashes h1, h2 at [2i], [2i + 1]); seen[i] = 1 when key i may have
+   * been added before. Their words are read first: an atomic OR waits for its miss before the next one starts, plain
+   * loads do not, so the misses of a batch overlap and the ORs find their words in cache (2 threads on a 64 MB
+   * filter: about half the time per key).
+   */
+  addBatchAndCheck(hashes: Int32Array, count: number, seen: Uint8Array): void {
+    const words = this.words;
+    const wordMask = this.wordMask;
+    let touched = 0;
+    for (let i = 0; i < count; i++) touched |= words[hashes[2 * i]! & wordMask]!;
+    // Kept so the loads are not optimized away.
+    this.touched = touched;
+    for (let i = 0; i < count; i++) seen[i] = this.addHashesAndCheck(hashes[2 * i]!, hashes[2 * i + 1]!) ? 1 : 0;
   }
 
   /** Adds the key; returns true when it may have been added before (always true for a real repeat). */

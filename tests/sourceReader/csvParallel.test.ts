@@ -81,6 +81,25 @@ describe('readCsvParallel', () => {
     expect(stats.serialFrom).toBeGreaterThan(Buffer.byteLength(text) - (2 << 20));
   });
 
+  it('a unit the workers cannot read the serial way is read again here, with every unit sent after it', async () => {
+    const lines = messyTransactions(90_000).split('\n');
+    // A quote inside a field (a literal to the splitter, an opening quote to the cut scan), then a field opening a
+    // quote that never closes: from there the scan counts itself outside quotes and the splitter inside, so the
+    // next cut leaves a unit that does not end cleanly, with more units already sent behind it.
+    lines[30_000] = 'T900000000001,A1,C1,2026-11-01T08:00:00+08:00,5.00,credit,online,sho"pping';
+    lines[30_010] = 'T900000000002,A1,"C1,2026-11-01T08:00:00+08:00,6.00,credit,online,salary';
+    const text = lines.map((line, i) => (i > 30_010 ? line.replaceAll('"', '') : line)).join('\n') + '\n';
+    const file = path.join(dir, 'unclean-unit.csv');
+    writeFileSync(file, text);
+    const stats: ParallelReadStats = { units: 0, serialFrom: null };
+    expect(await parallel(file, stats)).toEqual(await serial(file));
+    // Read again from the unit holding the quotes, while the units of the next 4 MB were with the workers.
+    expect(stats.units).toBeGreaterThan(0);
+    expect(stats.serialFrom).toBeGreaterThan(0);
+    expect(stats.serialFrom).toBeLessThanOrEqual(Buffer.byteLength(lines.slice(0, 30_000).join('\n')));
+    expect(stats.serialFrom).toBeLessThan(Buffer.byteLength(text) - (4 << 20));
+  });
+
   it('a file ending with a line break is read by the workers alone', async () => {
     const file = path.join(dir, 'clean.csv');
     writeFileSync(file, messyTransactions(30_000) + '\n');

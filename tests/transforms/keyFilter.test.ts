@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { spawnModuleWorker } from '../../services/moduleWorker';
-import { KeyFilter, keyFilterBits } from '../../transforms/keyFilter';
+import { KeyFilter, keyFilterBits, keyHashes } from '../../transforms/keyFilter';
 
 describe('KeyFilter', () => {
   it('reports every repeated key (no false negatives) and few false positives', () => {
@@ -11,6 +11,25 @@ describe('KeyFilter', () => {
     for (let i = 0; i < n; i += 7) expect(filter.addAndCheck(`T${String(i).padStart(12, '0')}`)).toBe(true);
     // ~21 bits per key, 6 probes in one 32-bit word: well under 1 % false positives.
     expect(falsePositives / n).toBeLessThan(0.01);
+  });
+
+  it('a batch of keys gets the answers it would get one key at a time, repeats inside the batch included', () => {
+    const one = new KeyFilter(1 << 14);
+    const batched = new KeyFilter(1 << 14);
+    const hashes = new Int32Array(2 * 16);
+    const seen = new Uint8Array(16);
+    // Keys 0..2999 with every fifth repeating a key three places back, so some repeats fall in the same batch.
+    const keys = Array.from({ length: 3000 }, (_, i) => `K${i % 5 === 4 ? i - 3 : i}`);
+    const expected = keys.map((k) => one.addAndCheck(k));
+    const got: boolean[] = [];
+    for (let at = 0; at < keys.length; at += 16) {
+      const n = Math.min(16, keys.length - at);
+      for (let i = 0; i < n; i++) keyHashes(keys[at + i]!, hashes, 2 * i);
+      batched.addBatchAndCheck(hashes, n, seen);
+      for (let i = 0; i < n; i++) got.push(seen[i] === 1);
+    }
+    expect(got).toEqual(expected);
+    expect(got.filter((x, i) => x && i % 5 === 4).length).toBe(600);
   });
 
   it('keys differing only in where a part ends are different keys', () => {
