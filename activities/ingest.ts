@@ -71,7 +71,8 @@ export function createIngestActivities(deps: ActivityDeps) {
           withTransaction(databaseUrl, async (rejects) => {
             const partition = await createDetachedLandingPartition(landing, source, runId);
             await rejects.query('delete from audit.quarantine where run_id = $1 and source = $2', [runId, source]);
-            const columns = ['run_id', 'row_number', ...contract.columns.map((c) => c.name)];
+            // run_id is the partition's column default: not a value repeated in every row of the COPY text.
+            const columns = ['row_number', ...contract.columns.map((c) => c.name)];
             const readStats: ParallelReadStats = { units: 0, serialFrom: null };
             // FREEZE: the table is new in this transaction, so its rows can be written frozen (no later hint-bit writes).
             const rows = copyWriter(landing, `copy ${partition} (${columns.join(',')}) from stdin with (format csv, freeze true)`);
@@ -86,7 +87,7 @@ export function createIngestActivities(deps: ActivityDeps) {
               };
               const input = { contract, file, context, onBytes: (chunk: Buffer) => fileHash.update(chunk) };
               const workers = ingestWorkerCount(deps.env.ingestWorkers);
-              const outcomes = workers > 0 && parallelReadable(contract, contract.csv.encoding) ? readCsvParallel({ ...input, runId, workers, keyFilter: keys.sharedFilter, stats: readStats }) : readSourceRows(input);
+              const outcomes = workers > 0 && parallelReadable(contract, contract.csv.encoding) ? readCsvParallel({ ...input, workers, keyFilter: keys.sharedFilter, stats: readStats }) : readSourceRows(input);
               for await (const batch of outcomes) {
                 if (!Array.isArray(batch)) {
                   // A unit validated and encoded in a worker thread.
@@ -99,7 +100,7 @@ export function createIngestActivities(deps: ActivityDeps) {
                   rowsIn++;
                   if (row.ok) {
                     keys.add(row.values);
-                    const lead = [runId, String(row.rowNumber)];
+                    const lead = [String(row.rowNumber)];
                     if (rowBytes.row(lead, row.values, row.copyLine)) await rows.write(rowBytes.take());
                   } else reject(row);
                 }

@@ -27,13 +27,16 @@ export function sqlLiteral(value: string): string {
 }
 
 /**
- * Creates an empty standalone table shaped like `landing.<source>` with the partition's CHECK constraint, to be
- * loaded and then attached with {@link attachLandingPartition}. Drops a leftover table of that name first.
+ * Creates an empty standalone table shaped like `landing.<source>` with the partition's CHECK constraint and the run
+ * id as run_id's default, to be loaded and then attached with {@link attachLandingPartition}. Drops a leftover table
+ * of that name first.
  */
 export async function createDetachedLandingPartition(sql: SqlRunner, source: string, runId: string): Promise<string> {
   const name = landingPartitionName(source, runId);
   await sql.query(`drop table if exists landing.${name}`);
   await sql.query(`create table landing.${name} (like landing.${source} including defaults, constraint ${name}_run check (run_id = ${sqlLiteral(runId)}))`);
+  // The run id as the default: a load leaves it out of every row of its COPY text (~20 bytes a row to send and parse).
+  await sql.query(`alter table landing.${name} alter column run_id set default ${sqlLiteral(runId)}`);
   return `landing.${name}`;
 }
 

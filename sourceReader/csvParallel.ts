@@ -101,9 +101,9 @@ export interface ParallelReadStats {
  * the way the serial reader would (see csvWorker) is read again here, with everything after it. The threads are
  * the process's (shared by the files read at once); they drop this file's context when the generator ends, also early.
  */
-export async function* readCsvParallel(input: SourceRowsInput & { runId: string; workers: number; keyFilter: SharedArrayBuffer; stats?: ParallelReadStats }): AsyncGenerator<CsvUnitRows | RowOutcome[]> {
+export async function* readCsvParallel(input: SourceRowsInput & { workers: number; keyFilter: SharedArrayBuffer; stats?: ParallelReadStats }): AsyncGenerator<CsvUnitRows | RowOutcome[]> {
   const stats = input.stats ?? { units: 0, serialFrom: null };
-  const { contract, file, context, runId } = input;
+  const { contract, file, context } = input;
   const charset = input.encoding ?? contract.csv.encoding;
   const src: CsvSource = { contract, charset, context, where: describeCsvSource(contract, file, charset) };
   const { where } = src;
@@ -198,8 +198,7 @@ export async function* readCsvParallel(input: SourceRowsInput & { runId: string;
 
     if (!replay) {
       const classifier = state.classifier!;
-      const prefix = Buffer.from(`"${runId.replace(/"/g, '""')}",`);
-      units.setInit({ contract, header: classifier.header, order: classifier.order, charset, context, prefix: new Uint8Array(prefix), rowNumberWidth: ROW_NUMBER_WIDTH, maxRecordChars: MAX_RECORD_CHARS, keyFilter: input.keyFilter });
+      units.setInit({ contract, header: classifier.header, order: classifier.order, charset, context, rowNumberWidth: ROW_NUMBER_WIDTH, maxRecordChars: MAX_RECORD_CHARS, keyFilter: input.keyFilter });
       const inFlight: { reply: Promise<CsvUnitAnswer>; start: number }[] = [];
       /** Replies of the oldest units, in order, until at most `keep` are in flight; false when one was not clean. */
       async function* settle(keep: number): AsyncGenerator<CsvUnitRows, boolean> {

@@ -20,8 +20,6 @@ export interface CsvWorkerInit {
   order: number[] | null;
   charset: string;
   context: RowContext;
-  /** COPY text before each row's number: the run id column and a comma. */
-  prefix: Uint8Array;
   rowNumberWidth: number;
   maxRecordChars: number;
   /** The source's duplicate-key filter (KeyFilter.shared), shared by every thread reading the file. */
@@ -152,8 +150,7 @@ const CR = 0x0d;
 /** The reply being built: COPY text, row offsets and key candidates, in line order. */
 class UnitRows {
   private readonly copy: CsvCopyBuffer;
-  private readonly prefix: Buffer;
-  /** The prefix, a zero row number and a comma: what precedes a canonical line in the COPY text. */
+  /** A zero row number and a comma: what precedes a canonical line in the COPY text. */
   private readonly lead: Buffer;
   private clean = true;
   private records = 0;
@@ -183,9 +180,7 @@ class UnitRows {
     size: number,
   ) {
     this.copy = new CsvCopyBuffer(Math.max(1 << 16, Math.ceil(size * 1.5)));
-    const p = job.init.prefix;
-    this.prefix = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
-    this.lead = Buffer.concat([this.prefix, Buffer.alloc(job.init.rowNumberWidth, 0x30), Buffer.from(',')]);
+    this.lead = Buffer.concat([Buffer.alloc(job.init.rowNumberWidth, 0x30), Buffer.from(',')]);
     const rows = Math.max(64, size >>> 6);
     this.rowOffsets = new Int32Array(rows);
     this.localRows = new Int32Array(rows);
@@ -251,7 +246,7 @@ class UnitRows {
         continue;
       }
       const k = this.nextRow();
-      this.rowOffsets[k] = this.copy.numberedRow(this.prefix, init.rowNumberWidth, o.copyLine, o.values);
+      this.rowOffsets[k] = this.copy.numberedRow(init.rowNumberWidth, o.copyLine, o.values);
       this.localRows[k] = o.rowNumber;
       const key = keyOf(o.values, this.job.keyIndex);
       const k0 = this.keysWaiting;

@@ -21,12 +21,11 @@ export class CsvCopyBuffer {
   }
 
   /**
-   * Appends one row that starts with `prefix` (COPY text ending in a comma) and a row number of `width` zeros
-   * filled in later, then `line` or `values` as in row(). Returns the byte offset of the row number.
+   * Appends one row that starts with a row number of `width` zeros filled in later, then `line` or `values` as in
+   * row(). Returns the byte offset of the row number.
    */
-  numberedRow(prefix: Buffer, width: number, line: string | undefined, values: readonly (string | null)[]): number {
-    this.ensure(prefix.length + width);
-    this.len += prefix.copy(this.buf, this.len);
+  numberedRow(width: number, line: string | undefined, values: readonly (string | null)[]): number {
+    this.ensure(width);
     const at = this.len;
     this.buf.fill(0x30, at, at + width);
     this.len += width;
@@ -36,7 +35,7 @@ export class CsvCopyBuffer {
 
   /**
    * numberedRow() for a line given as bytes src[start, end) (already COPY csv text, no line break); `lead` is the
-   * prefix, the row number's `width` zeros and a comma. Copied by loops: rows are short, and a view per row for
+   * row number's `width` zeros and a comma. Copied by loops: rows are short, and a view per row for
    * Buffer.copy or set() costs more than the copy.
    */
   numberedBytes(lead: Uint8Array, width: number, src: Uint8Array, start: number, end: number): number {

@@ -29,11 +29,11 @@ const keyIndex = SOURCES.transactions.primaryKey.map((k) => SOURCES.transactions
  * The parallel reader's rows, and (as ingestSource does) the keys that may repeat: those the workers report from
  * the shared filter, and those of rows read in this thread added to it here. Every key loaded twice must be one.
  */
-async function parallel(file: string, stats: ParallelReadStats, runId = 'r1'): Promise<Row[]> {
+async function parallel(file: string, stats: ParallelReadStats): Promise<Row[]> {
   const out: Row[] = [];
   const filter = new KeyFilter(1 << 20);
   const candidates = new Set<string>();
-  for await (const part of readCsvParallel({ contract: SOURCES.transactions, file, context, runId, workers: 2, keyFilter: filter.shared, stats })) {
+  for await (const part of readCsvParallel({ contract: SOURCES.transactions, file, context, workers: 2, keyFilter: filter.shared, stats })) {
     if (Array.isArray(part)) {
       for (const r of part) {
         out.push(r.ok ? { row: r.rowNumber, values: r.values.map((v) => v ?? '') } : { row: r.rowNumber, reason: r.reasonCode, message: r.message });
@@ -43,7 +43,7 @@ async function parallel(file: string, stats: ParallelReadStats, runId = 'r1'): P
       }
       continue;
     }
-    // Read the COPY text back: run id, row number, the contract's columns.
+    // Read the COPY text back: row number, the contract's columns.
     const items: CsvItem[] = [];
     const splitter = new CsvRecordSplitter({ delimiter: ',', quote: '"', maxRecordChars: 1 << 20 });
     splitter.push(Buffer.from(part.copy).toString('utf8'), items);
@@ -51,8 +51,7 @@ async function parallel(file: string, stats: ParallelReadStats, runId = 'r1'): P
     expect(items).toHaveLength(part.loaded);
     for (const item of items) {
       if (item.kind !== 'record') throw new Error(`unreadable COPY line: ${item.message}`);
-      expect(item.fields[0]).toBe(runId);
-      out.push({ row: Number(item.fields[1]), values: item.fields.slice(2) });
+      out.push({ row: Number(item.fields[0]), values: item.fields.slice(1) });
     }
     for (const r of part.rejects) out.push({ row: r.rowNumber, reason: r.reasonCode, message: r.message });
     for (const key of part.keyCandidates) candidates.add(key);
@@ -115,7 +114,7 @@ describe('readCsvParallel', () => {
       return file;
     });
     const stats = files.map((): ParallelReadStats => ({ units: 0, serialFrom: null }));
-    const together = await Promise.all(files.map((file, i) => parallel(file, stats[i]!, `run-${i}`)));
+    const together = await Promise.all(files.map((file, i) => parallel(file, stats[i]!)));
     for (let i = 0; i < files.length; i++) {
       expect(together[i]).toEqual(await serial(files[i]!));
       expect(stats[i]!.units).toBeGreaterThan(1);
@@ -165,6 +164,6 @@ describe('bad-input catalogue: the parallel reader gives the serial reader’s o
     const file = path.join(fixtures, name);
     const contract = SOURCES[source];
     const expected = await outcome(readSourceRows({ contract, file, context, encoding }));
-    expect(await outcome(readCsvParallel({ contract, file, context, encoding, runId: 'r1', workers: 1, keyFilter: new KeyFilter(1 << 16).shared }))).toEqual(expected);
+    expect(await outcome(readCsvParallel({ contract, file, context, encoding, workers: 1, keyFilter: new KeyFilter(1 << 16).shared }))).toEqual(expected);
   });
 });

@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 
 function init(contract: SourceContract, header: string[]): CsvWorkerInit {
-  return { contract, header, order: null, charset: 'utf-8', context, prefix: new Uint8Array(Buffer.from('"r1",')), rowNumberWidth: 12, maxRecordChars: 1 << 20, keyFilter: new KeyFilter(1 << 20).shared };
+  return { contract, header, order: null, charset: 'utf-8', context, rowNumberWidth: 12, maxRecordChars: 1 << 20, keyFilter: new KeyFilter(1 << 20).shared };
 }
 
 /** What the string path does with one line: its outcome, and whether it would go to COPY as it is. */
