@@ -12,7 +12,7 @@ import { describeFailures, evaluateGates, type QualityCheck } from '../transform
 import { ErrorType, type StageResult } from '../shared';
 import { CsvCopyBuffer, copyWriter, knexRunner, withTransaction } from './pg';
 import { csvLine } from '../transforms/copyText';
-import { attachLandingPartition, createDetachedLandingPartition, dropLandingPartition, landingPartitionName } from '../db/landing';
+import { attachLandingPartition, createDetachedLandingPartition, dropLandingPartition, landingPartitionName, sqlLiteral } from '../db/landing';
 import { recordStage } from './runs';
 import { runSnapshotDir } from './snapshots';
 import { previousSuccessfulRun } from '../db/previousRun';
@@ -27,6 +27,14 @@ export interface SourceLoadResult {
   loaded: number;
   quarantined: number;
   reasons: Record<string, number>;
+  /** What the quality gates measure on the loaded rows, taken as the load ends (absent from loads of older runs). */
+  profile?: LoadProfile;
+}
+
+/** The age of the newest value of the freshness column and the NULL share of the nullRates columns. */
+export interface LoadProfile {
+  freshnessAgeDays: number | null;
+  nullRates: Record<string, number>;
 }
 
 export interface IngestSourceInput {
@@ -133,6 +141,8 @@ export function createIngestActivities(deps: ActivityDeps) {
               reasons.duplicate_key = (reasons.duplicate_key ?? 0) + duplicates;
             }
             const loaded = rowsIn - quarantined;
+            // Measured here, while other sources still load, rather than by completeIngest after all of them.
+            const profile = asOf ? await profileLoad((sql) => landing.query(sql).then((r) => r.rows[0]!), contract, partition, asOf, context.asOfEndMs) : undefined;
             await landing.query(
               `insert into audit.source_loads (run_id, source, file, file_sha256, rows_in, loaded, quarantined, reasons, contracts_version, contracts_sha256)
                values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
@@ -141,7 +151,7 @@ export function createIngestActivities(deps: ActivityDeps) {
               [runId, source, contract.format === 'sql' ? `sql:${contract.sql!.connectionEnv}` : file, fileHash.digest('hex'), rowsIn, loaded, quarantined, JSON.stringify(sortedCounts(reasons)), CONTRACTS.version, CONTRACTS.sha256],
             );
             slog.info({ rows_in: rowsIn, loaded, quarantined, reasons, copy_ms: Math.round(copiedAt - startedAt), analyze_ms: Math.round(analyzedAt - copiedAt), dedup_ms: dedupMs, worker_units: readStats.units, canonical_rows: readStats.canonicalRows ?? 0, serial_from_byte: readStats.serialFrom }, 'source loaded');
-            return { source, rowsIn, loaded, quarantined, reasons: sortedCounts(reasons) };
+            return { source, rowsIn, loaded, quarantined, reasons: sortedCounts(reasons), ...(profile ? { profile } : {}) };
           }),
         );
       } catch (err) {
@@ -324,21 +334,8 @@ async function measureSource(db: ActivityDeps['db'], contract: SourceContract, r
   const { quality } = contract;
   const previousRunId = await previousSuccessfulRun(db, runId, asOf, 'audit.source_loads', { source: contract.name });
   const previous = previousRunId ? await db('audit.source_loads').where({ run_id: previousRunId, source: contract.name }).first('rows_in') : undefined;
-  const selects = [`count(*)::bigint as n`];
-  const freshness = quality.freshness;
-  if (freshness) selects.push(`max(${freshness.column}) as newest`);
-  const nullColumns = quality.nullRates?.columns ?? [];
-  nullColumns.forEach((c, i) => selects.push(`count(*) filter (where ${c} is null)::bigint as null_${i}`));
-  const stats = (await db.raw(`select ${selects.join(', ')} from landing.${contract.name} where run_id = ?`, [runId])).rows[0];
-  const n = Number(stats.n);
-  let freshnessAgeDays: number | null = null;
-  if (freshness && stats.newest !== null) {
-    const type = contract.columns.find((c) => c.name === freshness.column)!.type;
-    // A date column stands for its whole day: newest = the as-of date is 0 days old.
-    const newestMs = type === 'date' ? endOfDayMs(isoDate(stats.newest), 'UTC') : new Date(stats.newest).getTime();
-    const endMs = type === 'date' ? endOfDayMs(asOf, 'UTC') : asOfEndMs;
-    freshnessAgeDays = Math.max(0, (endMs - newestMs) / 86_400_000);
-  }
+  const { freshnessAgeDays, nullRates } =
+    load.profile ?? (await profileLoad(async (sql) => (await db.raw(sql)).rows[0], contract, `landing.${contract.name} where run_id = ${sqlLiteral(runId)}`, asOf, asOfEndMs));
   return {
     source: contract.name,
     rowsIn: load.rowsIn,
@@ -347,8 +344,29 @@ async function measureSource(db: ActivityDeps['db'], contract: SourceContract, r
     duplicateKeys: load.reasons.duplicate_key ?? 0,
     previousRowsIn: previous ? Number(previous.rows_in) : null,
     freshnessAgeDays,
-    nullRates: Object.fromEntries(nullColumns.map((c, i) => [c, n > 0 ? Number(stats[`null_${i}`]) / n : 0])),
+    nullRates,
   };
+}
+
+/** The gates' measures of a source's loaded rows in `relation` (a table, optionally with a where clause). */
+async function profileLoad(queryRow: (sql: string) => Promise<Record<string, unknown>>, contract: SourceContract, relation: string, asOf: string, asOfEndMs: number): Promise<LoadProfile> {
+  const { quality } = contract;
+  const selects = [`count(*)::bigint as n`];
+  const freshness = quality.freshness;
+  if (freshness) selects.push(`max(${freshness.column}) as newest`);
+  const nullColumns = quality.nullRates?.columns ?? [];
+  nullColumns.forEach((c, i) => selects.push(`count(*) filter (where ${c} is null)::bigint as null_${i}`));
+  const stats = await queryRow(`select ${selects.join(', ')} from ${relation}`);
+  const n = Number(stats.n);
+  let freshnessAgeDays: number | null = null;
+  if (freshness && stats.newest !== null) {
+    const type = contract.columns.find((c) => c.name === freshness.column)!.type;
+    // A date column stands for its whole day: newest = the as-of date is 0 days old.
+    const newestMs = type === 'date' ? endOfDayMs(isoDate(stats.newest), 'UTC') : new Date(stats.newest as string | Date).getTime();
+    const endMs = type === 'date' ? endOfDayMs(asOf, 'UTC') : asOfEndMs;
+    freshnessAgeDays = Math.max(0, (endMs - newestMs) / 86_400_000);
+  }
+  return { freshnessAgeDays, nullRates: Object.fromEntries(nullColumns.map((c, i) => [c, n > 0 ? Number(stats[`null_${i}`]) / n : 0])) };
 }
 
 function isoDate(value: unknown): string {

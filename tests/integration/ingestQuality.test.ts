@@ -1,6 +1,10 @@
 import { readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { createLogger } from '../../services/logger';
 import { loadConfig, configSha256 } from '../../config/load';
 import type { PortraitConfig } from '../../config/schema';
 import { generateSourceExtracts } from '../../generator/generate';
@@ -116,6 +120,18 @@ test('failed gates fail the run once, non-retryably, listing every failed check;
   const history = await handle.fetchHistory();
   const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 1);
   expect(Math.max(...attempts)).toBe(1);
+
+  // Each load measured its rows for the gates as it ended; loads recorded by older runs carry no measures, and
+  // completeIngest then measures the landing rows itself: the same checks either way.
+  const profiles = history.events!.flatMap((e) => e.activityTaskCompletedEventAttributes?.result?.payloads ?? []).map((p) => (defaultPayloadConverter.fromPayload(p) ?? {}) as { source?: string; profile?: unknown });
+  expect(profiles.filter((r) => r.source && r.profile).map((r) => r.source).sort()).toEqual([...SOURCE_NAMES].sort());
+  const activities = createActivities({ db: ctx.db, databaseUrl: ctx.databaseUrl, log: createLogger('warn'), env: ctx.env, codeVersion: 'test' });
+  const loads = (await ctx.db('audit.source_loads').where({ run_id: 'it-quality' })).map((l) => ({ source: l.source, rowsIn: Number(l.rows_in), loaded: Number(l.loaded), quarantined: Number(l.quarantined), reasons: l.reasons }));
+  const completeWithoutProfiles = new MockActivityEnvironment().run(activities.completeIngest, { runId: 'it-quality', loads, maxRejectRate: config.quality.maxRejectRate, startedAt: new Date().toISOString(), asOf: RUN_AS_OF, timezone: config.timezone });
+  await expect(completeWithoutProfiles).rejects.toThrow(/quality gates failed/);
+  const remeasured = await ctx.db('audit.quality_checks').where({ run_id: 'it-quality' }).orderBy(['source', 'check_name']);
+  const shown = (rows: typeof checks) => rows.map((c) => `${c.source}.${c.check_name} ${c.status} ${c.measured}`);
+  expect(shown(remeasured)).toEqual(shown(checks));
 });
 
 test('a sql source streams its query (with :as_of bound) through the same row checks', async () => {
