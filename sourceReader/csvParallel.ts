@@ -34,10 +34,10 @@ const UNIT_BUFFER_BYTES = READ_CHUNK + (READ_CHUNK >> 3);
 const MAX_SPARE_BUFFERS = 32;
 
 /**
- * Bytes read but not yet handed out as units, in one buffer reused for the whole file. Each thread's heap gets a
- * full collection per ~64 MB of new memory outside it (ArrayBuffers); with a read buffer, a joined buffer and a
- * sent copy per chunk this thread allocated ~4 bytes per byte of input (1M customers: 225 full collections, about a
- * quarter of ingest's CPU in this thread). Now the read buffers, this buffer and the unit buffers are reused.
+ * Bytes read but not yet handed out as units, in one buffer reused for the whole file. New memory outside the JS
+ * heap (ArrayBuffers) counts towards a full collection of the thread that allocates it; with a read buffer, a joined
+ * buffer and a sent copy per chunk this thread allocated ~4 bytes per byte of input (1M customers: 225 full
+ * collections, ~28 s of CPU). Now the read buffers, this buffer and the unit buffers are reused.
  */
 class PendingBytes {
   private buf = Buffer.allocUnsafeSlow(2 * READ_CHUNK);

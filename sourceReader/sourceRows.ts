@@ -54,8 +54,8 @@ export interface CsvSource {
  * A file in read-sized chunks, remembering where each chunk ended: a re-read from a record boundary can push the same
  * pieces. Chunks are read into two buffers in turn, the next one while the caller works on the last: a chunk is
  * valid until the call after the one that returned it. A new buffer per chunk (as a read stream allocates) is memory
- * outside the JS heap, and V8 answers every ~64 MB of it with a full collection of the reading thread's heap: at 1M
- * customers ingest's thread spent a quarter of its CPU in those collections (docs/PERFORMANCE.md).
+ * outside the JS heap, which counts towards a full collection of the reading thread's heap: at 1M customers ingest's
+ * reading thread ran 225 of them (docs/PERFORMANCE.md).
  */
 export class ChunkReader {
   bytesRead = 0;
