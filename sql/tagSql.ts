@@ -10,12 +10,14 @@ import { TAGS } from '../transforms/tagCatalogue';
 const CHANNELS = allowedValues('transactions', 'channel');
 const TIME_BANDS = ['morning', 'afternoon', 'evening', 'night'].sort();
 /**
- * A transaction's time band from its local hour: [6, 12) morning, [12, 18) afternoon, [18, 23) evening, else night.
+ * A transaction's time band from its local hour (a float8 from date_part: whole hours, so the float comparisons are
+ * exact): [6, 12) morning, [12, 18) afternoon, [18, 23) evening, else night.
  * The band is referenced once per band's mode count and PostgreSQL inlines it at each reference, so it reads the hour
  * once (a chain of comparisons read it up to six times); the hour's time-zone conversion is the costly part (1M
- * customers, one sixth of them: the transaction aggregate 25.7 → 13.5 s).
+ * customers, one sixth of them: the transaction aggregate 25.7 → 13.5 s). date_part rather than extract, which
+ * returns numeric since PostgreSQL 14: 1M, the transaction partials 33.5 / 33.4 → 31.9 / 32.1 s.
  */
-export const TIME_BAND_OF_HOUR = `(array['night', 'morning', 'afternoon', 'evening', 'night'])[width_bucket(h.hour, array[6, 12, 18, 23]::numeric[]) + 1]`;
+export const TIME_BAND_OF_HOUR = `(array['night', 'morning', 'afternoon', 'evening', 'night'])[width_bucket(h.hour, array[6, 12, 18, 23]::float8[]) + 1]`;
 /**
  * A balance row as {days from the as-of date, balance}: arrays compare element by element, so the max of these is the
  * balance of the latest date (the larger balance if a date repeats). One pass over the balances finds the latest
@@ -66,6 +68,8 @@ function withWindows(relationSql: string): string {
  * point's, or the run's single as-of date's), the aggregates of those rows, and how partials of one point combine:
  * every aggregate is a count, an exact sum, a max or a bool_or, so a point's aggregate over all its rows equals the
  * rollup of the aggregates of any partition of them (the daily run's partition: by customer key or account).
+ * Cents are summed by mart.sum_int8 (a bigint state, see its migration), not sum(int8) with its 128-bit state per
+ * group: 1M customers' transaction partials spilled 1.4 GB → 0.5 GB, 39.1 / 35.9 → 30.3 / 33.7 s.
  */
 const PARTIALS = {
   transactions: {
@@ -73,17 +77,17 @@ const PARTIALS = {
   select ${key}, w.since_30d, w.since_35d, w.since_90d, t.txn_ts, (t.amount * 100)::int8 as cents, t.direction, t.channel, t.category,
          ${TIME_BAND_OF_HOUR} as time_band
   from ${windowed}
-  cross join lateral (select extract(hour from t.txn_ts at time zone :tz) as hour) h
+  cross join lateral (select date_part('hour', t.txn_ts at time zone :tz) as hour) h
   where t.txn_ts < w.cutoff and t.txn_ts >= w.since_180d`,
     aggregates: `count(*) filter (where txn_ts >= since_30d) as c30,
-         sum(cents) filter (where txn_ts >= since_30d) as a30,
+         mart.sum_int8(cents) filter (where txn_ts >= since_30d) as a30,
          count(*) filter (where txn_ts >= since_90d) as c90,
-         sum(cents) filter (where txn_ts >= since_90d) as a90,
-         sum(cents) filter (where txn_ts >= since_30d and direction = 'credit') as in30,
-         sum(cents) filter (where txn_ts >= since_30d and direction = 'debit') as out30,
-         sum(cents) filter (where txn_ts >= since_90d and direction = 'debit' and category in ('shopping', 'dining', 'utilities', 'other')) as spend90,
+         mart.sum_int8(cents) filter (where txn_ts >= since_90d) as a90,
+         mart.sum_int8(cents) filter (where txn_ts >= since_30d and direction = 'credit') as in30,
+         mart.sum_int8(cents) filter (where txn_ts >= since_30d and direction = 'debit') as out30,
+         mart.sum_int8(cents) filter (where txn_ts >= since_90d and direction = 'debit' and category in ('shopping', 'dining', 'utilities', 'other')) as spend90,
          bool_or(category = 'salary' and direction = 'credit' and txn_ts >= since_35d) as salary,
-         sum(cents) filter (where category = 'salary' and direction = 'credit' and txn_ts >= since_90d) as salary_sum,
+         mart.sum_int8(cents) filter (where category = 'salary' and direction = 'credit' and txn_ts >= since_90d) as salary_sum,
          count(*) filter (where category = 'salary' and direction = 'credit' and txn_ts >= since_90d) as salary_n,
          ${modeCounts('channel', CHANNELS, 'ch')},
          ${modeCounts('time_band', TIME_BANDS, 'tb')},

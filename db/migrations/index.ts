@@ -15,6 +15,7 @@ import * as suppressionLog from './20261206020000_suppression_log';
 import * as replayRuns from './20261206030000_replay_runs';
 import * as outcomeStatus from './20261206150000_outcome_status';
 import * as ledgerProduct from './20261206200000_ledger_product';
+import * as int8Sum from './20261207000000_int8_sum';
 
 /** Migrations listed in code so they run the same from ts sources (tests) and the dist build. */
 const migrations: Record<string, Knex.Migration> = {
@@ -34,6 +35,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261206030000_replay_runs': replayRuns,
   '20261206150000_outcome_status': outcomeStatus,
   '20261206200000_ledger_product': ledgerProduct,
+  '20261207000000_int8_sum': int8Sum,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

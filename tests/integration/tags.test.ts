@@ -133,9 +133,17 @@ test('behaviour, value and intent tags of C1 count only their windows, ending at
 });
 
 test('a transaction’s time band is its local hour’s: [6, 12) morning, [12, 18) afternoon, [18, 23) evening, else night', async () => {
-  const { rows } = await db.raw(`select h.hour::int as hour, ${TIME_BAND_OF_HOUR} as band from (select generate_series(0, 23)::numeric as hour) h order by 1`);
+  const { rows } = await db.raw(`select h.hour::int as hour, ${TIME_BAND_OF_HOUR} as band from (select generate_series(0, 23)::float8 as hour) h order by 1`);
   const expected = (hour: number) => (hour >= 6 && hour < 12 ? 'morning' : hour >= 12 && hour < 18 ? 'afternoon' : hour >= 18 && hour < 23 ? 'evening' : 'night');
   expect(rows).toEqual(Array.from({ length: 24 }, (_, hour) => ({ hour, band: expected(hour) })));
+});
+
+test('mart.sum_int8 is sum(int8) as a bigint: exact past 2^53, null over no values, an error on overflow rather than a wrapped total', async () => {
+  const { rows } = await db.raw(`select mart.sum_int8(v)::text as ours, sum(v)::text as builtin from unnest(array[9007199254740993, -3, null, 4294967296, 1]::int8[]) v`);
+  expect(rows).toEqual([{ ours: '9007203549708287', builtin: '9007203549708287' }]);
+  const { rows: none } = await db.raw(`select mart.sum_int8(v) as ours from unnest(array[null]::int8[]) v where false`);
+  expect(none).toEqual([{ ours: null }]);
+  await expect(db.raw(`select mart.sum_int8(v) from unnest(array[9223372036854775807, 1]::int8[]) v`)).rejects.toThrow(/bigint out of range/);
 });
 
 test('a customer whose loan is in the card system, and a customer with nothing, get their own values', async () => {
