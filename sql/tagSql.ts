@@ -92,9 +92,9 @@ const PARTIALS = {
          ${modeCounts('channel', CHANNELS, 'ch')},
          ${modeCounts('time_band', TIME_BANDS, 'tb')},
          max(txn_ts) as last_ts`,
-    rollup: `sum(c30)::int8 as c30, sum(a30) as a30, sum(c90)::int8 as c90, sum(a90) as a90, sum(in30) as in30, sum(out30) as out30,
-         sum(spend90) as spend90, bool_or(salary) as salary, sum(salary_sum) as salary_sum, sum(salary_n)::int8 as salary_n,
-         ${[...CHANNELS.map((_, i) => `ch_${i}`), ...TIME_BANDS.map((_, i) => `tb_${i}`)].map((c) => `sum(${c})::int8 as ${c}`).join(', ')},
+    rollup: `${['c30', 'a30', 'c90', 'a90', 'in30', 'out30', 'spend90'].map((c) => `mart.sum_int8(${c}) as ${c}`).join(', ')},
+         bool_or(salary) as salary, mart.sum_int8(salary_sum) as salary_sum, mart.sum_int8(salary_n) as salary_n,
+         ${[...CHANNELS.map((_, i) => `ch_${i}`), ...TIME_BANDS.map((_, i) => `tb_${i}`)].map((c) => `mart.sum_int8(${c}) as ${c}`).join(', ')},
          max(last_ts) as last_ts`,
   },
   app_events: {
