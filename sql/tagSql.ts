@@ -339,14 +339,14 @@ base as (
          t.preferred_channel,
          t.time_band as active_time_band,
          coalesce(t.salary, false) as salary_credit,
-         case when t.salary_n > 0 then round(t.salary_sum / (t.salary_n * 100), 2)::float8 end as salary_amount_avg,
+         case when t.salary_n > 0 then round(t.salary_sum::numeric / (t.salary_n * 100), 2)::float8 end as salary_amount_avg,
          (rest.as_of - (t.last_ts at time zone :tz)::date)::int as days_since_last_txn
   from rest left join txn t on t.point_id = rest.point_id
 )
 select * from base`;
 }
 
-/** A sum of cents (numeric, null without rows) as the amount in currency units (float8), 0 without rows. */
+/** A sum of cents (bigint, null without rows) as the amount in currency units (float8), 0 without rows. */
 function amountOfCents(cents: string): string {
   return `(coalesce(${cents}, 0) / 100.0)::float8`;
 }

@@ -164,11 +164,14 @@ test('the daily run’s tags (per-key aggregates rolled up per customer) equal t
   const tagsFile = path.join(ctx.env.snapshotDir, RUN, 'tags.parquet');
   // C2's golden customer also under its card key K2: transactions, events and accounts under both keys, so the
   // daily run rolls several partials into one customer. C3 has nothing at all.
-  const added = { transactions: ['TK1', 'TK2', 'TC1'], app_events: ['EK1', 'EC1'], accounts: ['AK1', 'AC1'] };
+  const added = { transactions: ['TK1', 'TK2', 'TC1', 'TK3', 'TC2'], app_events: ['EK1', 'EC1'], accounts: ['AK1', 'AC1'] };
   await land('transactions', [
     { txn_id: 'TK1', account_id: 'AK1', customer_key: 'K2', txn_ts: '2026-11-15T10:00:00+08:00', amount: 321.45, direction: 'debit', channel: 'atm', category: 'shopping' },
     { txn_id: 'TK2', account_id: 'AK1', customer_key: 'K2', txn_ts: '2026-07-01T19:00:00+08:00', amount: 8000, direction: 'credit', channel: 'counter', category: 'salary' },
     { txn_id: 'TC1', account_id: 'AC1', customer_key: 'C2', txn_ts: '2026-11-18T08:00:00+08:00', amount: 12.3, direction: 'debit', channel: 'atm', category: 'dining' },
+    // Two salaries whose mean has a half cent: 15,000.01 / 2 = 7,500.005, rounded to 7,500.01 (not cut by an integer division of cents).
+    { txn_id: 'TK3', account_id: 'AK1', customer_key: 'K2', txn_ts: '2026-11-05T09:00:00+08:00', amount: 8000.01, direction: 'credit', channel: 'online', category: 'salary' },
+    { txn_id: 'TC2', account_id: 'AC1', customer_key: 'C2', txn_ts: '2026-11-06T09:00:00+08:00', amount: 7000, direction: 'credit', channel: 'online', category: 'salary' },
   ]);
   await land('app_events', [
     { event_id: 'EK1', customer_key: 'K2', event_ts: '2026-11-19T12:00:00+08:00', event_type: 'login' },
@@ -195,8 +198,8 @@ test('the daily run’s tags (per-key aggregates rolled up per customer) equal t
     const perPointSha = sha256(tagsFile);
     expect(perPoint).toHaveLength(3);
     const c2 = (await tagsOf())['K2']!;
-    // Both keys' rows count: one transaction of C2 and one of K2 in 90 days (K2's other is older), the logins of both keys.
-    expect([c2.txn_count_90d, c2.app_logins_30d, c2.total_deposits]).toEqual([2, 2, 37000.5]);
+    // Both keys' rows count: two transactions of C2 and two of K2 in 90 days (K2's other is older), the logins of both keys.
+    expect([c2.txn_count_90d, c2.app_logins_30d, c2.total_deposits, c2.salary_amount_avg]).toEqual([4, 2, 37000.5, 7500.01]);
     await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ });
     expect(await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id')).toEqual(perPoint);
     expect(sha256(tagsFile)).toBe(perPointSha);
