@@ -57,18 +57,39 @@ function partialStep(opts: { runId: string; asOf: string; timezone: string }, so
   return {
     name: `base_partial_${source}`,
     run: async (trx) => {
-      await trx.raw(`create unlogged table ${table} as ${runPartialSql(source)}`, { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone });
+      const { rowCount } = await trx.raw(`create unlogged table ${table} as ${runPartialSql(source)}`, { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone });
+      // The count in the catalogue (WAL-logged): crash recovery empties an unlogged table but keeps its comment.
+      await trx.raw(`comment on table ${table} is '${PARTIAL_ROWS}${Number(rowCount)}'`);
       await trx.raw(`analyze ${table}`);
     },
   };
 }
 
-/** Which of the run's partial tables exist (computeTagPartials made them, or an attempt of computeTags did). */
-async function existingPartials(db: Knex, runId: string): Promise<Set<PartialSource>> {
-  const names = PARTIAL_SOURCES.map((source) => partialTables(runId).table(source).split('.')[1]!);
-  const { rows } = await db.raw(`select tablename from pg_tables where schemaname = 'mart' and tablename = any(?)`, [names]);
-  const present = new Set((rows as { tablename: string }[]).map((r) => r.tablename));
-  return new Set(PARTIAL_SOURCES.filter((source, i) => present.has(names[i]!)));
+const PARTIAL_ROWS = 'rows=';
+
+/**
+ * Which of the run's partial tables exist whole (computeTagPartials made them, or an attempt of computeTags did).
+ * They outlive the activity that made them, and they are unlogged: a PostgreSQL crash in between leaves each one
+ * empty. A table that is empty but was written with rows is dropped here, to be computed again, not read as a source
+ * without rows.
+ */
+async function existingPartials(db: Knex, runId: string, log: ActivityDeps['log']): Promise<Set<PartialSource>> {
+  const present = new Set<PartialSource>();
+  for (const source of PARTIAL_SOURCES) {
+    const table = partialTables(runId).table(source);
+    const { rows } = await db.raw(`select obj_description(to_regclass(?), 'pg_class') as note, to_regclass(?) is not null as present`, [table, table]);
+    const { note, present: exists } = rows[0] as { note: string | null; present: boolean };
+    if (!exists) continue;
+    const written = note?.startsWith(PARTIAL_ROWS) ? Number(note.slice(PARTIAL_ROWS.length)) : NaN;
+    const empty = !(await db.raw(`select exists (select 1 from ${table}) as any`)).rows[0].any;
+    if (Number.isNaN(written) || (written > 0 && empty)) {
+      log.warn({ table, rows_written: Number.isNaN(written) ? null : written }, 'tag partial table lost its rows (unlogged, after a server crash) or has no row count: computed again');
+      await db.raw(`drop table ${table}`);
+      continue;
+    }
+    present.add(source);
+  }
+  return present;
 }
 
 const PARTIAL_SOURCES: readonly PartialSource[] = ['transactions', 'balances', 'app_events'];
@@ -84,7 +105,7 @@ async function computeTagBase(deps: ActivityDeps, opts: { runId: string; asOf: s
   const work = baseTables(opts.runId);
   const partials = partialTables(opts.runId);
   const bindings = { runId: opts.runId, asOf: opts.asOf, tz: opts.timezone };
-  const present = await existingPartials(deps.db, opts.runId);
+  const present = await existingPartials(deps.db, opts.runId, opts.log);
   const missing = (...sources: PartialSource[]) => sources.filter((s) => !present.has(s)).map((s) => partialStep(opts, s));
   opts.log.info({ partials_present: [...present] }, 'tags partials');
   const tables = { txn: work.table('txn'), rest: work.table('rest') };

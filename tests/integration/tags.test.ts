@@ -251,6 +251,17 @@ test('partials computed beside clean give the same tags, are dropped by the tags
   await db('audit.runs').whereIn('run_id', ['tags-failed', 'tags-running']).delete();
 });
 
+test('a partial table emptied between the two activities (crash recovery resets unlogged tables) is computed again, not read as no transactions', async () => {
+  const before = await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id');
+  expect(before.some((t) => t.txn_count_90d > 0)).toBe(true);
+  const sha = createHash('sha256').update(RUN).digest('hex').slice(0, 12);
+  await mock.run(activities.computeTagPartials, { runId: RUN, asOf: AS_OF, timezone: TZ });
+  // What recovery from a server crash does to an unlogged table: empty, its catalogue entry (and comment) kept.
+  await db.raw(`truncate mart.tag_partials_${sha}_transactions`);
+  await mock.run(activities.computeTags, { runId: RUN, asOf: AS_OF, timezone: TZ });
+  expect(await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id')).toEqual(before);
+});
+
 test('rows stamped after the as-of date change nothing (point in time)', async () => {
   const before = await db('mart.tags').where({ run_id: RUN }).orderBy('golden_id');
   await land('transactions', [{ txn_id: 'TF1', account_id: 'A1', customer_key: 'C1', txn_ts: '2026-11-21T00:00:00+08:00', amount: 99999, direction: 'credit', channel: 'atm', category: 'salary' }]);
