@@ -12,7 +12,7 @@ import { describeFailures, evaluateGates, type QualityCheck } from '../transform
 import { ErrorType, type StageResult } from '../shared';
 import { CsvCopyBuffer, copyWriter, knexRunner, withTransaction } from './pg';
 import { csvLine } from '../transforms/copyText';
-import { attachLandingPartition, createDetachedLandingPartition, dropLandingPartition, landingPartitionName, sqlLiteral } from '../db/landing';
+import { attachLandingPartition, createDetachedLandingPartition, dropLandingPartition, landingPartitionName, sqlLiteral, type SqlRunner } from '../db/landing';
 import { recordStage } from './runs';
 import { runSnapshotDir } from './snapshots';
 import { previousSuccessfulRun } from '../db/previousRun';
@@ -142,7 +142,7 @@ export function createIngestActivities(deps: ActivityDeps) {
             }
             const loaded = rowsIn - quarantined;
             // Measured here, while other sources still load, rather than by completeIngest after all of them.
-            const profile = asOf ? await profileLoad((sql) => landing.query(sql).then((r) => r.rows[0]!), contract, partition, asOf, context.asOfEndMs) : undefined;
+            const profile = asOf ? await profileLoad(landing, contract, partition, asOf, context.asOfEndMs) : undefined;
             await landing.query(
               `insert into audit.source_loads (run_id, source, file, file_sha256, rows_in, loaded, quarantined, reasons, contracts_version, contracts_sha256)
                values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
@@ -335,7 +335,7 @@ async function measureSource(db: ActivityDeps['db'], contract: SourceContract, r
   const previousRunId = await previousSuccessfulRun(db, runId, asOf, 'audit.source_loads', { source: contract.name });
   const previous = previousRunId ? await db('audit.source_loads').where({ run_id: previousRunId, source: contract.name }).first('rows_in') : undefined;
   const { freshnessAgeDays, nullRates } =
-    load.profile ?? (await profileLoad(async (sql) => (await db.raw(sql)).rows[0], contract, `landing.${contract.name} where run_id = ${sqlLiteral(runId)}`, asOf, asOfEndMs));
+    load.profile ?? (await profileLoad(knexRunner(db), contract, `landing.${contract.name} where run_id = ${sqlLiteral(runId)}`, asOf, asOfEndMs));
   return {
     source: contract.name,
     rowsIn: load.rowsIn,
@@ -349,7 +349,7 @@ async function measureSource(db: ActivityDeps['db'], contract: SourceContract, r
 }
 
 /** The gates' measures of a source's loaded rows in `relation` (a table, optionally with a where clause). */
-async function profileLoad(queryRow: (sql: string) => Promise<Record<string, unknown>>, contract: SourceContract, relation: string, asOf: string, asOfEndMs: number): Promise<LoadProfile> {
+async function profileLoad(sql: SqlRunner, contract: SourceContract, relation: string, asOf: string, asOfEndMs: number): Promise<LoadProfile> {
   const { quality } = contract;
   const selects = [`count(*)::bigint as n`];
   const freshness = quality.freshness;
@@ -358,7 +358,7 @@ async function profileLoad(queryRow: (sql: string) => Promise<Record<string, unk
   // Nothing to measure: no scan of the source's rows (consent's 5.9M at 1M) for a count no gate reads.
   if (!freshness && nullColumns.length === 0) return { freshnessAgeDays: null, nullRates: {} };
   nullColumns.forEach((c, i) => selects.push(`count(*) filter (where ${c} is null)::bigint as null_${i}`));
-  const stats = await queryRow(`select ${selects.join(', ')} from ${relation}`);
+  const stats = (await sql.query(`select ${selects.join(', ')} from ${relation}`)).rows[0]!;
   const n = Number(stats.n);
   let freshnessAgeDays: number | null = null;
   if (freshness && stats.newest !== null) {
